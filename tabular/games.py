@@ -1,0 +1,357 @@
+"""Finite cooperative Markov games ``<N, S, A, r, P, gamma, d>`` and normal-form games (SPEC, "Model").
+
+A :class:`MarkovGame` stores
+
+* ``r``: the shared reward, shape ``(S, |A^1|, ..., |A^n|)``;
+* ``P``: the transition kernel as a 2-D matrix with one row per state-joint-action pair, rows in C order
+  of ``(s, a^1, ..., a^n)`` and one column per successor state: a dense ``ndarray`` of shape
+  ``(S * |A|, S)`` or a ``scipy.sparse`` CSR matrix of the same shape for large games.  Either way
+  ``P @ V`` gives the expected successor value of every pair, which is all the engine ever needs;
+* ``gamma`` in ``[0, 1)`` and the initial distribution ``d``.
+
+A :class:`MatrixGame` is the one-state, ``gamma = 0`` special case built from a common payoff tensor;
+a :class:`NormalFormGame` holds one payoff tensor per player (general sum) for the QRE tools.
+Constructors validate everything and raise :class:`GameError` with a message that names the problem.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._io import atomic_write_text
+
+#: Tolerance for probabilities: entries may not be below ``-PROB_TOL`` and rows must sum to 1 within it.
+PROB_TOL = 1e-9
+
+
+class GameError(ValueError):
+    """Raised for an ill-formed game, policy or argument; the message names the problem."""
+
+
+def _finite_array(x, what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(x, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise GameError(f"{what} must be numeric: {exc}") from None
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise GameError(f"{what} contains NaN or inf (first at index {tuple(int(i) for i in bad)})")
+    return arr
+
+
+def check_distribution_rows(rows: np.ndarray, what: str, labels=None) -> None:
+    """Check that every row of a 2-D array is a probability vector (within ``PROB_TOL``)."""
+    if rows.size and rows.min() < -PROB_TOL:
+        i = np.unravel_index(np.argmin(rows), rows.shape)
+        where = labels(i[0]) if labels else f"row {i[0]}"
+        raise GameError(f"{what} has a negative probability {rows[i]:.3g} at {where}, entry {i[1]}")
+    sums = rows.sum(axis=1)
+    off = np.abs(sums - 1.0)
+    if off.size and off.max() > PROB_TOL:
+        i = int(np.argmax(off))
+        where = labels(i) if labels else f"row {i}"
+        raise GameError(f"{what} at {where} sums to {sums[i]:.12g}, not 1 (tolerance {PROB_TOL:g})")
+
+
+def mix_rows(P, weights: np.ndarray):
+    """``out[(s, k)] = sum_a weights[s, k, a] P[(s, a)]`` for a row-grouped kernel ``P`` of shape ``(S*A, S')``.
+
+    ``weights`` has shape ``(S, K, A)``; the result has shape ``(S*K, S')`` and is sparse (CSR) when ``P`` is.
+    """
+    S, K, A = weights.shape
+    if sp.issparse(P):
+        s, k, a = np.nonzero(weights)
+        M = sp.csr_matrix((weights[s, k, a], (s * K + k, s * A + a)), shape=(S * K, S * A))
+        return (M @ P).tocsr()
+    return np.einsum("ska,sat->skt", weights, P.reshape(S, A, -1)).reshape(S * K, -1)
+
+
+def _check_gamma(gamma) -> float:
+    try:
+        g = float(gamma)
+    except (TypeError, ValueError):
+        raise GameError(f"gamma must be a number in [0, 1), got {gamma!r}") from None
+    if not (0.0 <= g < 1.0) or math.isnan(g):
+        raise GameError(f"gamma must lie in [0, 1), got {gamma!r}")
+    return g
+
+
+def _check_action_counts(shape: Sequence[int], what: str) -> tuple[int, ...]:
+    counts = tuple(int(k) for k in shape)
+    if len(counts) < 1:
+        raise GameError(f"{what} needs at least one agent axis")
+    for i, k in enumerate(counts):
+        if k < 1:
+            raise GameError(f"{what}: agent {i} has {k} actions; every agent needs at least 1")
+    return counts
+
+
+class MarkovGame:
+    """A finite cooperative Markov game with a shared reward.
+
+    Parameters
+    ----------
+    transitions : array of shape ``(S, |A^1|, ..., |A^n|, S)``, or of shape ``(S*|A|, S)``, or a
+        ``scipy.sparse`` matrix of shape ``(S*|A|, S)`` (rows in C order of ``(s, a^1, ..., a^n)``).
+    rewards : array of shape ``(S, |A^1|, ..., |A^n|)``; its shape fixes the agents and action counts.
+    gamma : discount in ``[0, 1)``.
+    initial : initial state distribution ``d`` of shape ``(S,)``; uniform when omitted.
+    """
+
+    def __init__(self, transitions, rewards, gamma: float, initial=None, *, name: str | None = None):
+        r = _finite_array(rewards, "rewards")
+        if r.ndim < 2:
+            raise GameError(f"rewards must have shape (S, |A^1|, ..., |A^n|); got shape {r.shape}")
+        S = r.shape[0]
+        if S < 1:
+            raise GameError("a game needs at least one state")
+        self.n_actions = _check_action_counts(r.shape[1:], "rewards")
+        self.n_agents = len(self.n_actions)
+        self.n_states = S
+        self.n_joint_actions = int(np.prod(self.n_actions))
+        self.gamma = _check_gamma(gamma)
+        self.r = r
+        self.r.setflags(write=False)
+        self.name = name
+        self.P = self._check_transitions(transitions)
+        if initial is None:
+            d = np.full(S, 1.0 / S)
+        else:
+            d = _finite_array(initial, "initial distribution")
+            if d.shape != (S,):
+                raise GameError(f"initial distribution must have shape ({S},); got {d.shape}")
+            check_distribution_rows(d[None, :], "initial distribution", lambda i: "the initial state")
+        self.d = d
+        self.d.setflags(write=False)
+
+    # ----------------------------------------------------------------- validation
+    def _pair_label(self, row: int) -> str:
+        s, rest = divmod(row, self.n_joint_actions)
+        a = np.unravel_index(rest, self.n_actions)
+        return f"state {s}, joint action {tuple(int(x) for x in a)}"
+
+    def _check_transitions(self, P):
+        S, A = self.n_states, self.n_joint_actions
+        if sp.issparse(P):
+            P = sp.csr_matrix(P, dtype=float)
+            if P.shape != (S * A, S):
+                raise GameError(f"sparse transitions must have shape (S*|A|, S) = ({S * A}, {S}); got {P.shape}")
+            if not np.all(np.isfinite(P.data)):
+                raise GameError("transitions contain NaN or inf")
+            if P.data.size and P.data.min() < -PROB_TOL:
+                k = int(np.argmin(P.data))
+                row = int(np.searchsorted(P.indptr, k, side="right") - 1)
+                raise GameError(f"transitions have a negative probability {P.data[k]:.3g} at {self._pair_label(row)}")
+            sums = np.asarray(P.sum(axis=1)).ravel()
+            off = np.abs(sums - 1.0)
+            if off.max() > PROB_TOL:
+                i = int(np.argmax(off))
+                raise GameError(f"transitions at {self._pair_label(i)} sum to {sums[i]:.12g}, not 1 "
+                                f"(tolerance {PROB_TOL:g})")
+            P.data.setflags(write=False)
+            return P
+        P = _finite_array(P, "transitions")
+        full = (S, *self.n_actions, S)
+        if P.shape == full:
+            P = P.reshape(S * A, S)
+        elif P.shape != (S * A, S):
+            raise GameError(f"transitions must have shape {full} or ({S * A}, {S}); got {P.shape}")
+        check_distribution_rows(P, "transitions", self._pair_label)
+        P = np.ascontiguousarray(P)
+        P.setflags(write=False)
+        return P
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def is_sparse(self) -> bool:
+        return sp.issparse(self.P)
+
+    @property
+    def joint_shape(self) -> tuple[int, ...]:
+        """``(S, |A^1|, ..., |A^n|)``: the shape of ``r``, of ``Q`` and of a joint policy."""
+        return (self.n_states, *self.n_actions)
+
+    def __repr__(self) -> str:
+        kind = "sparse" if self.is_sparse else "dense"
+        label = f" {self.name!r}" if self.name else ""
+        return (f"{type(self).__name__}{label}(n_agents={self.n_agents}, n_states={self.n_states}, "
+                f"n_actions={self.n_actions}, gamma={self.gamma}, {kind})")
+
+    # ----------------------------------------------------------------- kernels
+    def expected_next(self, V: np.ndarray) -> np.ndarray:
+        """``E_{s' ~ P(.|s, a)}[V(s')]`` for every state-joint-action pair, shape ``(S, |A^1|, ..., |A^n|)``."""
+        return np.asarray(self.P @ V).reshape(self.joint_shape)
+
+    def transition_under(self, weights: np.ndarray):
+        """Mix transition rows by ``weights`` of shape ``(S, K, |A|)``; see :func:`mix_rows`.
+
+        With ``K = 1`` and the joint policy as weights this is ``P_pi``; with ``K = |A^i|`` it is agent i's
+        induced single-agent kernel.
+        """
+        return mix_rows(self.P, weights)
+
+    # ----------------------------------------------------------------- serialisation
+    def to_dict(self) -> dict:
+        out = {"format": "meharl.markov_game", "version": 1, "name": self.name,
+               "n_actions": list(self.n_actions), "gamma": self.gamma,
+               "initial": self.d.tolist(), "rewards": self.r.tolist()}
+        if self.is_sparse:
+            coo = self.P.tocoo()
+            out["transitions"] = {"sparse": {"rows": coo.row.tolist(), "cols": coo.col.tolist(),
+                                             "data": coo.data.tolist()}}
+        else:
+            out["transitions"] = {"dense": self.P.reshape(self.n_states, *self.n_actions, self.n_states).tolist()}
+        return out
+
+    def save(self, path) -> None:
+        """Write the game as JSON (atomically); :func:`load_game` reads it back exactly."""
+        atomic_write_text(path, json.dumps(self.to_dict()))
+
+
+class MatrixGame(MarkovGame):
+    """A cooperative normal-form game: one state, ``gamma = 0``, shared ``payoff[a^1, ..., a^n]``.
+
+    It is a :class:`MarkovGame` (so ``soft_evaluate`` and ``haspi`` apply) and exposes ``payoffs``
+    like a :class:`NormalFormGame` (one copy of the common payoff per player).
+    """
+
+    def __init__(self, payoff, *, name: str | None = None):
+        u = _finite_array(payoff, "payoff")
+        if u.ndim < 1:
+            raise GameError(f"payoff must be a tensor of shape (|A^1|, ..., |A^n|); got a scalar")
+        _check_action_counts(u.shape, "payoff")
+        A = int(np.prod(u.shape))
+        super().__init__(np.ones((A, 1)), u[None, ...], 0.0, [1.0], name=name)
+        self.payoff = self.r[0]
+
+    @property
+    def payoffs(self) -> tuple[np.ndarray, ...]:
+        return tuple(self.payoff for _ in range(self.n_agents))
+
+    def to_dict(self) -> dict:
+        return {"format": "meharl.matrix_game", "version": 1, "name": self.name, "payoff": self.payoff.tolist()}
+
+
+class NormalFormGame:
+    """A general-sum normal-form game: ``payoffs[i][a^1, ..., a^n]`` is player i's payoff."""
+
+    def __init__(self, payoffs: Sequence, *, name: str | None = None):
+        if isinstance(payoffs, np.ndarray) or not isinstance(payoffs, Sequence) or len(payoffs) == 0:
+            raise GameError("payoffs must be a non-empty sequence with one payoff tensor per player")
+        arrs = [_finite_array(u, f"payoffs[{i}]") for i, u in enumerate(payoffs)]
+        shape = arrs[0].shape
+        for i, u in enumerate(arrs):
+            if u.shape != shape:
+                raise GameError(f"payoffs[{i}] has shape {u.shape}, but payoffs[0] has shape {shape}")
+        if len(arrs) != len(shape):
+            raise GameError(f"{len(arrs)} payoff tensors given for a game with {len(shape)} action axes "
+                            f"(shape {shape}); one tensor per player is needed")
+        self.n_actions = _check_action_counts(shape, "payoffs")
+        self.n_agents = len(shape)
+        for u in arrs:
+            u.setflags(write=False)
+        self.payoffs = tuple(arrs)
+        self.name = name
+
+    @property
+    def is_common_payoff(self) -> bool:
+        return all(np.array_equal(u, self.payoffs[0]) for u in self.payoffs[1:])
+
+    def __repr__(self) -> str:
+        label = f" {self.name!r}" if self.name else ""
+        return f"NormalFormGame{label}(n_agents={self.n_agents}, n_actions={self.n_actions})"
+
+    def to_dict(self) -> dict:
+        return {"format": "meharl.normal_form_game", "version": 1, "name": self.name,
+                "payoffs": [u.tolist() for u in self.payoffs]}
+
+    def save(self, path) -> None:
+        atomic_write_text(path, json.dumps(self.to_dict()))
+
+
+def as_normal_form(game) -> NormalFormGame:
+    """Accept a :class:`NormalFormGame` or a :class:`MatrixGame` wherever a normal-form game is needed."""
+    if isinstance(game, NormalFormGame):
+        return game
+    if isinstance(game, MatrixGame):
+        return NormalFormGame(list(game.payoffs), name=game.name)
+    raise GameError(f"expected a NormalFormGame or MatrixGame, got {type(game).__name__}")
+
+
+def game_from_dict(obj: dict):
+    """Inverse of ``to_dict`` for the three game kinds."""
+    fmt = obj.get("format") if isinstance(obj, dict) else None
+    name = obj.get("name") if isinstance(obj, dict) else None
+    if fmt == "meharl.matrix_game":
+        return MatrixGame(obj["payoff"], name=name)
+    if fmt == "meharl.normal_form_game":
+        return NormalFormGame(obj["payoffs"], name=name)
+    if fmt == "meharl.markov_game":
+        counts = tuple(obj["n_actions"])
+        S = len(obj["initial"])
+        tr = obj["transitions"]
+        if "sparse" in tr:
+            t = tr["sparse"]
+            P = sp.csr_matrix((t["data"], (t["rows"], t["cols"])), shape=(S * int(np.prod(counts)), S))
+        else:
+            P = np.asarray(tr["dense"], dtype=float)
+        return MarkovGame(P, obj["rewards"], obj["gamma"], obj["initial"], name=name)
+    raise GameError(f"unknown game format {fmt!r}; expected meharl.markov_game, meharl.matrix_game "
+                    f"or meharl.normal_form_game")
+
+
+def load_game(path):
+    """Read a game written by ``save`` (JSON)."""
+    with open(path, encoding="utf-8") as fh:
+        try:
+            obj = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise GameError(f"{path}: not valid JSON ({exc})") from None
+    return game_from_dict(obj)
+
+
+def random_markov_game(n_states: int, n_actions: Sequence[int], *, gamma: float = 0.9,
+                       n_successors: int | None = None, sparse: bool = False,
+                       reward_scale: float = 1.0, seed=None) -> MarkovGame:
+    """A random game for tests and benchmarks.
+
+    Rewards are uniform on ``[-reward_scale, reward_scale]``.  Each state-joint-action pair moves to
+    ``n_successors`` states drawn uniformly (all states when ``None``) with Dirichlet(1) probabilities.
+    With ``sparse=True`` the kernel is built directly in CSR form: memory is proportional to the
+    non-zeros, never ``S x |A| x S``.
+    """
+    rng = np.random.default_rng(seed)
+    counts = _check_action_counts(n_actions, "n_actions")
+    S, A = int(n_states), int(np.prod(counts))
+    r = rng.uniform(-reward_scale, reward_scale, size=(S, *counts))
+    k = S if n_successors is None else min(int(n_successors), S)
+    rows = S * A
+    if k == S and not sparse:
+        P = rng.dirichlet(np.ones(S), size=rows)
+        return MarkovGame(P, r, gamma, name="random")
+    w = rng.exponential(size=(rows, k))
+    w /= w.sum(axis=1, keepdims=True)
+    cols = np.empty((rows, k), dtype=np.int32)
+    if k == S:
+        cols[:] = np.arange(S, dtype=np.int32)
+    else:
+        # k distinct successors per row without an S-sized draw: sample with replacement, then
+        # re-draw duplicates until distinct (k << S makes this converge in a couple of passes).
+        cols[:] = rng.integers(0, S, size=(rows, k), dtype=np.int32)
+        while True:
+            srt = np.sort(cols, axis=1)
+            dup = np.any(srt[:, 1:] == srt[:, :-1], axis=1)
+            if not dup.any():
+                break
+            cols[dup] = rng.integers(0, S, size=(int(dup.sum()), k), dtype=np.int32)
+    if sparse:
+        indptr = np.arange(0, rows * k + 1, k, dtype=np.int64)
+        P = sp.csr_matrix((w.ravel(), cols.ravel(), indptr), shape=(rows, S))
+    else:
+        P = np.zeros((rows, S))
+        np.put_along_axis(P, cols.astype(np.intp), w, axis=1)
+    return MarkovGame(P, r, gamma, name="random")

@@ -1,0 +1,124 @@
+r"""The Proposition 1 sequential update (eq. 8) and heterogeneous-agent soft policy iteration (Theorem 2).
+
+Given :math:`Q_{\pi_{old}}` and a permutation :math:`i_{1:n}`, agent :math:`i_m` (with :math:`i_{1:m-1}` already
+updated) takes
+
+.. math::
+    \pi^{i_m}_{new}(\cdot|s) \propto \exp\big( \mathbb{E}_{a^{i_{1:m-1}} \sim \pi_{new},\,
+    a^{-i_{1:m}} \sim \pi_{old}}[Q_{\pi_{old}}(s, a)] / \alpha \big),
+
+which is eq. 8 (the entropy terms of eq. 7 do not depend on :math:`a^{i_m}` and cancel in the normalisation).
+HASPI alternates exact joint soft policy evaluation with this update; by Lemma 4.2 ``J`` never decreases and
+by Theorem 2 it converges to a QRE.  ``alpha = 0`` uses the greedy update with the tie-break of
+:func:`tabular._math.argmax_policy`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ._math import boltzmann
+from .best_response import qre_gap as _qre_gap
+from .evaluation import SoftEvaluation, _check_alpha, expect_over, soft_evaluate
+from .games import GameError, MarkovGame
+from .policy import JointPolicy
+
+
+def _check_order(order, n: int) -> tuple[int, ...]:
+    try:
+        perm = tuple(int(i) for i in order)
+    except (TypeError, ValueError):
+        raise GameError(f"order must be 'random' or a sequence of agent indices, got {order!r}") from None
+    if sorted(perm) != list(range(n)):
+        raise GameError(f"order {list(perm)} must be a permutation of the agents 0..{n - 1}")
+    return perm
+
+
+def sequential_update(game: MarkovGame, policy: JointPolicy, alpha: float, order: Sequence[int],
+                      evaluation: SoftEvaluation | None = None, *, return_steps: bool = False):
+    """One Proposition 1 update of every agent in ``order`` against ``Q`` of ``policy`` (eq. 8).
+
+    Returns the new :class:`JointPolicy`; with ``return_steps=True`` also the list of intermediate joint
+    policies after each agent's update (``steps[m]`` has agents ``order[:m+1]`` updated).
+    """
+    alpha = _check_alpha(alpha)
+    perm = _check_order(order, game.n_agents)
+    ev = soft_evaluate(game, policy, alpha) if evaluation is None else evaluation
+    current = list(policy)
+    steps = []
+    for i in perm:
+        q_i = expect_over(ev.Q, current, [i])  # agents before i are new, after i old
+        current[i] = boltzmann(q_i, alpha)
+        if return_steps:
+            steps.append(JointPolicy(current))
+    new = JointPolicy(current)
+    return (new, steps) if return_steps else new
+
+
+@dataclass(frozen=True)
+class HASPIResult:
+    """Outcome of :func:`haspi`, recording how it was computed."""
+
+    policy: JointPolicy
+    J_history: np.ndarray          #: J of the initial policy and after every iteration
+    orders: tuple                  #: the permutation used in each iteration
+    converged: bool
+    nit: int
+    qre_gap: float                 #: largest unilateral soft best-response gain of the final policy
+    message: str
+    alpha: float
+    evaluation: SoftEvaluation = field(repr=False)  #: soft evaluation of the final policy
+
+    @property
+    def success(self) -> bool:
+        return self.converged
+
+
+def haspi(game: MarkovGame, alpha: float, init: JointPolicy | None = None, order="random", seed=None,
+          tol: float = 1e-12, max_iter: int = 10_000, *, eval_method: str = "exact",
+          callback: Callable[[int, JointPolicy, SoftEvaluation], None] | None = None,
+          compute_gap: bool = True) -> HASPIResult:
+    """Heterogeneous-agent soft policy iteration (Theorem 2).
+
+    Parameters
+    ----------
+    order : ``"random"`` for a fresh permutation per iteration drawn from ``np.random.default_rng(seed)``,
+        or a fixed sequence of agent indices.
+    tol : stop when no policy probability changes by more than ``tol`` in an iteration.
+    callback : called as ``callback(k, policy_k, evaluation_k)`` before the k-th update.
+    compute_gap : compute the QRE gap of the final policy (n exact single-agent solves).
+    """
+    alpha = _check_alpha(alpha)
+    pi = JointPolicy.uniform(game) if init is None else init
+    pi.check_game(game)
+    if isinstance(order, str):
+        if order != "random":
+            raise GameError(f"order must be 'random' or a sequence of agent indices, got {order!r}")
+        rng = np.random.default_rng(seed)
+        draw = lambda: tuple(int(i) for i in rng.permutation(game.n_agents))  # noqa: E731
+    else:
+        fixed = _check_order(order, game.n_agents)
+        draw = lambda: fixed  # noqa: E731
+    ev = soft_evaluate(game, pi, alpha, method=eval_method)
+    J, orders, converged = [ev.J], [], False
+    for k in range(max_iter):
+        if callback is not None:
+            callback(k, pi, ev)
+        perm = draw()
+        orders.append(perm)
+        new = sequential_update(game, pi, alpha, perm, ev)
+        delta = new.max_abs_diff(pi)
+        pi = new
+        ev = soft_evaluate(game, pi, alpha, method=eval_method, V0=ev.V)
+        J.append(ev.J)
+        if delta <= tol:
+            converged = True
+            break
+    nit = len(orders)
+    msg = (f"converged: policy change <= {tol:g} after {nit} iterations" if converged
+           else f"max_iter={max_iter} reached before the policy change fell to {tol:g}")
+    gap = _qre_gap(game, pi, alpha, ev) if compute_gap else float("nan")
+    return HASPIResult(policy=pi, J_history=np.array(J), orders=tuple(orders), converged=converged, nit=nit,
+                       qre_gap=gap, message=msg, alpha=alpha, evaluation=ev)

@@ -1,0 +1,143 @@
+"""Gambit strategic-form files (``.nfg``): read the payoff and outcome versions, write the payoff version.
+
+Profiles are listed with player 1's strategy changing fastest (Fortran order of the payoff tensor).
+A file whose players all share one payoff becomes a :class:`MatrixGame`, any other a :class:`NormalFormGame`.
+"""
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+import numpy as np
+
+from ._io import atomic_write_text
+from .games import GameError, MatrixGame, NormalFormGame, as_normal_form
+
+_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|([{}])|(,)|([^\s{},"]+)')
+
+
+def _tokens(text: str):
+    for m in _TOKEN.finditer(text):
+        if m.group(1) is not None:
+            yield ("str", m.group(1).replace('\\"', '"'))
+        elif m.group(2):
+            yield (m.group(2), m.group(2))
+        elif m.group(3):
+            continue  # commas separate payoffs in outcome lists; they carry no meaning
+        else:
+            yield ("word", m.group(4))
+
+
+def _number(tok, where: str) -> float:
+    kind, val = tok
+    if kind != "word":
+        raise GameError(f"nfg: expected a number {where}, found {val!r}")
+    try:
+        return float(Fraction(val)) if "/" in val else float(val)
+    except ValueError:
+        raise GameError(f"nfg: expected a number {where}, found {val!r}") from None
+
+
+class _Stream:
+    def __init__(self, text):
+        self.toks = list(_tokens(text))
+        self.i = 0
+
+    def peek(self):
+        return self.toks[self.i] if self.i < len(self.toks) else (None, None)
+
+    def next(self, expect=None, what=""):
+        if self.i >= len(self.toks):
+            raise GameError(f"nfg: file ends early{' while reading ' + what if what else ''}")
+        tok = self.toks[self.i]
+        self.i += 1
+        if expect and tok[0] != expect:
+            raise GameError(f"nfg: expected {expect!r} {what}, found {tok[1]!r}")
+        return tok
+
+
+def parse_nfg(text: str):
+    """Parse the text of a Gambit ``.nfg`` file."""
+    st = _Stream(text)
+    head = [st.next("word", "in the header")[1] for _ in range(3)]
+    if head[0] != "NFG" or head[1] != "1":
+        raise GameError(f"nfg: not a Gambit strategic-form file (header {' '.join(head)!r})")
+    if head[2] != "R":
+        raise GameError(f"nfg: only real-valued ('R') games are supported, got {head[2]!r}")
+    title = st.next("str", "(the title)")[1]
+    st.next("{", "before the player names")
+    players = []
+    while st.peek()[0] == "str":
+        players.append(st.next()[1])
+    st.next("}", "after the player names")
+    st.next("{", "before the strategy counts")
+    counts = []
+    if st.peek()[0] == "{":
+        while st.peek()[0] == "{":
+            st.next()
+            k = 0
+            while st.peek()[0] == "str":
+                st.next()
+                k += 1
+            st.next("}", "after a player's strategy names")
+            counts.append(k)
+    else:
+        while st.peek()[0] == "word":
+            counts.append(int(_number(st.next(), "(strategy count)")))
+    st.next("}", "after the strategy counts")
+    if len(counts) != len(players) or not players:
+        raise GameError(f"nfg: {len(players)} players but {len(counts)} strategy counts")
+    if st.peek()[0] == "str":
+        st.next()  # comment
+    n, shape = len(players), tuple(counts)
+    n_profiles = int(np.prod(shape))
+    flat = np.zeros((n, n_profiles))
+    if st.peek()[0] == "{":  # outcome version
+        st.next()
+        outcomes = []
+        while st.peek()[0] == "{":
+            st.next()
+            if st.peek()[0] == "str":
+                st.next()
+            outcomes.append([_number(st.next(what="(outcome payoff)"), "in an outcome") for _ in range(n)])
+            st.next("}", "after an outcome's payoffs")
+        st.next("}", "after the outcome list")
+        for p in range(n_profiles):
+            idx = int(_number(st.next(what="(outcome index)"), "(outcome index)"))
+            if not 0 <= idx <= len(outcomes):
+                raise GameError(f"nfg: outcome index {idx} out of range 0..{len(outcomes)}")
+            if idx:
+                flat[:, p] = outcomes[idx - 1]
+    else:
+        for p in range(n_profiles):
+            for i in range(n):
+                flat[i, p] = _number(st.next(what="(payoff)"), f"for profile {p + 1}, player {i + 1}")
+    if st.peek()[0] is not None:
+        raise GameError(f"nfg: unexpected trailing content {st.peek()[1]!r}")
+    payoffs = [flat[i].reshape(shape, order="F") for i in range(n)]
+    name = title or None
+    if all(np.array_equal(u, payoffs[0]) for u in payoffs[1:]):
+        return MatrixGame(payoffs[0], name=name)
+    return NormalFormGame(payoffs, name=name)
+
+
+def read_nfg(path):
+    """Read a Gambit ``.nfg`` file (payoff or outcome version)."""
+    with open(path, encoding="utf-8") as fh:
+        return parse_nfg(fh.read())
+
+
+def format_nfg(game) -> str:
+    """The payoff-version ``.nfg`` text of a :class:`NormalFormGame` or :class:`MatrixGame`."""
+    g = as_normal_form(game)
+    title = (g.name or "meharl game").replace('"', '\\"')
+    players = " ".join(f'"Player {i + 1}"' for i in range(g.n_agents))
+    counts = " ".join(str(k) for k in g.n_actions)
+    flat = np.stack([u.reshape(-1, order="F") for u in g.payoffs], axis=1)
+    body = "\n".join(" ".join(repr(float(x)) for x in row) for row in flat)
+    return f'NFG 1 R "{title}" {{ {players} }} {{ {counts} }}\n\n{body}\n'
+
+
+def write_nfg(game, path) -> None:
+    """Write ``game`` as a payoff-version Gambit ``.nfg`` file (atomically)."""
+    atomic_write_text(path, format_nfg(game))
