@@ -85,6 +85,8 @@ def soft_evaluate(game: MarkovGame, policy: JointPolicy, alpha: float, *, method
     from ``V0`` (zeros by default) until successive values differ by at most ``tol`` (sup norm).
     """
     alpha = _check_alpha(alpha)
+    if method not in ("exact", "iterative"):
+        raise GameError(f"unknown evaluation method {method!r}; use 'exact' or 'iterative'")
     policy.check_game(game)
     pi = policy.joint()
     c = (pi * game.r).reshape(game.n_states, -1).sum(axis=1)
@@ -95,7 +97,7 @@ def soft_evaluate(game: MarkovGame, policy: JointPolicy, alpha: float, *, method
         V, how = c, "exact"
     elif method == "exact":
         V, how = solve_values(policy_kernel(game, pi), c, game.gamma, V0)
-    elif method == "iterative":
+    else:
         P_pi = policy_kernel(game, pi)
         V = np.zeros(game.n_states) if V0 is None else np.asarray(V0, dtype=float).copy()
         how = "iterative"
@@ -107,8 +109,6 @@ def soft_evaluate(game: MarkovGame, policy: JointPolicy, alpha: float, *, method
                 break
         else:
             raise RuntimeError(f"soft Bellman backup did not reach tol={tol} in {max_iter} iterations")
-    else:
-        raise GameError(f"unknown evaluation method {method!r}; use 'exact' or 'iterative'")
     V = np.asarray(V, dtype=float)
     Q = game.r + game.gamma * game.expected_next(V) if game.gamma else game.r.copy()
     residual = float(np.max(np.abs(V - c - ((Q - game.r) * pi).reshape(game.n_states, -1).sum(1))))
@@ -147,7 +147,7 @@ def multiagent_q(evaluation: SoftEvaluation, policy: JointPolicy, agents: Sequen
     others = [j for j in range(len(policy)) if j not in agents]
     if evaluation.alpha and others:
         h = policy.entropies()[others].sum(axis=0)
-        q = q + h.reshape((-1,) + (1,) * len(agents))
+        q = q + evaluation.alpha * h.reshape((-1,) + (1,) * len(agents))
     return q
 
 

@@ -33,8 +33,9 @@ class GameError(ValueError):
 
 
 def _finite_array(x, what: str) -> np.ndarray:
+    """A float copy of ``x`` (never the caller's array: games freeze their arrays) checked for NaN/inf."""
     try:
-        arr = np.asarray(x, dtype=float)
+        arr = np.array(x, dtype=float)
     except (TypeError, ValueError) as exc:
         raise GameError(f"{what} must be numeric: {exc}") from None
     if not np.all(np.isfinite(arr)):
@@ -150,7 +151,7 @@ class MarkovGame:
             off = np.abs(sums - 1.0)
             if off.max() > PROB_TOL:
                 i = int(np.argmax(off))
-                raise GameError(f"transitions at {self._pair_label(i)} sum to {sums[i]:.12g}, not 1 "
+                raise GameError(f"transitions at {self._pair_label(i)} sums to {sums[i]:.12g}, not 1 "
                                 f"(tolerance {PROB_TOL:g})")
             P.data.setflags(write=False)
             return P
