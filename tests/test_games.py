@@ -181,3 +181,19 @@ def test_sparse_and_dense_kernels_agree():
     d = T.MarkovGame(g.P.toarray(), g.r, g.gamma)
     w = np.random.default_rng(1).random((3, 2, 6))
     np.testing.assert_allclose(g.transition_under(w).toarray(), d.transition_under(w), atol=1e-15)
+
+
+def test_nfg_interoperates_with_gambit(tmp_path):
+    gbt = pytest.importorskip("pygambit")
+    rng = np.random.default_rng(3)
+    nf = T.NormalFormGame([rng.integers(-9, 9, size=(2, 3, 2)).astype(float) for _ in range(3)])
+    # Gambit writes the outcome version; we read it back exactly.
+    gg = gbt.Game.from_arrays(*[u.astype(int) for u in nf.payoffs])
+    back = parse_nfg(gg.to_nfg())
+    for a, b in zip(back.payoffs, nf.payoffs):
+        np.testing.assert_array_equal(a, b)
+    # Gambit reads the payoff version we write.
+    T.write_nfg(nf, tmp_path / "ours.nfg")
+    theirs = gbt.read_nfg(str(tmp_path / "ours.nfg"))
+    for i, arr in enumerate(theirs.to_arrays()):
+        np.testing.assert_array_equal(np.asarray(arr, dtype=float), nf.payoffs[i])
