@@ -1,0 +1,115 @@
+"""Any ``tabular.MarkovGame`` / ``MatrixGame`` as a batched environment, vectorised in numpy.
+
+Every agent observes the one-hot state and the global state is the same one-hot vector; actions are
+Discrete (all available).  Episodes start from the game's initial distribution ``d``.  With ``gamma = 0``
+(a matrix game) an episode is one step and *terminates*; with ``gamma > 0`` it never terminates and is
+*truncated* at ``episode_limit``, so a learner that bootstraps truncations optimises exactly the engine's
+discounted objective ``J`` (eq. 2) whatever the limit.  The deep and exact halves therefore solve the same
+problem and their policies can be compared with :func:`tabular.qre_gap` (see ``deep.hasac.bridge``).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from gymnasium.spaces import Discrete
+
+from tabular import MarkovGame
+
+from .base import BatchedMultiAgentEnv, EnvSpec, Reset, Step
+
+
+class TabularGameEnv(BatchedMultiAgentEnv):
+    """``num_envs`` copies of ``game``; ``seed`` fixes every initial state and transition drawn."""
+
+    def __init__(self, game: MarkovGame, num_envs: int = 1, episode_limit: int | None = None, seed=None):
+        if not isinstance(game, MarkovGame):
+            raise ValueError(f"TabularGameEnv needs a tabular.MarkovGame or MatrixGame, got {type(game).__name__}")
+        if int(num_envs) < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if game.gamma == 0.0:
+            limit = 1
+            if episode_limit not in (None, 1):
+                raise ValueError(f"a game with gamma = 0 has one-step episodes; episode_limit={episode_limit} "
+                                 f"is not allowed")
+        else:
+            limit = 100 if episode_limit is None else int(episode_limit)
+            if limit < 1:
+                raise ValueError(f"episode_limit must be >= 1, got {episode_limit}")
+        self.game = game
+        self.num_envs = int(num_envs)
+        S = game.n_states
+        self.spec = EnvSpec(name=f"tabular:{game.name or 'game'}", n_agents=game.n_agents,
+                            obs_dims=(S,) * game.n_agents, state_dim=S,
+                            action_spaces=tuple(Discrete(k) for k in game.n_actions), episode_limit=limit)
+        self._eye = np.eye(S, dtype=np.float32)
+        self._d_cdf = np.cumsum(game.d)
+        self._dense_cdf = None if sp.issparse(game.P) else np.cumsum(game.P, axis=1)
+        self._rng = np.random.default_rng(seed)
+        self._s = np.zeros(self.num_envs, dtype=np.int64)
+        self._t = np.zeros(self.num_envs, dtype=np.int64)
+
+    # ------------------------------------------------------------------ helpers
+    def _draw(self, cdf: np.ndarray) -> np.ndarray:
+        """One index per row of ``cdf`` (rows are cumulative distributions)."""
+        u = self._rng.random(cdf.shape[0]) * cdf[:, -1]
+        return np.minimum((cdf <= u[:, None]).sum(axis=1), cdf.shape[1] - 1)
+
+    def _initial(self, k: int) -> np.ndarray:
+        return self._draw(np.broadcast_to(self._d_cdf, (k, self._d_cdf.size)))
+
+    def _view(self, s: np.ndarray) -> Reset:
+        onehot = self._eye[s]
+        n = self.game.n_agents
+        return Reset(obs=[onehot.copy() for _ in range(n)], state=onehot,
+                     avail=[np.ones((s.size, k), dtype=bool) for k in self.game.n_actions])
+
+    # ------------------------------------------------------------------ interface
+    def reset(self, seed: int | None = None) -> Reset:
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self._s = self._initial(self.num_envs)
+        self._t[:] = 0
+        return self._view(self._s)
+
+    def step(self, actions: Sequence[np.ndarray]) -> Step:
+        g = self.game
+        if len(actions) != g.n_agents:
+            raise ValueError(f"need one action array per agent ({g.n_agents}), got {len(actions)}")
+        acts = []
+        for i, (a, k) in enumerate(zip(actions, g.n_actions)):
+            a = np.asarray(a).reshape(-1)
+            if a.shape != (self.num_envs,) or not np.issubdtype(a.dtype, np.integer):
+                raise ValueError(f"agent {i}'s actions must be {self.num_envs} integers, got {a.dtype} {a.shape}")
+            if a.min() < 0 or a.max() >= k:
+                raise ValueError(f"agent {i} has actions 0..{k - 1}, got {a.tolist()}")
+            acts.append(a)
+        reward = g.r[(self._s, *acts)].astype(np.float32)
+        row = np.ravel_multi_index((self._s, *acts), g.joint_shape)
+        cdf = self._dense_cdf[row] if self._dense_cdf is not None else np.cumsum(g.P[row].toarray(), axis=1)
+        nxt = self._draw(cdf)
+        self._t += 1
+        terminated = np.full(self.num_envs, g.gamma == 0.0)
+        truncated = ~terminated & (self._t >= self.spec.episode_limit)
+        done = terminated | truncated
+        final = self._view(nxt)
+        if done.any():
+            nxt = nxt.copy()
+            nxt[done] = self._initial(int(done.sum()))
+            self._t[done] = 0
+        self._s = nxt
+        view = self._view(nxt)
+        return Step(obs=view.obs, state=view.state, avail=view.avail, reward=reward, terminated=terminated,
+                    truncated=truncated, final_obs=final.obs, final_state=final.state, final_avail=final.avail)
+
+    # ------------------------------------------------------------------ exact resume
+    def get_state(self) -> dict:
+        """Everything needed to continue these episodes exactly (used by checkpoints)."""
+        return {"s": self._s.copy(), "t": self._t.copy(), "rng": self._rng.bit_generator.state}
+
+    def set_state(self, state: dict) -> Reset:
+        self._s, self._t = np.array(state["s"]), np.array(state["t"])
+        self._rng.bit_generator.state = state["rng"]
+        return self._view(self._s)
+
