@@ -253,6 +253,7 @@ class NormalFormGame:
                             f"(shape {shape}); one tensor per player is needed")
         self.n_actions = _check_action_counts(shape, "payoffs")
         self.n_agents = len(shape)
+        self.n_states = 1  # a normal-form game is one state: JointPolicy.uniform etc. apply
         for u in arrs:
             u.setflags(write=False)
         self.payoffs = tuple(arrs)

@@ -1,0 +1,299 @@
+r"""Logit quantal response equilibria: solve at one precision, trace the principal branch, enumerate.
+
+A profile is a logit QRE at precision ``lambda = 1/alpha`` when every agent plays
+``pi^i = softmax(lambda E_{a^-i}[u_i])`` (normal-form games, general sum) or, in a cooperative Markov game,
+``pi^i(.|s) = softmax(E_{a^-i}[Q_pi(s, .)] / alpha)`` with the soft ``Q`` of eq. 4-6, which contains the future
+entropy (Theorem 1).  Methods:
+
+* ``"branch"``: follow the principal branch from uniform play at ``lambda = 0`` (:mod:`tabular.qre_path`); the
+  same equilibrium as Gambit's ``logit_solve_lambda``.
+* ``"newton"``: ``scipy.optimize.root`` (MINPACK hybrid Newton) on the logit equations with their analytic
+  Jacobian (:mod:`tabular.qre_system`), from any start; which QRE it finds depends on the start.
+* ``"fixed-point"``: sequential soft best responses (HASPI, Theorem 2, for cooperative games; Gauss-Seidel
+  logit responses for general-sum ones) or damped simultaneous logit iteration.
+
+Every result carries its residual: the largest ``|pi^i(a|s) - softmax(...)(a|s)|`` over agents, states, actions.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import root
+
+from .evaluation import soft_evaluate
+from .games import GameError, MarkovGame, MatrixGame
+from .haspi import _check_order, haspi
+from .policy import JointPolicy
+from .qre_path import QREBranch, ascent_directions, build_branch, describe, newton_fixed, trace_branch
+from .qre_system import MarkovSystem, NormalFormSystem, _log_softmax, make_system
+
+METHODS = ("branch", "newton", "fixed-point")
+#: A candidate from Newton counts as a QRE when its residual is at most this (the target is 1e-12).
+ACCEPT_RESIDUAL = 1e-10
+#: A branch can be traced from a profile whose residual is at most this (it is polished by Newton first).
+START_RESIDUAL = 1e-6
+
+
+@dataclass(frozen=True)
+class QREResult:
+    """A computed QRE and how it was obtained."""
+
+    policy: JointPolicy
+    residual: float        #: max violation of the logit equations (probabilities)
+    method: str
+    lam: float             #: precision lambda = 1/alpha
+    alpha: float
+    converged: bool
+    nit: int               #: function evaluations (newton) / sweeps (fixed-point) / accepted points (branch)
+    message: str
+    J: float               #: MaxEnt objective (eq. 2) of a cooperative game; NaN for general-sum ones
+    values: np.ndarray = field(repr=False)  #: per-agent MaxEnt objective at the result
+    branch: str | None = None               #: for method="branch": which branch was followed
+
+
+@dataclass(frozen=True)
+class QRERecord:
+    """One equilibrium found by :func:`enumerate_qre`."""
+
+    policy: JointPolicy
+    J: float                 #: MaxEnt objective (cooperative games); NaN for general-sum ones
+    values: np.ndarray       #: per-agent MaxEnt objective
+    residual: float
+    ascent_directions: int   #: directions that raise J (0: a local maximum); -1 where not computed
+
+
+def _precision(alpha, lam) -> tuple[float, float]:
+    if (alpha is None) == (lam is None):
+        raise GameError("give exactly one of alpha (temperature) and lam (precision lambda = 1/alpha)")
+    if lam is None:
+        a = float(alpha)
+        if not (np.isfinite(a) and a > 0):
+            raise GameError(f"temperature alpha must be a finite number > 0 (alpha = 0 is Nash, not a QRE), "
+                            f"got {alpha!r}")
+        return 1.0 / a, a
+    lv = float(lam)
+    if not (np.isfinite(lv) and lv >= 0):
+        raise GameError(f"precision lam must be a finite number >= 0, got {lam!r}")
+    return lv, (math.inf if lv == 0 else 1.0 / lv)
+
+
+def _values(system, policy: JointPolicy, alpha: float) -> np.ndarray:
+    """Per-agent MaxEnt objective (eq. 2): ``E[u_i] + alpha sum_j H(pi^j)`` for a normal-form game, ``J`` for a
+    cooperative Markov game (the same for every agent)."""
+    if not np.isfinite(alpha):
+        return np.full(system.n_agents, math.nan)
+    if isinstance(system, MarkovSystem):
+        return np.full(system.n_agents, soft_evaluate(system.game, policy, alpha).J)
+    return system.payoff_values(policy) + alpha * float(policy.entropy_sum()[0])
+
+
+def _objective(system, values: np.ndarray) -> float:
+    """``J`` for a cooperative game (every agent's value is the same objective), NaN for a general-sum one."""
+    return float(values[0]) if system.common else math.nan
+
+
+def _result(system, x_or_policy, lam, alpha, method, converged, nit, message, **extra) -> QREResult:
+    """Package a solution; ``converged`` is also required to have residual <= ACCEPT_RESIDUAL."""
+    pol = x_or_policy if isinstance(x_or_policy, JointPolicy) else system.to_policy(x_or_policy)
+    res = system.residual(pol, lam)
+    vals = _values(system, pol, alpha)
+    ok = converged and res <= ACCEPT_RESIDUAL
+    message = f"{message}; residual {res:.3g}" + ("" if res <= ACCEPT_RESIDUAL else
+                                                  f" (not a QRE: above {ACCEPT_RESIDUAL:g})")
+    return QREResult(policy=pol, residual=res, method=method, lam=lam, alpha=alpha, converged=ok, nit=nit,
+                     message=message, J=_objective(system, vals), values=vals, **extra)
+
+
+def _start_x(system, start) -> np.ndarray:
+    pol = JointPolicy.uniform(system) if start is None else start
+    if not isinstance(pol, JointPolicy):
+        pol = JointPolicy(pol)
+    pol.check_game(system)
+    return system.to_x(pol, floor=1e-12)
+
+
+def _newton(system, x0: np.ndarray, lam: float, xtol: float = 1e-12):
+    """scipy's hybrid Newton (MINPACK hybrj) with the analytic Jacobian, then plain Newton steps to polish
+    the last digits (quadratic convergence from hybrj's answer)."""
+    sol = root(lambda x: system.jacobian(x, lam)[:2], x0, jac=True, method="hybr", options={"xtol": xtol})
+    how = f"scipy.optimize.root(method='hybr'): {sol.message.strip()}"
+    x, ok = newton_fixed(system, sol.x, lam)[:2] if np.all(np.isfinite(sol.x)) else (sol.x, False)
+    if ok:
+        how += "; polished by plain Newton steps"
+    else:  # hybrj can stall at a local minimum of |F|; full Newton steps from the start often do not
+        x2, ok2, _ = newton_fixed(system, x0, lam, max_iter=100)
+        if ok2:
+            x, how = x2, how + "; stalled, so plain Newton steps from the start were used"
+    return x, int(sol.nfev), how
+
+
+def _fixed_point(game, system, lam, alpha, start, kind, damping, order, seed, tol, max_iter):
+    """Sequential soft best responses or damped simultaneous logit iteration.
+
+    Returns ``(policy, sweeps, converged, description)``; converged means no probability moved by more than
+    ``tol`` in the last sweep.
+    """
+    if kind == "sequential" and system.common:
+        mg = game if isinstance(game, MarkovGame) else MatrixGame(system.game.payoffs[0])
+        init = None if start is None else (start if isinstance(start, JointPolicy) else JointPolicy(start))
+        res = haspi(mg, alpha, init=init, order=order, seed=seed, tol=tol, max_iter=max_iter, compute_gap=False)
+        return res.policy, res.nit, res.converged, "HASPI (sequential soft best responses, Theorem 2)"
+    x = _start_x(system, start)
+    p = [np.exp(xi) for xi in system.split(x)]
+    rng = np.random.default_rng(seed)
+    fixed = None if isinstance(order, str) else _check_order(order, system.n_agents)
+    for nit in range(1, max_iter + 1):
+        old = [pi.copy() for pi in p]
+        if kind == "sequential":
+            perm = rng.permutation(system.n_agents) if fixed is None else fixed
+            for i in perm:  # each agent's logit response to the current others, in turn
+                p[i] = _softmax(system.logits(_logs(p), lam)[i])
+        else:
+            p = [(1 - damping) * pi + damping * _softmax(qi) for pi, qi in zip(p, system.logits(_logs(p), lam))]
+        if max(float(np.max(np.abs(a - b))) for a, b in zip(p, old)) <= tol:
+            return JointPolicy(p), nit, True, _fp_name(kind, damping)
+    return JointPolicy(p), max_iter, False, _fp_name(kind, damping)
+
+
+def _logs(p) -> np.ndarray:
+    """Stacked logarithms of per-agent probability arrays (0 maps to log 1e-300, weight 0 either way)."""
+    return np.concatenate([np.log(np.maximum(pi, 1e-300)).ravel() for pi in p])
+
+
+def _fp_name(kind, damping):
+    return ("sequential logit responses (Gauss-Seidel)" if kind == "sequential"
+            else f"damped simultaneous logit iteration (damping {damping:g})")
+
+
+def _softmax(q: np.ndarray) -> np.ndarray:
+    z = np.exp(q - q.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def logit_qre(game, alpha: float | None = None, lam: float | None = None, method: str = "branch", start=None, *,
+              tol: float = 1e-14, max_iter: int = 100_000, fixed_point: str = "sequential", damping: float = 0.5,
+              order="random", seed=None) -> QREResult:
+    """A logit QRE of ``game`` at temperature ``alpha`` or precision ``lam = 1/alpha`` (give exactly one).
+
+    ``game`` is a :class:`NormalFormGame` (general sum), a :class:`MatrixGame` or a cooperative
+    :class:`MarkovGame` (soft QRE of Theorem 1).  ``start`` (a :class:`JointPolicy` or per-agent arrays) is the
+    initial profile of ``"newton"`` and ``"fixed-point"`` (uniform by default); ``"branch"`` always starts from
+    uniform play at ``lambda = 0``.  ``fixed_point`` is ``"sequential"`` or ``"simultaneous"`` (with
+    ``damping`` in (0, 1]); ``order``/``seed`` choose the sequential order as in :func:`tabular.haspi`.
+    """
+    lam, alpha = _precision(alpha, lam)
+    if method not in METHODS:
+        raise GameError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    system = make_system(game)
+    if method == "branch":
+        if start is not None:
+            raise GameError("method='branch' starts from uniform play at lambda = 0; start is only for "
+                            "'newton' and 'fixed-point'")
+        tr = trace_branch(system, lam)
+        return _result(system, tr.xs[-1], lam, alpha, "branch", True, len(tr.lams),
+                       f"principal branch traced to lambda = {lam:g} in {len(tr.lams)} points",
+                       branch=describe(tr))
+    if method == "newton":
+        x, nfev, msg = _newton(system, _start_x(system, start), lam)
+        if not np.all(np.isfinite(x)):
+            raise RuntimeError(f"Newton diverged from the given start ({msg})")
+        return _result(system, x, lam, alpha, "newton", True, nfev, msg)
+    if fixed_point not in ("sequential", "simultaneous"):
+        raise GameError(f"fixed_point must be 'sequential' or 'simultaneous', got {fixed_point!r}")
+    if not 0 < damping <= 1:
+        raise GameError(f"damping must lie in (0, 1], got {damping!r}")
+    if not np.isfinite(alpha):
+        raise GameError("the fixed-point methods need lam > 0 (alpha finite)")
+    pol, nit, conv, name = _fixed_point(game, system, lam, alpha, start, fixed_point, damping, order, seed, tol,
+                                        max_iter)
+    msg = (f"{name}: converged (change <= {tol:g}) after {nit} sweeps" if conv
+           else f"{name}: no convergence in {max_iter} sweeps")
+    return _result(system, pol, lam, alpha, "fixed-point", conv, nit, msg)
+
+
+def qre_branch(game, lam_max: float, start=None, start_lam: float | None = None, **options) -> QREBranch:
+    """A branch of logit QRE over lambda, for plotting: by default the principal one, from ``lambda = 0``
+    (uniform play) to ``lam_max``.
+
+    With ``start`` (a :class:`JointPolicy` or per-agent arrays that is a QRE at ``start_lam``, e.g. one from
+    :func:`enumerate_qre`) it follows the branch through that QRE towards ``lam_max``, up or down in lambda,
+    and stops at whichever end of the interval it reaches first (a branch may fold back).  The result lists
+    every accepted point (``lam``, ``policies``, ``residuals``), the folds and bifurcation points crossed, and
+    in ``branch`` which branch was followed.  ``options`` go to :func:`tabular.qre_path.trace_branch`;
+    ``max_step=0.1`` gives a densely sampled branch for smooth plots.
+    """
+    system = make_system(game)
+    if start is None:
+        if start_lam is not None:
+            raise GameError("start_lam needs a start profile (the principal branch starts at lambda = 0)")
+        return build_branch(system, trace_branch(system, lam_max, **options))
+    if start_lam is None:
+        raise GameError("a start profile needs start_lam, the precision at which it is a QRE")
+    x0 = _start_x(system, start)
+    res = system.residual(system.probabilities(x0), float(start_lam))
+    if not res <= START_RESIDUAL:
+        raise GameError(f"start is not a QRE at lambda = {start_lam:g}: its residual is {res:.3g} "
+                        f"(at most {START_RESIDUAL:g} is needed; Newton polishes it)")
+    return build_branch(system, trace_branch(system, lam_max, start=x0, start_lam=start_lam, **options))
+
+
+def _starts(system, n_random: int, rng, max_subsets: int = 256):
+    """Uniform play, then (for small normal-form games) play uniform on every product of action subsets,
+    then Dirichlet draws; each mixed with 5% uniform so its logarithm is finite."""
+    uni = JointPolicy.uniform(system)
+    yield uni
+    if isinstance(system, NormalFormSystem):
+        subsets = [[s for r in range(1, k + 1) for s in itertools.combinations(range(k), r)] for k in system.counts]
+        if math.prod(len(s) for s in subsets) <= max_subsets:
+            for combo in itertools.product(*subsets):
+                rows = []
+                for k, sub in zip(system.counts, combo):
+                    row = np.zeros(k)
+                    row[list(sub)] = 1.0 / len(sub)
+                    rows.append(0.95 * row + 0.05 / k)
+                yield JointPolicy.from_rows(system, rows)
+    for _ in range(n_random):
+        pol = JointPolicy.random(system, seed=rng)
+        yield JointPolicy([0.95 * np.asarray(p) + 0.05 / p.shape[1] for p in pol])
+
+
+def _start_points(system, lam, n_random, rng):
+    """Each start profile as log-probabilities, and also its logit response (which puts a start near a pure
+    profile close to the nearby QRE, whose tiny probabilities the start itself cannot resolve)."""
+    for start in _starts(system, n_random, rng):
+        x = system.to_x(start)
+        yield x
+        yield np.concatenate([_log_softmax(q)[0].ravel() for q in system.logits(x, lam)])
+
+
+def enumerate_qre(game, alpha: float | None = None, lam: float | None = None, *, n_random: int = 32, seed=0,
+                  distinct: float = 1e-6) -> list[QRERecord]:
+    """Distinct QRE found by multistart Newton (analytic Jacobian), each with its MaxEnt value ``J``.
+
+    Starts: uniform play, play uniform on each product of action subsets (normal-form games with at most 256
+    such products) and ``n_random`` seeded Dirichlet draws; Newton runs from each start and from its logit
+    response.  Candidates with residual above 1e-10 are dropped; two QRE are the same when no probability
+    differs by more than ``distinct``.  Sorted by ``J`` (by the sum of the agents' values for general-sum
+    games), best first.  A multistart search: it cannot prove that no other QRE exists.
+    """
+    lam, alpha = _precision(alpha, lam)
+    system = make_system(game)
+    rng = np.random.default_rng(seed)
+    found: list[QRERecord] = []
+    monitor = isinstance(system, NormalFormSystem) and system.common
+    for x0 in _start_points(system, lam, n_random, rng):
+        x, _, _ = _newton(system, x0, lam)
+        if not np.all(np.isfinite(x)):
+            continue
+        pol = system.to_policy(x)
+        res = system.residual(pol, lam)
+        if res > ACCEPT_RESIDUAL or any(pol.max_abs_diff(r.policy) <= distinct for r in found):
+            continue
+        vals = _values(system, pol, alpha)
+        J = _objective(system, vals)
+        asc = ascent_directions(system, system.to_x(pol), lam) if monitor else -1
+        found.append(QRERecord(policy=pol, J=J, values=vals, residual=res, ascent_directions=asc))
+    return sorted(found, key=lambda r: -(r.J if not math.isnan(r.J) else float(np.sum(r.values))))

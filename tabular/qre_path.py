@@ -1,0 +1,351 @@
+r"""Principal-branch path following for logit QRE: from uniform play at ``lambda = 0`` to a target ``lambda``.
+
+The solutions of ``F(x, lambda) = 0`` (see :mod:`tabular.qre_system`) form curves in ``(x, lambda)``; the one
+through the uniform profile at ``lambda = 0`` is the principal branch.  It is traced by pseudo-arclength
+continuation: a predictor along the unit tangent ``t`` (the null vector of ``[dF/dx, dF/dlambda]``), second
+order once the curvature is known from two tangents, and Newton correctors on ``F = 0`` orthogonal to ``t``.
+The step adapts to the size of the first correction; a step is rejected and halved when the corrector
+contracts poorly, the tangent turns by more than ~25 degrees, or the new point is not ahead of the last one,
+so the trace cannot jump across a fold onto another part of the curve.  The end point is found by Newton at
+exactly the target ``lambda``, and the first time the branch reaches it is the answer (as in Gambit).
+
+Bifurcations.  The tangent is oriented by continuity (``t_new . t_old > 0``), never by the sign of a
+determinant, so at a branch point (e.g. a symmetric coordination game, where the uniform profile stays a QRE
+for every ``lambda`` and other branches split off it) the trace goes straight through on the same smooth
+branch instead of reversing.  Crossings are recorded: a sign change of ``det [dF/dx, dF/dlambda; t]`` that
+persists down to steps of ``BIFURCATION_STEP`` marks a simple (odd-multiplicity) bifurcation (a jump between
+parts of the curve would also flip it, but not at every step size); for common-payoff normal-form games the exact
+count of ascent directions of the MaxEnt objective (eq. 2, from the inertia of its bordered Hessian) also
+reveals even-multiplicity ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import NamedTuple
+
+import numpy as np
+import scipy.linalg as sla
+
+from .games import GameError
+from .policy import JointPolicy
+from .qre_system import NormalFormSystem
+
+# LAPACK directly (no argument checking): these run thousands of times per trace on small matrices
+_getrf, _getrs, _gesv = sla.lapack.dgetrf, sla.lapack.dgetrs, sla.lapack.dgesv
+
+#: Newton corrections per predictor step before the step is halved.
+MAX_CORRECTOR = 8
+#: A step is rejected (and halved) when the tangent turns by more than arccos(MIN_COS) ~ 25 degrees across it,
+#: or when the first Newton correction exceeds MAX_DISTANCE times the step (the curve bends within the step).
+MIN_COS = 0.9
+MAX_DISTANCE = 0.25
+#: Step-size control aims at first corrections of this fraction of the step.
+TARGET_DISTANCE = 0.1
+#: Arclength step below which a persisting sign change of det [dF/dx, dF/dlambda; t] is accepted as a branch point.
+BIFURCATION_STEP = 1e-5
+
+
+@dataclass(frozen=True)
+class BranchEvent:
+    """A point passed while tracing: ``kind`` is ``"fold"`` (lambda turns back) or ``"bifurcation"``."""
+
+    kind: str
+    lam: float          #: lambda at the first accepted point past the event
+    bracket: tuple      #: (lambda before, lambda after): the event lies between these two accepted points
+    detail: str
+
+
+@dataclass(frozen=True)
+class QREBranch:
+    """The traced principal branch: ``lam[k]`` and the QRE ``policies[k]`` at each accepted point."""
+
+    lam: np.ndarray
+    points: tuple = field(repr=False)  #: per point, the per-agent probability arrays (S, |A^i|)
+    residuals: np.ndarray          #: max violation of the logit equations at each point
+    ascent_directions: np.ndarray  #: per point, ascent directions of the MaxEnt objective (-1 if not computed)
+    events: tuple                  #: folds and bifurcations crossed, in order
+    branch: str                    #: which branch was followed, in words
+    method: str = "branch"
+
+    @cached_property
+    def policies(self) -> tuple:
+        """The QRE at each point as :class:`JointPolicy` objects (built on first use)."""
+        return tuple(JointPolicy(p) for p in self.points)
+
+    @property
+    def bifurcations(self) -> tuple:
+        return tuple(e for e in self.events if e.kind == "bifurcation")
+
+    @property
+    def folds(self) -> tuple:
+        return tuple(e for e in self.events if e.kind == "fold")
+
+    def probabilities(self, agent: int, state: int = 0) -> np.ndarray:
+        """Agent ``agent``'s action probabilities in ``state`` along the branch, shape ``(len(lam), |A^i|)``."""
+        return np.array([p[agent][state] for p in self.points])
+
+
+class Trace(NamedTuple):
+    """Raw output of :func:`trace_branch`: log-probabilities and lambda of every accepted point."""
+
+    xs: list
+    lams: list
+    ascent: list
+    events: tuple
+    origin: str   #: where the branch starts, in words
+
+
+def _lu_sign(lu: np.ndarray, piv: np.ndarray) -> int:
+    """Sign of the determinant from LAPACK's LU (0-based pivots): one flip per row swap, per negative pivot."""
+    flips = np.count_nonzero(lu.diagonal() < 0) + np.count_nonzero(piv != np.arange(piv.size))
+    return -1 if flips % 2 else 1
+
+
+def ascent_directions(system, x: np.ndarray, lam: float) -> int:
+    """For a common-payoff normal-form game: how many independent directions raise ``lam E[u] + sum_i H(pi^i)``.
+
+    The Hessian on the product of simplices is ``lam M_ij`` off the diagonal blocks and ``-diag(1/p_i)`` on
+    them; bordering it with the per-agent sum constraints and counting positive eigenvalues of its LDL^T
+    factor (Sylvester's inertia) gives the count on the tangent space plus ``n``.  0 means a strict local
+    maximum of the MaxEnt objective.
+    """
+    n, off, N = system.n_agents, system.offsets, system.size
+    B = np.zeros((N + n, N + n))
+    B[:N, :N] = lam * system.offdiagonal(x)
+    B[np.arange(N), np.arange(N)] = -np.exp(-x)  # -1/p at a root, where x = log p
+    for i in range(n):
+        B[off[i]:off[i + 1], N + i] = B[N + i, off[i]:off[i + 1]] = 1.0
+    _, d, _ = sla.ldl(B)
+    pos, k = 0, 0
+    while k < N + n:  # d is block diagonal with 1x1 and 2x2 blocks
+        if k + 1 < N + n and d[k + 1, k] != 0.0:
+            a, b, c = d[k, k], d[k + 1, k], d[k + 1, k + 1]
+            det, tr = a * c - b * b, a + c
+            pos += 1 if det < 0 else (2 if tr > 0 else 0)
+            k += 2
+        else:
+            pos += d[k, k] > 0
+            k += 1
+    return int(pos) - n
+
+
+def newton_fixed(system, x: np.ndarray, lam: float, tol: float = 1e-14, max_iter: int = 30):
+    """Plain Newton on ``F(., lam) = 0`` from a nearby point; returns ``(x, converged, (dF/dx, dF/dlam))`` with
+    the last Jacobian evaluated (one step before ``x``).
+
+    Stops once the error left after a step, estimated from quadratic convergence as ``step^3 / prev^2``, is
+    below ``tol`` (relative to ``max(1, |x|)``): one step fewer than waiting for a step at rounding level.
+    """
+    prev, jac = np.inf, None
+    for _ in range(max_iter):
+        F, Jx, Jl = system.jacobian(x, lam)
+        jac = (Jx, Jl)
+        if abs(F).max() <= 1e-15:  # already a root to rounding (also where dF/dx is singular)
+            return x, True, jac
+        _, _, dx, info = _gesv(Jx, -F)
+        if info > 0:  # exactly singular
+            return x, False, jac
+        x = x + dx
+        step = float(abs(dx).max()) / max(1.0, float(abs(x).max()))
+        if not np.isfinite(step):
+            return x, False, jac
+        if step <= tol or (step < 1e-8 and step ** 3 <= tol * prev ** 2):
+            return x, True, jac
+        prev = step
+    F = system.equations(x, lam)
+    return x, bool(np.max(np.abs(F)) <= 1e-12), jac
+
+
+def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, start_lam: float = 0.0,
+                 first_step: float = 1.0, max_step: float = 50.0, corrector_tol: float = 1e-12,
+                 max_points: int = 20_000, monitor: bool | None = None):
+    """Trace a branch of QRE until it first reaches ``lam_max`` (a :class:`Trace`).
+
+    By default the principal branch, from uniform play at ``lambda = 0``.  With ``start`` (log-probabilities of
+    a QRE at ``start_lam``) the branch through that QRE, heading towards ``lam_max`` (up or down); it stops at
+    whichever end of the interval between ``start_lam`` and ``lam_max`` it reaches first, since a branch may
+    fold back (a branch from a strict equilibrium at high ``lambda``, traced down, turns and comes back up).
+    ``first_step`` and ``max_step`` bound the arclength steps in ``(log pi, lambda)``: pass a small
+    ``max_step`` (e.g. 0.1) for a densely sampled branch to plot; the default takes the fewest steps that keep
+    the corrector safe.  ``monitor`` computes the ascent-direction count at every point (default: on for
+    common-payoff normal-form games, the only ones where it is defined here).
+    """
+    lam_max, start_lam = float(lam_max), float(start_lam)
+    for name, v in (("lam_max", lam_max), ("start_lam", start_lam)):
+        if not (np.isfinite(v) and v >= 0):
+            raise GameError(f"{name} must be a finite number >= 0, got {v!r}")
+    N = system.size
+    common = isinstance(system, NormalFormSystem) and system.common
+    monitor = common if monitor is None else bool(monitor and common)
+    if start is None:
+        if start_lam != 0.0:
+            raise GameError("start_lam needs a start profile (the principal branch starts at lambda = 0)")
+        x0 = np.concatenate([np.full(system.n_states * k, -np.log(k)) for k in system.counts])
+    else:
+        x0, ok, _ = newton_fixed(system, np.asarray(start, dtype=float), start_lam)
+        if not ok:
+            raise GameError(f"start is not (close to) a QRE at lambda = {start_lam:g}: Newton did not converge")
+    lo, hi = min(start_lam, lam_max), max(start_lam, lam_max)
+    y = np.append(x0, start_lam)
+    A = np.empty((N + 1, N + 1))
+    e_last = np.zeros(N + 1)
+    e_last[N] = 1.0
+
+    def factor(Jx, Jl, row):
+        """LU of the augmented matrix ``[dF/dx, dF/dlambda; row]`` (LAPACK getrf; info > 0: exactly singular)."""
+        A[:N, :N], A[:N, N], A[N] = Jx, Jl, row
+        return _getrf(A)
+
+    def tangent(lu, piv, info, t_old):
+        """Unit tangent with ``t_old . t > 0`` (continuity, never a determinant sign) and that determinant's sign."""
+        if info > 0:  # landed exactly on a singular point: keep the last tangent
+            return t_old, sign
+        tn = _getrs(lu, piv, e_last)[0]
+        return tn / np.linalg.norm(tn), _lu_sign(lu, piv)
+
+    _, Jx, Jl = system.jacobian(y[:N], start_lam)
+    sign = None
+    heading = e_last if lam_max >= start_lam else -e_last
+    t, sign = tangent(*factor(Jx, Jl, heading), heading)
+    if t[N] * heading[N] <= 0:
+        raise GameError(f"the branch through the start is vertical at lambda = {start_lam:g} (a fold or branch "
+                        f"point): start from a neighbouring lambda")
+    xs, lams, events = [y[:N]], [start_lam], []
+    idx = [ascent_directions(system, y[:N], start_lam) if monitor else -1]
+
+    def accept(z, t_new, sign_new):
+        """Record the accepted point ``z`` with its tangent: folds and bifurcations crossed since the last one."""
+        nonlocal y, t, sign
+        here, bracket = [], (float(y[N]), float(z[N]))
+        if t_new[N] * t[N] < 0:
+            turn = "back" if t_new[N] < 0 else "forward"
+            here.append(BranchEvent("fold", float(z[N]), bracket, f"lambda turns {turn}"))
+        if sign_new != sign:
+            here.append(BranchEvent("bifurcation", float(z[N]), bracket,
+                                    "simple branch point (the augmented Jacobian's determinant changed sign)"))
+        idx.append(ascent_directions(system, z[:N], z[N]) if monitor else -1)
+        if idx[-1] != idx[-2] and not any(e.kind == "fold" for e in here):
+            what = f"ascent directions of the MaxEnt objective changed {idx[-2]} -> {idx[-1]}"
+            if here:
+                here[-1] = BranchEvent("bifurcation", here[-1].lam, bracket, f"{here[-1].detail}; {what}")
+            else:
+                here.append(BranchEvent("bifurcation", float(z[N]), bracket, what))
+        events.extend(here)
+        cos = float(t_new @ t)
+        y, t, sign = z, t_new, sign_new
+        xs.append(z[:N].copy())
+        lams.append(float(z[N]))
+        return cos
+
+    def land(target, x_guess, dist):
+        """Newton at fixed ``target`` from ``x_guess``; accepted only if it stays within ``dist`` of the guess
+        (so it cannot jump to another solution at the same lambda)."""
+        x_end, conv, (Jx, Jl) = newton_fixed(system, x_guess, target)
+        if not conv or np.max(np.abs(x_end - x_guess)) > dist:
+            return False
+        z = np.append(x_end, target)
+        t_new, sign_new = tangent(*factor(Jx, Jl, t), t)
+        if not smooth_step(z, t_new, sign_new, 0.0):
+            return False
+        accept(z, t_new, sign_new)
+        return True
+
+    def smooth_step(z, t_new, sign_new, h):
+        """Whether ``y -> z`` stays on one smooth piece of the curve: the tangent turns by less than
+        arccos(MIN_COS), ``z`` lies ahead along both tangents, and the orientation (determinant sign) is kept,
+        except across a branch point, which shows itself by a sign change that persists down to steps of
+        ``BIFURCATION_STEP``."""
+        ahead = z - y
+        turned = float(t_new @ t) < MIN_COS or ahead @ t <= 0 or ahead @ t_new <= 0
+        return not (turned or (sign_new != sign and (h > BIFURCATION_STEP or h == 0.0)))
+
+    origin = (f"branch through the given QRE at lambda = {start_lam:g}" if start is not None else
+              "principal branch (the smooth solution curve through the uniform profile at lambda = 0)")
+    h, curvature = first_step, None
+    rhs = np.empty(N + 1)
+    while lo != hi:
+        if len(lams) >= max_points:
+            raise RuntimeError(f"branch tracing stopped after {max_points} points at lambda = {lams[-1]:.6g} "
+                               f"before reaching {lam_max:g}")
+        target = hi if t[N] > 0 else lo
+        if t[N] != 0 and (y[N] + h * t[N] - target) * t[N] >= 0:  # this step would cross an end: land on it
+            h_land = (target - y[N]) / t[N]
+            guess = y + h_land * t
+            if curvature is not None:
+                guess += 0.5 * h_land ** 2 * curvature
+                guess += (target - guess[N]) / t[N] * t  # back onto lambda = target along the tangent
+            if h_land > 0 and land(target, guess[:N], 0.25 * h_land):
+                break
+            h = 0.5 * h_land if h_land > 0 else h
+        y_pred = y + h * t
+        if curvature is not None:  # second-order predictor: y(s) ~ y + s t + s^2/2 dt/ds
+            y_pred += 0.5 * h * h * curvature
+        z, ok, prev = y_pred.copy(), False, np.inf
+        for it in range(MAX_CORRECTOR):
+            F, Jx, Jl = system.jacobian(z[:N], z[N])
+            lu, piv, info = factor(Jx, Jl, t)
+            if info > 0:
+                break
+            rhs[:N], rhs[N] = -F, -(t @ (z - y_pred))
+            dz = _getrs(lu, piv, rhs)[0]
+            z += dz
+            step = float(abs(dz).max())
+            if not np.isfinite(step) or step > (MAX_DISTANCE * h if it == 0 else 0.5 * prev):
+                break  # too far from the predictor, or poor contraction: the step was too long
+            if it == 0:
+                first = step
+            # Quadratic convergence: the error left after this correction is about step^3 / prev^2.
+            if step <= corrector_tol or (it and step ** 3 <= corrector_tol * prev ** 2 and step < 1e-6):
+                ok = True
+                break
+            prev = step
+        if not ok:
+            h *= 0.5
+            if h < 1e-12:
+                raise RuntimeError(f"branch tracing failed to converge near lambda = {y[N]:.6g}")
+            continue
+        t_new, sign_new = tangent(lu, piv, info, t)  # from the last corrector factorisation: no extra work
+        if not smooth_step(z, t_new, sign_new, h) and h > 1e-9:
+            # The curve turns sharply within the step, or the corrector fell back behind the last point, or
+            # the orientation flipped (a jump across a fold onto another part of the curve looks exactly like
+            # a simple bifurcation): shorter steps until a sign change persists at step BIFURCATION_STEP,
+            # which only a true branch point does; that also brackets the branch point that tightly.
+            h *= 0.5
+            continue
+        crossed = hi if z[N] >= hi > y[N] else lo if z[N] <= lo < y[N] else None
+        if crossed is not None:  # crossed an end: land on it from the secant between the two points
+            w = (crossed - y[N]) / (z[N] - y[N])
+            if land(crossed, (1 - w) * y[:N] + w * z[:N], np.max(np.abs(z[:N] - y[:N]))):
+                break
+            h *= 0.5
+            continue
+        ahead = z - y
+        t_old = t
+        cos = accept(z, t_new, sign_new)
+        curvature = (t_new - t_old) / np.linalg.norm(ahead) if cos > 0.99 else None
+        # Next step: aim for a first correction of TARGET_DISTANCE * h; the predictor error grows like h^3
+        # (h^2 for the first, first-order step), and the tangent should turn by a few degrees at most.
+        grow = (TARGET_DISTANCE * h / max(first, 1e-300)) ** (1 / 3 if curvature is not None else 1 / 2)
+        h = min(max_step, h * min(4.0, max(0.5, grow)) * (0.5 if cos < 0.97 else 1.0))
+    return Trace(xs=xs, lams=lams, ascent=idx, events=tuple(events), origin=origin)
+
+
+def describe(trace: Trace) -> str:
+    """Which branch a trace followed, in words."""
+    bif = [e for e in trace.events if e.kind == "bifurcation"]
+    desc = trace.origin
+    if bif:
+        desc += ("; passed straight through " + ", ".join(
+            f"a branch point at lambda in [{e.bracket[0]:.6g}, {e.bracket[1]:.6g}]" for e in bif)
+                 + " without switching to the branches that split off there")
+    return desc
+
+
+def build_branch(system, trace: Trace) -> QREBranch:
+    """The public :class:`QREBranch` of a trace: policies and residuals at every accepted point."""
+    points = tuple(system.probabilities(x) for x in trace.xs)
+    lam = np.array(trace.lams)
+    residuals = np.array([system.residual(p, l) for p, l in zip(points, lam)])
+    return QREBranch(lam=lam, points=points, residuals=residuals, ascent_directions=np.array(trace.ascent),
+                     events=trace.events, branch=describe(trace))
