@@ -1,0 +1,145 @@
+r"""MEHAML, the maximum-entropy heterogeneous-agent mirror learning template (Definition 2, Algorithm 1).
+
+Iteration ``k``: evaluate :math:`Q_{\pi_k}` exactly; draw a permutation :math:`i_{1:n}`; agent :math:`i_m` (with
+:math:`i_{1:m-1}` already updated) takes, at every state with positive sampling weight,
+
+.. math::
+    \pi^{i_m}_{k+1}(\cdot|s) = \arg\max_{\hat\pi \in U(\pi^{i_m}_k(\cdot|s))}
+    \mathbb{E}_{a^{i_{1:m-1}} \sim \pi_{k+1},\, a^{i_m} \sim \hat\pi}\big[Q^{i_{1:m}}_{\pi_k}(s, a^{i_{1:m}})
+    - \alpha \log \hat\pi(a^{i_m})\big] - D(\hat\pi \,|\, s),
+
+the maximiser of the state-averaged mirror operator :math:`\mathbb{E}_{s \sim \beta_{\pi_k}}[M V](s)`.  Drift and
+neighbourhood act per state, so the average separates: the sampling distribution ``beta`` only decides
+*which* states are updated (those with ``beta(s) > 0``; elsewhere the policy is kept, which is optimal because
+such states carry no weight).  ``"uniform"`` updates every state; ``"visitation"`` uses the discounted
+visitation of :math:`\pi_k` from ``d``, :math:`(1-\gamma) d^\top (I - \gamma P_{\pi_k})^{-1}`.
+The per-state maximisation is exact for the built-in drifts and neighbourhoods (:mod:`tabular.mehaml_exact`)
+and a verified SLSQP solve for user-defined ones (:mod:`tabular.mehaml_solvers`).  Theorem 3: ``J`` never
+decreases and limit points are QRE.  HASPI is ``drift=ZeroDrift(), neighbourhood=Simplex()`` (eq. 8).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from .best_response import qre_gap as _qre_gap
+from .evaluation import SoftEvaluation, _check_alpha, expect_over, policy_kernel, soft_evaluate
+from .games import GameError, MarkovGame
+from .haspi import _check_order
+from .mehaml_solvers import (KLBall, KLDrift, L2Drift, Simplex, TVBall, ZeroDrift, check_components,
+                             mirror_objective, mirror_step, mirror_steps)
+from .policy import JointPolicy
+
+__all__ = ["ZeroDrift", "KLDrift", "L2Drift", "Simplex", "KLBall", "TVBall", "MEHAMLResult", "mehaml",
+           "mehaml_update", "mirror_step", "mirror_steps", "mirror_objective", "visitation"]
+
+SAMPLINGS = ("uniform", "visitation")
+
+
+def visitation(game: MarkovGame, policy: JointPolicy) -> np.ndarray:
+    """Discounted state visitation ``(1 - gamma) d^T (I - gamma P_pi)^{-1}`` of ``policy`` (sums to 1)."""
+    g = game.gamma
+    if g == 0.0:
+        return game.d.copy()
+    P_pi = policy_kernel(game, policy.joint())
+    if sp.issparse(P_pi):
+        M = (sp.identity(game.n_states, format="csc") - g * P_pi.T.tocsc()).tocsc()
+        rho = spla.spsolve(M, game.d)
+    else:
+        rho = sla.solve(np.eye(game.n_states) - g * P_pi.T, game.d)
+    return (1.0 - g) * np.asarray(rho)
+
+
+def _check_components(drift, neighbourhood, sampling) -> None:
+    check_components(drift, neighbourhood)
+    if sampling not in SAMPLINGS:
+        raise GameError(f"sampling must be 'uniform' or 'visitation', got {sampling!r}")
+
+
+def mehaml_update(game: MarkovGame, policy: JointPolicy, alpha: float, order, drift=ZeroDrift(),
+                  neighbourhood=Simplex(), sampling: str = "uniform",
+                  evaluation: SoftEvaluation | None = None) -> JointPolicy:
+    """One iteration of Algorithm 1 with the permutation ``order``; returns the new joint policy."""
+    alpha = _check_alpha(alpha)
+    _check_components(drift, neighbourhood, sampling)
+    perm = _check_order(order, game.n_agents)
+    policy.check_game(game)
+    ev = soft_evaluate(game, policy, alpha) if evaluation is None else evaluation
+    # Visitation below 1e-15 (it sums to 1) is round-off of a structural zero: such states are not updated.
+    update = np.ones(game.n_states, dtype=bool) if sampling == "uniform" else visitation(game, policy) > 1e-15
+    current = list(policy)
+    for i in perm:
+        q_i = expect_over(ev.Q, current, [i])  # agents before i new, after i old (eq. 8's argument)
+        new = np.array(policy[i])
+        if update.any():
+            new[update] = mirror_steps(q_i[update], policy[i][update], alpha, drift, neighbourhood)
+        current[i] = new
+    return JointPolicy(current)
+
+
+@dataclass(frozen=True)
+class MEHAMLResult:
+    """Outcome of :func:`mehaml`."""
+
+    policy: JointPolicy
+    J_history: np.ndarray          #: J of the initial policy and after every iteration
+    orders: tuple                  #: the permutation used in each iteration
+    converged: bool
+    nit: int
+    qre_gap: float                 #: largest unilateral soft best-response gain of the final policy
+    message: str
+    alpha: float
+    drift: object
+    neighbourhood: object
+    sampling: str
+    evaluation: SoftEvaluation = field(repr=False)
+
+    @property
+    def success(self) -> bool:
+        return self.converged
+
+
+def mehaml(game: MarkovGame, alpha: float, drift=ZeroDrift(), neighbourhood=Simplex(), sampling: str = "uniform",
+           init: JointPolicy | None = None, order="random", seed=None, tol: float = 1e-12,
+           max_iter: int = 10_000, *, compute_gap: bool = True) -> MEHAMLResult:
+    """Run Algorithm 1 until no probability changes by more than ``tol`` in an iteration.
+
+    ``order`` is ``"random"`` (a fresh permutation per iteration from ``np.random.default_rng(seed)``) or a fixed
+    sequence of agent indices.  ``J_history`` is non-decreasing (Theorem 3, property 1).
+    """
+    alpha = _check_alpha(alpha)
+    _check_components(drift, neighbourhood, sampling)
+    pi = JointPolicy.uniform(game) if init is None else init
+    pi.check_game(game)
+    if isinstance(order, str):
+        if order != "random":
+            raise GameError(f"order must be 'random' or a sequence of agent indices, got {order!r}")
+        rng = np.random.default_rng(seed)
+        draw = lambda: tuple(int(i) for i in rng.permutation(game.n_agents))  # noqa: E731
+    else:
+        fixed = _check_order(order, game.n_agents)
+        draw = lambda: fixed  # noqa: E731
+    ev = soft_evaluate(game, pi, alpha)
+    J, orders, converged = [ev.J], [], False
+    for _ in range(max_iter):
+        perm = draw()
+        orders.append(perm)
+        new = mehaml_update(game, pi, alpha, perm, drift, neighbourhood, sampling, ev)
+        delta = new.max_abs_diff(pi)
+        pi = new
+        ev = soft_evaluate(game, pi, alpha, V0=ev.V)
+        J.append(ev.J)
+        if delta <= tol:
+            converged = True
+            break
+    nit = len(orders)
+    msg = (f"converged: policy change <= {tol:g} after {nit} iterations" if converged
+           else f"max_iter={max_iter} reached before the policy change fell to {tol:g}")
+    gap = _qre_gap(game, pi, alpha, ev) if compute_gap else float("nan")
+    return MEHAMLResult(policy=pi, J_history=np.array(J), orders=tuple(orders), converged=converged, nit=nit,
+                        qre_gap=gap, message=msg, alpha=alpha, drift=drift, neighbourhood=neighbourhood,
+                        sampling=sampling, evaluation=ev)
