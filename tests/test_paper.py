@@ -82,3 +82,4 @@ def test_reproduce_writes_tables_and_figures(tmp_path, capsys):
     assert {"table3.txt", "table3.json", "appendix_b.json", "haspi_J.png", "haspi_joint_policies.png"} <= names
     assert not [n for n in names if n.endswith(".tmp")]
     assert (tmp_path / "haspi_J.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {"figure1_joint_policies.png", "qre_branches.png"} <= {p.name for p in (tmp_path / "matrix_game").iterdir()}

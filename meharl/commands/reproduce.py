@@ -49,6 +49,17 @@ def _figures(out: Path) -> list[Path]:
     return [p1, p2]
 
 
+def _matrix_game_figures(out: Path) -> None:
+    """The ``meharl matrix-game`` figures (Figure 1 panels, Figure 5 grid, QRE branches) with its defaults."""
+    import argparse
+
+    from meharl.commands import matrix_game
+
+    parser = argparse.ArgumentParser()
+    matrix_game.add_arguments(parser)
+    matrix_game.run(parser.parse_args(["--out", str(out / "matrix_game")]))
+
+
 def run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,4 +75,5 @@ def run(args) -> int:
     print(format_appendix_b(b))
     print()
     print("wrote " + ", ".join(str(p) for p in written))
+    _matrix_game_figures(out)
     return 0
