@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from tabular import JointPolicy, soft_evaluate
 from tabular._math import argmax_policy
 
-from .registry import PAPER, Finding, claim
+from .registry import Finding, claim
 from .search import search
 from .strategies import games, policies, temperatures
 

@@ -29,7 +29,6 @@ class BestResponse:
 
 def induced_mdp(game: MarkovGame, policy: JointPolicy, alpha: float, agent: int):
     """Agent ``agent``'s single-agent reward ``(S, |A^i|)`` and kernel ``(S*|A^i|, S)`` with the others fixed."""
-    S, K = game.n_states, game.n_actions[agent]
     r_i = expect_over(game.r, policy, [agent])
     if alpha:
         H = policy.entropies()

@@ -223,7 +223,7 @@ class MatrixGame(MarkovGame):
     def __init__(self, payoff, *, name: str | None = None):
         u = _finite_array(payoff, "payoff")
         if u.ndim < 1:
-            raise GameError(f"payoff must be a tensor of shape (|A^1|, ..., |A^n|); got a scalar")
+            raise GameError("payoff must be a tensor of shape (|A^1|, ..., |A^n|); got a scalar")
         _check_action_counts(u.shape, "payoff")
         A = int(np.prod(u.shape))
         super().__init__(np.ones((A, 1)), u[None, ...], 0.0, [1.0], name=name)

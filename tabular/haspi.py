@@ -59,7 +59,7 @@ def sequential_update(game: MarkovGame, policy: JointPolicy, alpha: float, order
 
 @dataclass(frozen=True)
 class HASPIResult:
-    """Outcome of :func:`haspi`, recording how it was computed."""
+    """Outcome of :func:`haspi` (and, extended, of :func:`tabular.mehaml`), recording how it was computed."""
 
     policy: JointPolicy
     J_history: np.ndarray          #: J of the initial policy and after every iteration
@@ -74,6 +74,48 @@ class HASPIResult:
     @property
     def success(self) -> bool:
         return self.converged
+
+
+def order_sampler(order, n_agents: int, seed=None) -> Callable[[], tuple[int, ...]]:
+    """``"random"``: each call draws a fresh permutation from ``np.random.default_rng(seed)``;
+    a sequence of agent indices: each call returns that permutation."""
+    if isinstance(order, str):
+        if order != "random":
+            raise GameError(f"order must be 'random' or a sequence of agent indices, got {order!r}")
+        rng = np.random.default_rng(seed)
+        return lambda: tuple(int(i) for i in rng.permutation(n_agents))
+    fixed = _check_order(order, n_agents)
+    return lambda: fixed
+
+
+def iterate_updates(game: MarkovGame, alpha: float, update, init: JointPolicy | None, order, seed, tol: float,
+                    max_iter: int, *, eval_method: str = "exact", callback=None, compute_gap: bool = True) -> dict:
+    """Alternate exact soft evaluation with ``update(policy, order, evaluation) -> policy`` until no probability
+    changes by more than ``tol``; returns the fields of :class:`HASPIResult`."""
+    pi = JointPolicy.uniform(game) if init is None else init
+    pi.check_game(game)
+    draw = order_sampler(order, game.n_agents, seed)
+    ev = soft_evaluate(game, pi, alpha, method=eval_method)
+    J, orders, converged = [ev.J], [], False
+    for k in range(max_iter):
+        if callback is not None:
+            callback(k, pi, ev)
+        perm = draw()
+        orders.append(perm)
+        new = update(pi, perm, ev)
+        delta = new.max_abs_diff(pi)
+        pi = new
+        ev = soft_evaluate(game, pi, alpha, method=eval_method, V0=ev.V)
+        J.append(ev.J)
+        if delta <= tol:
+            converged = True
+            break
+    nit = len(orders)
+    msg = (f"converged: policy change <= {tol:g} after {nit} iterations" if converged
+           else f"max_iter={max_iter} reached before the policy change fell to {tol:g}")
+    gap = _qre_gap(game, pi, alpha, ev) if compute_gap else float("nan")
+    return dict(policy=pi, J_history=np.array(J), orders=tuple(orders), converged=converged, nit=nit,
+                qre_gap=gap, message=msg, alpha=alpha, evaluation=ev)
 
 
 def haspi(game: MarkovGame, alpha: float, init: JointPolicy | None = None, order="random", seed=None,
@@ -91,34 +133,9 @@ def haspi(game: MarkovGame, alpha: float, init: JointPolicy | None = None, order
     compute_gap : compute the QRE gap of the final policy (n exact single-agent solves).
     """
     alpha = _check_alpha(alpha)
-    pi = JointPolicy.uniform(game) if init is None else init
-    pi.check_game(game)
-    if isinstance(order, str):
-        if order != "random":
-            raise GameError(f"order must be 'random' or a sequence of agent indices, got {order!r}")
-        rng = np.random.default_rng(seed)
-        draw = lambda: tuple(int(i) for i in rng.permutation(game.n_agents))  # noqa: E731
-    else:
-        fixed = _check_order(order, game.n_agents)
-        draw = lambda: fixed  # noqa: E731
-    ev = soft_evaluate(game, pi, alpha, method=eval_method)
-    J, orders, converged = [ev.J], [], False
-    for k in range(max_iter):
-        if callback is not None:
-            callback(k, pi, ev)
-        perm = draw()
-        orders.append(perm)
-        new = sequential_update(game, pi, alpha, perm, ev)
-        delta = new.max_abs_diff(pi)
-        pi = new
-        ev = soft_evaluate(game, pi, alpha, method=eval_method, V0=ev.V)
-        J.append(ev.J)
-        if delta <= tol:
-            converged = True
-            break
-    nit = len(orders)
-    msg = (f"converged: policy change <= {tol:g} after {nit} iterations" if converged
-           else f"max_iter={max_iter} reached before the policy change fell to {tol:g}")
-    gap = _qre_gap(game, pi, alpha, ev) if compute_gap else float("nan")
-    return HASPIResult(policy=pi, J_history=np.array(J), orders=tuple(orders), converged=converged, nit=nit,
-                       qre_gap=gap, message=msg, alpha=alpha, evaluation=ev)
+
+    def update(pi, perm, ev):
+        return sequential_update(game, pi, alpha, perm, ev)
+
+    return HASPIResult(**iterate_updates(game, alpha, update, init, order, seed, tol, max_iter,
+                                         eval_method=eval_method, callback=callback, compute_gap=compute_gap))

@@ -19,17 +19,16 @@ decreases and limit points are QRE.  HASPI is ``drift=ZeroDrift(), neighbourhood
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .best_response import qre_gap as _qre_gap
 from .evaluation import SoftEvaluation, _check_alpha, expect_over, policy_kernel, soft_evaluate
 from .games import GameError, MarkovGame
-from .haspi import _check_order
+from .haspi import HASPIResult, _check_order, iterate_updates
 from .mehaml_solvers import (KLBall, KLDrift, L2Drift, Simplex, TVBall, ZeroDrift, check_components,
                              mirror_objective, mirror_step, mirror_steps)
 from .policy import JointPolicy
@@ -82,25 +81,12 @@ def mehaml_update(game: MarkovGame, policy: JointPolicy, alpha: float, order, dr
 
 
 @dataclass(frozen=True)
-class MEHAMLResult:
-    """Outcome of :func:`mehaml`."""
+class MEHAMLResult(HASPIResult):
+    """Outcome of :func:`mehaml`: the fields of :class:`HASPIResult` and the components used."""
 
-    policy: JointPolicy
-    J_history: np.ndarray          #: J of the initial policy and after every iteration
-    orders: tuple                  #: the permutation used in each iteration
-    converged: bool
-    nit: int
-    qre_gap: float                 #: largest unilateral soft best-response gain of the final policy
-    message: str
-    alpha: float
-    drift: object
-    neighbourhood: object
-    sampling: str
-    evaluation: SoftEvaluation = field(repr=False)
-
-    @property
-    def success(self) -> bool:
-        return self.converged
+    drift: object = None
+    neighbourhood: object = None
+    sampling: str = "uniform"
 
 
 def mehaml(game: MarkovGame, alpha: float, drift=ZeroDrift(), neighbourhood=Simplex(), sampling: str = "uniform",
@@ -113,33 +99,9 @@ def mehaml(game: MarkovGame, alpha: float, drift=ZeroDrift(), neighbourhood=Simp
     """
     alpha = _check_alpha(alpha)
     _check_components(drift, neighbourhood, sampling)
-    pi = JointPolicy.uniform(game) if init is None else init
-    pi.check_game(game)
-    if isinstance(order, str):
-        if order != "random":
-            raise GameError(f"order must be 'random' or a sequence of agent indices, got {order!r}")
-        rng = np.random.default_rng(seed)
-        draw = lambda: tuple(int(i) for i in rng.permutation(game.n_agents))  # noqa: E731
-    else:
-        fixed = _check_order(order, game.n_agents)
-        draw = lambda: fixed  # noqa: E731
-    ev = soft_evaluate(game, pi, alpha)
-    J, orders, converged = [ev.J], [], False
-    for _ in range(max_iter):
-        perm = draw()
-        orders.append(perm)
-        new = mehaml_update(game, pi, alpha, perm, drift, neighbourhood, sampling, ev)
-        delta = new.max_abs_diff(pi)
-        pi = new
-        ev = soft_evaluate(game, pi, alpha, V0=ev.V)
-        J.append(ev.J)
-        if delta <= tol:
-            converged = True
-            break
-    nit = len(orders)
-    msg = (f"converged: policy change <= {tol:g} after {nit} iterations" if converged
-           else f"max_iter={max_iter} reached before the policy change fell to {tol:g}")
-    gap = _qre_gap(game, pi, alpha, ev) if compute_gap else float("nan")
-    return MEHAMLResult(policy=pi, J_history=np.array(J), orders=tuple(orders), converged=converged, nit=nit,
-                        qre_gap=gap, message=msg, alpha=alpha, drift=drift, neighbourhood=neighbourhood,
-                        sampling=sampling, evaluation=ev)
+
+    def update(pi, perm, ev):
+        return mehaml_update(game, pi, alpha, perm, drift, neighbourhood, sampling, ev)
+
+    fields = iterate_updates(game, alpha, update, init, order, seed, tol, max_iter, compute_gap=compute_gap)
+    return MEHAMLResult(**fields, drift=drift, neighbourhood=neighbourhood, sampling=sampling)

@@ -2,8 +2,6 @@
 import json
 from pathlib import Path
 
-import numpy as np
-
 from tabular import haspi
 from tabular._io import atomic_write_text
 from tabular.paper import (ACTIONS, TABLE3_ALPHAS, appendix_b, format_appendix_b, format_table3,
