@@ -19,6 +19,7 @@ decreases and limit points are QRE.  HASPI is ``drift=ZeroDrift(), neighbourhood
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,6 +100,10 @@ def mehaml(game: MarkovGame, alpha: float, drift=ZeroDrift(), neighbourhood=Simp
     """
     alpha = _check_alpha(alpha)
     _check_components(drift, neighbourhood, sampling)
+    if (isinstance(drift, KLDrift) or isinstance(neighbourhood, KLBall)) and init is not None \
+            and any(np.any(p == 0) for p in init):
+        warnings.warn("init gives some actions probability 0: a KL drift or KL ball keeps them at 0, so the "
+                      "limit need not be a QRE (Theorem 3 assumes full support)", RuntimeWarning, stacklevel=2)
 
     def update(pi, perm, ev):
         return mehaml_update(game, pi, alpha, perm, drift, neighbourhood, sampling, ev)

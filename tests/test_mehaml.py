@@ -200,3 +200,11 @@ def test_user_defined_drift_must_vanish_at_the_old_policy():
 def test_mirror_step_bad_input(q, p_old, match):
     with pytest.raises(T.GameError, match=match):
         T.mirror_step(q, p_old, 1.0)
+
+
+def test_kl_drift_from_a_policy_without_full_support_warns():
+    g = T.MatrixGame([[1.0, 0.0], [0.0, 2.0]])
+    init = T.JointPolicy.from_rows(g, [[1.0, 0.0], [0.5, 0.5]])
+    with pytest.warns(RuntimeWarning, match="probability 0"):
+        res = T.mehaml(g, 0.5, drift=T.KLDrift(0.3), init=init, order=(0, 1), max_iter=50)
+    assert np.all(res.policy[0][:, 1] == 0.0)  # the zero stays: no QRE is reachable from here
