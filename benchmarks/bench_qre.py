@@ -74,6 +74,8 @@ def main() -> int:
     rng = np.random.default_rng(args.seed)
     print(f"pygambit {gbt.__version__}; times in ms (best of {args.repeats}); residual = max logit-equation "
           f"violation; ratio = pygambit / ours (target >= 10x at equal or better residual)")
+    print(f"machine: {os.cpu_count()} cores, load average {' / '.join(f'{v:.2f}' for v in os.getloadavg())} "
+          f"(1 / 5 / 15 min) at the start")
     print(f"{'task':<28} {'ours ms':>9} {'residual':>9} {'pygambit ms':>11} {'residual':>9} {'ratio':>8} "
           f"{'w/ setup':>8}")
     for shape in SHAPES:

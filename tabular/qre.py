@@ -6,7 +6,8 @@ A profile is a logit QRE at precision ``lambda = 1/alpha`` when every agent play
 entropy (Theorem 1).  Methods:
 
 * ``"branch"``: follow the principal branch from uniform play at ``lambda = 0`` (:mod:`tabular.qre_path`); the
-  same equilibrium as Gambit's ``logit_solve_lambda``.
+  same equilibrium as Gambit's ``logit_solve_lambda``.  The points on the way are corrected to ``GUIDE_TOL``
+  only, the answer to rounding level.
 * ``"newton"``: ``scipy.optimize.root`` (MINPACK hybrid Newton) on the logit equations with their analytic
   Jacobian (:mod:`tabular.qre_system`), from any start; which QRE it finds depends on the start.
 * ``"fixed-point"``: sequential soft best responses (HASPI, Theorem 2, for cooperative games; Gauss-Seidel
@@ -35,6 +36,10 @@ METHODS = ("branch", "newton", "fixed-point")
 ACCEPT_RESIDUAL = 1e-10
 #: A branch can be traced from a profile whose residual is at most this (it is polished by Newton first).
 START_RESIDUAL = 1e-6
+#: Corrector tolerance at the intermediate points of a ``"branch"`` solve: they only guide the trace (the answer
+#: is polished to rounding level by Newton at exactly the target lambda), so they need not be at rounding
+#: level; :func:`qre_branch`, which returns its points, keeps the tracer's default of 1e-12.
+GUIDE_TOL = 1e-8
 
 
 @dataclass(frozen=True)
@@ -80,14 +85,16 @@ def _precision(alpha, lam) -> tuple[float, float]:
     return lv, (math.inf if lv == 0 else 1.0 / lv)
 
 
-def _values(system, policy: JointPolicy, alpha: float) -> np.ndarray:
-    """Per-agent MaxEnt objective (eq. 2): ``E[u_i] + alpha sum_j H(pi^j)`` for a normal-form game, ``J`` for a
-    cooperative Markov game (the same for every agent)."""
-    if not np.isfinite(alpha):
-        return np.full(system.n_agents, math.nan)
+def _assess(system, policy: JointPolicy, lam: float, alpha: float) -> tuple[float, np.ndarray]:
+    """The residual of ``policy`` at ``lam`` and its per-agent MaxEnt objective (eq. 2):
+    ``E[u_i] + alpha sum_j H(pi^j)`` for a normal-form game, ``J`` for a cooperative Markov game (the same for
+    every agent); NaN at ``alpha = inf``."""
     if isinstance(system, MarkovSystem):
-        return np.full(system.n_agents, soft_evaluate(system.game, policy, alpha).J)
-    return system.payoff_values(policy) + alpha * float(policy.entropy_sum()[0])
+        res = system.residual(policy, lam)
+        J = soft_evaluate(system.game, policy, alpha).J if math.isfinite(alpha) else math.nan
+        return res, np.full(system.n_agents, J)
+    res, payoffs, entropy = system.assess(policy, lam)
+    return res, (payoffs + alpha * entropy if math.isfinite(alpha) else np.full(system.n_agents, math.nan))
 
 
 def _objective(system, values: np.ndarray) -> float:
@@ -98,8 +105,7 @@ def _objective(system, values: np.ndarray) -> float:
 def _result(system, x_or_policy, lam, alpha, method, converged, nit, message, **extra) -> QREResult:
     """Package a solution; ``converged`` is also required to have residual <= ACCEPT_RESIDUAL."""
     pol = x_or_policy if isinstance(x_or_policy, JointPolicy) else system.to_policy(x_or_policy)
-    res = system.residual(pol, lam)
-    vals = _values(system, pol, alpha)
+    res, vals = _assess(system, pol, lam, alpha)
     ok = converged and res <= ACCEPT_RESIDUAL
     message = f"{message}; residual {res:.3g}" + ("" if res <= ACCEPT_RESIDUAL else
                                                   f" (not a QRE: above {ACCEPT_RESIDUAL:g})")
@@ -192,7 +198,7 @@ def logit_qre(game, alpha: float | None = None, lam: float | None = None, method
         if start is not None:
             raise GameError("method='branch' starts from uniform play at lambda = 0; start is only for "
                             "'newton' and 'fixed-point'")
-        tr = trace_branch(system, lam)
+        tr = trace_branch(system, lam, corrector_tol=GUIDE_TOL)
         return _result(system, tr.xs[-1], lam, alpha, "branch", True, len(tr.lams),
                        f"principal branch traced to lambda = {lam:g} in {len(tr.lams)} points",
                        branch=describe(tr))
@@ -292,7 +298,7 @@ def enumerate_qre(game, alpha: float | None = None, lam: float | None = None, *,
         res = system.residual(pol, lam)
         if res > ACCEPT_RESIDUAL or any(pol.max_abs_diff(r.policy) <= distinct for r in found):
             continue
-        vals = _values(system, pol, alpha)
+        vals = _assess(system, pol, lam, alpha)[1]
         J = _objective(system, vals)
         asc = ascent_directions(system, system.to_x(pol), lam) if monitor else -1
         found.append(QRERecord(policy=pol, J=J, values=vals, residual=res, ascent_directions=asc))

@@ -20,6 +20,7 @@ reveals even-multiplicity ones.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
@@ -96,10 +97,15 @@ class Trace(NamedTuple):
     origin: str   #: where the branch starts, in words
 
 
-def _lu_sign(lu: np.ndarray, piv: np.ndarray) -> int:
-    """Sign of the determinant from LAPACK's LU (0-based pivots): one flip per row swap, per negative pivot."""
-    flips = np.count_nonzero(lu.diagonal() < 0) + np.count_nonzero(piv != np.arange(piv.size))
+def _lu_sign(lu: np.ndarray, piv: np.ndarray, rows: np.ndarray) -> int:
+    """Sign of the determinant from LAPACK's LU (0-based pivots; ``rows = arange(n)``): one flip per row swap,
+    per negative pivot."""
+    flips = np.count_nonzero(lu.diagonal() < 0) + np.count_nonzero(piv != rows)
     return -1 if flips % 2 else 1
+
+
+def _absmax(v: np.ndarray) -> float:
+    return float(np.maximum.reduce(np.abs(v)))
 
 
 def ascent_directions(system, x: np.ndarray, lam: float) -> int:
@@ -141,14 +147,14 @@ def newton_fixed(system, x: np.ndarray, lam: float, tol: float = 1e-14, max_iter
     for _ in range(max_iter):
         F, Jx, Jl = system.jacobian(x, lam)
         jac = (Jx, Jl)
-        if abs(F).max() <= 1e-15:  # already a root to rounding (also where dF/dx is singular)
+        if _absmax(F) <= 1e-15:  # already a root to rounding (also where dF/dx is singular)
             return x, True, jac
         _, _, dx, info = _gesv(Jx, -F)
         if info > 0:  # exactly singular
             return x, False, jac
         x = x + dx
-        step = float(abs(dx).max()) / max(1.0, float(abs(x).max()))
-        if not np.isfinite(step):
+        step = _absmax(dx) / max(1.0, _absmax(x))
+        if not math.isfinite(step):
             return x, False, jac
         if step <= tol or (step < 1e-8 and step ** 3 <= tol * prev ** 2):
             return x, True, jac
@@ -168,12 +174,14 @@ def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, sta
     fold back (a branch from a strict equilibrium at high ``lambda``, traced down, turns and comes back up).
     ``first_step`` and ``max_step`` bound the arclength steps in ``(log pi, lambda)``: pass a small
     ``max_step`` (e.g. 0.1) for a densely sampled branch to plot; the default takes the fewest steps that keep
-    the corrector safe.  ``monitor`` computes the ascent-direction count at every point (default: on for
-    common-payoff normal-form games, the only ones where it is defined here).
+    the corrector safe.  ``corrector_tol`` is the accuracy of the intermediate points (the end point, reached by
+    Newton at exactly the end's lambda, is always polished to rounding level).  ``monitor`` computes the
+    ascent-direction count at every point (default: on for common-payoff normal-form games, the only ones where
+    it is defined here).
     """
     lam_max, start_lam = float(lam_max), float(start_lam)
     for name, v in (("lam_max", lam_max), ("start_lam", start_lam)):
-        if not (np.isfinite(v) and v >= 0):
+        if not (math.isfinite(v) and v >= 0):
             raise GameError(f"{name} must be a finite number >= 0, got {v!r}")
     N = system.size
     common = isinstance(system, NormalFormSystem) and system.common
@@ -181,16 +189,18 @@ def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, sta
     if start is None:
         if start_lam != 0.0:
             raise GameError("start_lam needs a start profile (the principal branch starts at lambda = 0)")
-        x0 = np.concatenate([np.full(system.n_states * k, -np.log(k)) for k in system.counts])
+        x0 = system.uniform_x
     else:
         x0, ok, _ = newton_fixed(system, np.asarray(start, dtype=float), start_lam)
         if not ok:
             raise GameError(f"start is not (close to) a QRE at lambda = {start_lam:g}: Newton did not converge")
     lo, hi = min(start_lam, lam_max), max(start_lam, lam_max)
-    y = np.append(x0, start_lam)
+    y = np.empty(N + 1)
+    y[:N], y[N] = x0, start_lam
     A = np.empty((N + 1, N + 1))
     e_last = np.zeros(N + 1)
     e_last[N] = 1.0
+    rows = np.arange(N + 1)
 
     def factor(Jx, Jl, row):
         """LU of the augmented matrix ``[dF/dx, dF/dlambda; row]`` (LAPACK getrf; info > 0: exactly singular)."""
@@ -202,7 +212,7 @@ def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, sta
         if info > 0:  # landed exactly on a singular point: keep the last tangent
             return t_old, sign
         tn = _getrs(lu, piv, e_last)[0]
-        return tn / np.linalg.norm(tn), _lu_sign(lu, piv)
+        return tn / math.sqrt(tn @ tn), _lu_sign(lu, piv, rows)
 
     _, Jx, Jl = system.jacobian(y[:N], start_lam)
     sign = None
@@ -242,9 +252,10 @@ def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, sta
         """Newton at fixed ``target`` from ``x_guess``; accepted only if it stays within ``dist`` of the guess
         (so it cannot jump to another solution at the same lambda)."""
         x_end, conv, (Jx, Jl) = newton_fixed(system, x_guess, target)
-        if not conv or np.max(np.abs(x_end - x_guess)) > dist:
+        if not conv or _absmax(x_end - x_guess) > dist:
             return False
-        z = np.append(x_end, target)
+        z = np.empty(N + 1)
+        z[:N], z[N] = x_end, target
         t_new, sign_new = tangent(*factor(Jx, Jl, t), t)
         if not smooth_step(z, t_new, sign_new, 0.0):
             return False
@@ -263,7 +274,8 @@ def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, sta
     origin = (f"branch through the given QRE at lambda = {start_lam:g}" if start is not None else
               "principal branch (the smooth solution curve through the uniform profile at lambda = 0)")
     h, curvature = first_step, None
-    rhs = np.empty(N + 1)
+    rhs = np.zeros(N + 1)  # [-F, 0]: each correction keeps t . (z - y_pred) = 0
+    quadratic = math.sqrt(corrector_tol)  # corrections below this are trusted to converge quadratically
     while lo != hi:
         if len(lams) >= max_points:
             raise RuntimeError(f"branch tracing stopped after {max_points} points at lambda = {lams[-1]:.6g} "
@@ -284,19 +296,19 @@ def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, sta
         z, ok, prev = y_pred.copy(), False, np.inf
         for it in range(MAX_CORRECTOR):
             F, Jx, Jl = system.jacobian(z[:N], z[N])
-            lu, piv, info = factor(Jx, Jl, t)
+            A[:N, :N], A[:N, N], A[N] = Jx, Jl, t
+            np.negative(F, out=rhs[:N])
+            lu, piv, dz, info = _gesv(A, rhs)  # LU of [dF/dx, dF/dlambda; t] (kept for the tangent) and the solve
             if info > 0:
                 break
-            rhs[:N], rhs[N] = -F, -(t @ (z - y_pred))
-            dz = _getrs(lu, piv, rhs)[0]
             z += dz
-            step = float(abs(dz).max())
-            if not np.isfinite(step) or step > (MAX_DISTANCE * h if it == 0 else 0.5 * prev):
+            step = _absmax(dz)
+            if not math.isfinite(step) or step > (MAX_DISTANCE * h if it == 0 else 0.5 * prev):
                 break  # too far from the predictor, or poor contraction: the step was too long
             if it == 0:
                 first = step
             # Quadratic convergence: the error left after this correction is about step^3 / prev^2.
-            if step <= corrector_tol or (it and step ** 3 <= corrector_tol * prev ** 2 and step < 1e-6):
+            if step <= corrector_tol or (it and step ** 3 <= corrector_tol * prev ** 2 and step < quadratic):
                 ok = True
                 break
             prev = step
@@ -323,7 +335,7 @@ def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, sta
         ahead = z - y
         t_old = t
         cos = accept(z, t_new, sign_new)
-        curvature = (t_new - t_old) / np.linalg.norm(ahead) if cos > 0.99 else None
+        curvature = (t_new - t_old) / math.sqrt(ahead @ ahead) if cos > 0.99 else None
         # Next step: aim for a first correction of TARGET_DISTANCE * h; the predictor error grows like h^3
         # (h^2 for the first, first-order step), and the tangent should turn by a few degrees at most.
         grow = (TARGET_DISTANCE * h / max(first, 1e-300)) ** (1 / 3 if curvature is not None else 1 / 2)
@@ -344,8 +356,7 @@ def describe(trace: Trace) -> str:
 
 def build_branch(system, trace: Trace) -> QREBranch:
     """The public :class:`QREBranch` of a trace: policies and residuals at every accepted point."""
-    points = tuple(system.probabilities(x) for x in trace.xs)
     lam = np.array(trace.lams)
-    residuals = np.array([system.residual(p, l) for p, l in zip(points, lam)])
+    points, residuals = system.profiles(trace.xs, lam)
     return QREBranch(lam=lam, points=points, residuals=residuals, ascent_directions=np.array(trace.ascent),
                      events=trace.events, branch=describe(trace))

@@ -24,12 +24,16 @@ from functools import reduce
 
 import numpy as np
 import scipy.linalg as sla
+from scipy.special import xlogy
 
 from .games import GameError, MarkovGame, MatrixGame, NormalFormGame, as_normal_form
 from .policy import JointPolicy
 
 #: Markov games are solved with a dense Jacobian; refuse ones whose dense kernel would exceed this many entries.
 MAX_DENSE_KERNEL = 20_000_000
+#: Normal-form games with ``N ** n`` at most this (``N`` actions in all, ``n`` players) form their payoff blocks
+#: with one dense matrix-vector product; larger ones with a batched product over the pairs of players.
+DENSE_BLOCKS = 2 ** 15
 
 
 def _log_softmax(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -50,6 +54,10 @@ class _System:
         sizes = [self.n_states * k for k in self.counts]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         self.size = int(self.offsets[-1])
+        #: ``log pi`` of uniform play, the start of the principal branch
+        counts = np.asarray(self.counts)
+        self.uniform_x = np.repeat(-np.log(counts.astype(float)), self.n_states * counts)
+        self.uniform_x.setflags(write=False)
 
     def split(self, v: np.ndarray) -> list[np.ndarray]:
         """Per-agent views of a stacked vector, each of shape ``(S, |A^i|)``."""
@@ -75,6 +83,11 @@ class _System:
             q = self.logits(np.log(x), lam)
         return max(float(np.max(np.abs(np.asarray(p) - _log_softmax(qi)[1]))) for p, qi in zip(policy, q))
 
+    def profiles(self, xs, lams) -> tuple[tuple, np.ndarray]:
+        """Per-agent probability arrays and residual at each point ``(x, lambda)`` of a trace."""
+        points = tuple(self.probabilities(x) for x in xs)
+        return points, np.array([self.residual(p, lam) for p, lam in zip(points, lams)])
+
     def equations(self, x: np.ndarray, lam: float) -> np.ndarray:
         return np.concatenate([(xi - _log_softmax(qi)[0]).ravel()
                                for xi, qi in zip(self.split(x), self.logits(x, lam))])
@@ -83,8 +96,12 @@ class _System:
 class NormalFormSystem(_System):
     """Logit equations of a general-sum normal-form game at precision ``lambda``.
 
-    All ``n (n - 1)`` blocks ``M_ij[a, b] = E_{a^-(i,j)}[u_i(a^i = a, a^j = b, .)]`` are formed by one batched
-    matrix product: action axes are padded to the largest count (padding has probability 0 and payoff 0).
+    Everything lives on the stacked vector of all agents' actions (length ``N``), and per-agent pieces are
+    segment reductions (``np.ufunc.reduceat``) rather than loops: these games are small, so numpy call
+    overhead, i.e. the number of array operations per Jacobian, is the cost that matters.  The ``N x N``
+    matrix ``B`` of blocks ``M_ij[a, b] = E_{a^-(i,j)}[u_i(a^i = a, a^j = b, .)]`` (zero diagonal blocks) is a
+    constant for two players; for more it is linear in the product of the other players' distributions, see
+    :meth:`_prepare_blocks`.
     """
 
     def __init__(self, game):
@@ -94,119 +111,151 @@ class NormalFormSystem(_System):
         self.n_agents, self.n_states, self.counts = nf.n_agents, 1, tuple(nf.n_actions)
         self.n_actions = self.counts
         self._layout()
-        n, K = self.n_agents, self.counts
-        Km = max(K)
-        self._Km = Km
-        self._mask = np.arange(Km)[None, :] < np.array(K)[:, None]          # (n, Km): real actions
-        self._flat = np.flatnonzero(self._mask)                              # their positions in (n*Km)
-        self._padded = len(self._flat) != n * Km
+        n, N = self.n_agents, self.size
+        self._starts = self.offsets[:-1]                    # segment starts for reduceat
+        self._agent = np.repeat(np.arange(n), self.counts)  # agent of each stacked entry
+        self._member = (self._agent[:, None] == np.arange(n)).astype(float)  # (N, n) indicator of the agent
+        self._offmask = (self._agent[:, None] != self._agent[None, :]).astype(float)  # 1 off the diagonal blocks
+        self._D = self._B = None
+        if n == 1:
+            self._u1 = np.asarray(nf.payoffs[0], dtype=float).ravel()
+        elif n == 2:
+            B = np.zeros((N, N))
+            B[self._offmask > 0] = np.concatenate([np.ravel(nf.payoffs[0]), np.ravel(np.transpose(nf.payoffs[1]))])
+            B.setflags(write=False)
+            self._B = B
+        else:
+            self._prepare_blocks(nf.payoffs)
+
+    def _prepare_blocks(self, payoffs):
+        """Layout of ``B`` for three or more players.
+
+        Small games (``N ** n <= DENSE_BLOCKS``): ``B.ravel() = D @ (p x ... x p)`` with ``n - 2`` factors, one
+        matrix-vector product.  Larger ones: for each ordered pair ``(i, j)`` the block ``M_ij`` is ``u_i``
+        (axes ``i, j`` first) contracted with the product of the others' distributions, all pairs in one batched
+        matrix product with action axes padded to the largest count (padding has payoff 0), then scattered.
+        """
+        n, K, N = self.n_agents, self.counts, self.size
+        rows = [self.offsets[i] + np.arange(k) for i, k in enumerate(K)]
         pairs = [(i, j) for i in range(n) for j in range(n) if i != j]
-        self._pi = np.array([i for i, _ in pairs], dtype=int)
-        self._pj = np.array([j for _, j in pairs], dtype=int)
-        self._others = np.array([[k for k in range(n) if k not in pair] for pair in pairs], dtype=int)
-        U = np.zeros((len(pairs), Km, Km) + (Km,) * max(n - 2, 0))
-        for idx, (i, j) in enumerate(pairs):
-            t = np.transpose(nf.payoffs[i], [i, j] + list(self._others[idx]))
+        others = [[k for k in range(n) if k not in pair] for pair in pairs]
+        blocks = [np.transpose(payoffs[i], [i, j] + rest) for (i, j), rest in zip(pairs, others)]
+        if N ** n <= DENSE_BLOCKS:
+            D = np.zeros((N * N, N ** (n - 2)))
+            for (i, j), rest, t in zip(pairs, others, blocks):
+                cols = np.ravel_multi_index(np.ix_(*[rows[k] for k in rest]), (N,) * (n - 2)).ravel()
+                D[np.ix_((rows[i][:, None] * N + rows[j]).ravel(), cols)] = t.reshape(K[i] * K[j], -1)
+            self._D = D
+            return
+        Km = max(K)
+        U = np.zeros((len(pairs), Km, Km) + (Km,) * (n - 2))
+        widx = np.zeros((n - 2, len(pairs), Km), dtype=int)  # each other agent's probabilities (padding: any)
+        bidx = np.full((len(pairs), Km, Km), N * N)          # where each block entry lands in [B.ravel(), spare]
+        for idx, ((i, j), rest, t) in enumerate(zip(pairs, others, blocks)):
             U[(idx,) + tuple(slice(0, k) for k in t.shape)] = t
-        self._U = U.reshape(len(pairs), Km * Km, Km ** max(n - 2, 0))
-        # where each entry of the pair blocks lands in the flattened N x N Jacobian (real actions only)
-        off = self.offsets
-        r, c = np.indices((Km, Km))
-        self._cmask = np.array([(r < K[i]) & (c < K[j]) for i, j in pairs], dtype=bool).reshape(-1, Km, Km)
-        self._jidx = np.concatenate([((off[i] + r) * self.size + off[j] + c)[keep]
-                                     for (i, j), keep in zip(pairs, self._cmask)] or [np.zeros(0, dtype=int)])
-        # q_i = M_ij p_j with j = the first other agent: the pair index and that agent, per i
-        self._qpair = np.array([pairs.index((i, 1 if i == 0 else 0)) for i in range(n)] if n > 1 else [], dtype=int)
-        self._qother = self._pj[self._qpair] if n > 1 else self._qpair
+            for c, k in enumerate(rest):
+                widx[c, idx, :K[k]] = rows[k]
+            bidx[idx, :K[i], :K[j]] = rows[i][:, None] * N + rows[j][None, :]
+        self._U = U.reshape(len(pairs), Km * Km, -1)
+        self._widx, self._bidx = widx, bidx.ravel()
 
-    def _pad(self, v: np.ndarray) -> np.ndarray:
-        """Stacked per-agent vector -> ``(n, Km)`` with zeros in the padding."""
-        if not self._padded:
-            return v.reshape(self.n_agents, self._Km)
-        out = np.zeros((self.n_agents, self._Km))
-        out[self._mask] = v
-        return out
+    def _softmax(self, z: np.ndarray) -> np.ndarray:
+        """Per-agent ``softmax`` of a stacked vector (normalised even off the solution, so payoffs stay bounded)."""
+        e = np.exp(z - np.maximum.reduceat(z, self._starts)[self._agent])
+        return e / np.add.reduceat(e, self._starts)[self._agent]
 
-    def _real(self, a: np.ndarray) -> np.ndarray:
-        """``(n, Km)`` -> stacked vector of the real actions (inverse of :meth:`_pad`)."""
-        return a[self._mask] if self._padded else a.ravel()
-
-    def _blocks(self, p: np.ndarray) -> np.ndarray:
-        """All blocks ``M_ij`` for padded probabilities ``p`` (n, Km): shape ``(n (n - 1), Km, Km)``."""
-        Km = self._Km
-        if self.n_agents == 1:
-            return np.zeros((0, Km, Km))
-        if self.n_agents == 2:
-            return self._U.reshape(-1, Km, Km)
-        w = p[self._others[:, 0]]
-        for c in range(1, self.n_agents - 2):
-            w = (w[:, :, None] * p[self._others[:, c]][:, None, :]).reshape(len(w), -1)
-        return (self._U @ w[:, :, None]).reshape(-1, Km, Km)
-
-    def _values(self, p: np.ndarray, M: np.ndarray) -> np.ndarray:
-        """``E_{a^-i}[u_i(a^i, .)]`` for every agent, padded, shape ``(n, Km)``."""
-        if self.n_agents == 1:
-            return self._pad(np.asarray(self.game.payoffs[0], dtype=float).ravel()).copy()
-        return np.einsum("iab,ib->ia", M[self._qpair], p[self._qother])
-
-    def _probs(self, x: np.ndarray) -> np.ndarray:
-        """Padded ``p_i = softmax(x_i)`` (normalised even off the solution, so payoffs stay bounded)."""
-        z = self._pad(x)
-        if self._padded:
-            z = np.where(self._mask, z, -np.inf)
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
-
-    def _logsoftmax(self, z: np.ndarray):
-        if self._padded:
-            z = np.where(self._mask, z, -np.inf)
-        z = z - z.max(axis=1, keepdims=True)
-        ls = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    def _log_softmax(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-agent ``log softmax`` and ``softmax`` of a stacked vector (log-sum-exp stabilised)."""
+        z = z - np.maximum.reduceat(z, self._starts)[self._agent]
+        ls = z - np.log(np.add.reduceat(np.exp(z), self._starts))[self._agent]
         return ls, np.exp(ls)
 
-    def logits(self, x: np.ndarray, lam: float) -> list[np.ndarray]:
-        p = self._probs(x)
-        u = self._values(p, self._blocks(p))
-        return [lam * u[i, :k][None, :] for i, k in enumerate(self.counts)]
+    def _offdiag(self, p: np.ndarray) -> np.ndarray:
+        """``B`` at the stacked profile ``p``."""
+        N = self.size
+        if self.n_agents == 1:
+            return np.zeros((N, N))
+        if self.n_agents == 2:
+            return self._B
+        if self._D is not None:  # B.ravel() = D @ (p x ... x p)
+            w = p
+            for _ in range(self.n_agents - 3):
+                w = np.multiply.outer(w, p).ravel()
+            return (self._D @ w).reshape(N, N)
+        w = p[self._widx[0]]
+        for wi in self._widx[1:]:  # product distribution of the agents outside each pair
+            w = (w[:, :, None] * p[wi][:, None, :]).reshape(len(w), -1)
+        out = np.zeros(N * N + 1)
+        out[self._bidx] = (self._U @ w[:, :, None]).ravel()
+        return out[:-1].reshape(N, N)
 
-    def payoff_values(self, policy: JointPolicy) -> np.ndarray:
-        """Each player's expected payoff ``E_pi[u_i]`` at a normalised profile."""
-        p = self._pad(np.concatenate([np.asarray(pi[0]) for pi in policy]))
-        return (p * self._values(p, self._blocks(p))).sum(axis=1)
+    def _payoffs(self, p: np.ndarray):
+        """``B`` and ``u = E_{a^-i}[u_i(a^i, .)]`` stacked: every block row gives ``M_ij p_j = u_i``, so
+        ``B p = (n - 1) u``."""
+        if self.n_agents == 1:
+            return None, self._u1
+        B = self._offdiag(p)
+        u = B @ p
+        return B, (u if self.n_agents == 2 else u * (1.0 / (self.n_agents - 1)))
+
+    def _stack(self, policy) -> np.ndarray:
+        return np.concatenate([np.asarray(pi).ravel() for pi in policy])
+
+    def probabilities(self, x: np.ndarray) -> list[np.ndarray]:
+        p, off = self._softmax(x), self.offsets
+        return [p[off[i]:off[i + 1]].reshape(1, -1) for i in range(self.n_agents)]
+
+    def logits(self, x: np.ndarray, lam: float) -> list[np.ndarray]:
+        q, off = lam * self._payoffs(self._softmax(x))[1], self.offsets
+        return [q[off[i]:off[i + 1]].reshape(1, -1) for i in range(self.n_agents)]
 
     def offdiagonal(self, x: np.ndarray) -> np.ndarray:
-        """The ``N x N`` matrix of the blocks ``M_ij`` (zero diagonal blocks) at ``p = softmax(x)``."""
-        n, Km = self.n_agents, self._Km
-        p = self._probs(x)
-        full = np.zeros((n, Km, n, Km))
-        if n > 1:
-            full[self._pi, :, self._pj, :] = self._blocks(p)
-        full = full.reshape(n * Km, n * Km)
-        return full[np.ix_(self._flat, self._flat)] if self._padded else full
+        """The ``N x N`` matrix ``B`` of the blocks ``M_ij`` (zero diagonal blocks) at ``p = softmax(x)``."""
+        return self._offdiag(self._softmax(x))
 
-    def residual(self, policy: JointPolicy, lam: float) -> float:
-        p = self._pad(np.concatenate([np.asarray(pi[0]) for pi in policy]))
-        s = self._logsoftmax(lam * self._values(p, self._blocks(p)))[1]
-        return float(np.max(np.abs(self._real(p - s))))
+    def assess(self, policy, lam: float) -> tuple[float, np.ndarray, float]:
+        """At a normalised profile (a :class:`JointPolicy` or per-agent arrays): the residual of
+        :meth:`residual`, each player's expected payoff ``E_pi[u_i]`` and the entropy sum ``sum_i H(pi^i)``,
+        from one evaluation of the expected payoffs."""
+        p = self._stack(policy)
+        u = self._payoffs(p)[1]
+        res = float(np.max(np.abs(p - self._log_softmax(lam * u)[1])))
+        return res, np.add.reduceat(p * u, self._starts), float(-xlogy(p, p).sum())
+
+    def residual(self, policy, lam: float) -> float:
+        return self.assess(policy, lam)[0]
+
+    def profiles(self, xs, lams) -> tuple[tuple, np.ndarray]:
+        """As :meth:`_System.profiles`, with the softmaxes of all points done at once (the same arithmetic as
+        :meth:`probabilities` and :meth:`residual` point by point, so the same numbers)."""
+        st, ag, off = self._starts, self._agent, self.offsets
+        X = np.array(xs, dtype=float).reshape(len(xs), self.size)
+        P = np.exp(X - np.maximum.reduceat(X, st, axis=1)[:, ag])
+        P /= np.add.reduceat(P, st, axis=1)[:, ag]
+        P.setflags(write=False)
+        Z = np.array([self._payoffs(p)[1] for p in P]).reshape(P.shape) * np.asarray(lams, dtype=float)[:, None]
+        Z -= np.maximum.reduceat(Z, st, axis=1)[:, ag]
+        S = np.exp(Z - np.log(np.add.reduceat(np.exp(Z), st, axis=1))[:, ag])
+        points = tuple([p[off[i]:off[i + 1]].reshape(1, -1) for i in range(self.n_agents)] for p in P)
+        return points, np.abs(P - S).max(axis=1)
+
+    def equations(self, x: np.ndarray, lam: float) -> np.ndarray:
+        return x - self._log_softmax(lam * self._payoffs(self._softmax(x))[1])[0]
 
     def jacobian(self, x: np.ndarray, lam: float):
         """``F``, ``dF/dx`` (N x N) and ``dF/dlambda`` (N,) at ``(x, lambda)``."""
-        N = self.size
-        p = self._probs(x)
-        M = self._blocks(p)
-        pj = p[self._pj]
-        Mp = np.einsum("pab,pb->pa", M, pj)               # M_ij p_j = E_{a^-i}[u_i] for every pair (i, j)
-        u = Mp[self._qpair] if self.n_agents > 1 else self._values(p, M)
-        ls, s = self._logsoftmax(lam * u)
-        F = x - self._real(ls)
-        Jl = self._real((s * u).sum(axis=1, keepdims=True) - u)
-        J = np.zeros(N * N)
-        if self.n_agents > 1:
-            C = (M - Mp[:, :, None]) * pj[:, None, :]       # chain rule through p_j = softmax(x_j)
-            C -= np.einsum("pa,pab->pb", s[self._pi], C)[:, None, :]  # d log softmax(z_i) = (I - 1 s_i^T) dz_i
-            J[self._jidx] = -lam * (C[self._cmask] if self._padded else C.ravel())
-        J[::N + 1] = 1.0
-        return F, J.reshape(N, N), Jl
+        p = self._softmax(x)
+        B, u = self._payoffs(p)
+        ls, s = self._log_softmax(lam * u)
+        Jl = np.add.reduceat(s * u, self._starts)[self._agent] - u
+        if B is None or lam == 0.0:  # no opponents, or lambda = 0: F = x + const
+            return x - ls, np.eye(self.size), Jl
+        # -lambda du/dx = -lambda B (diag p - blockdiag(p_j p_j^T)) (chain rule through p = softmax(x)); then
+        # d log softmax(z_i) = (I - 1 s_i^T) dz_i on each agent's rows
+        C = (B - u[:, None] * self._offmask) * (-lam * p)  # (M_ij p_j)_a = u_i(a) for every j != i
+        C -= ((self._member * s[:, None]).T @ C)[self._agent]
+        C.flat[::self.size + 1] = 1.0  # dF/dx = I + C: the diagonal blocks of C are zero
+        return x - ls, C, Jl
 
 
 class MarkovSystem(_System):
