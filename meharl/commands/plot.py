@@ -1,0 +1,80 @@
+"""``meharl plot RUN_DIR...``: learning curves (mean and spread over seeds) to PNG.
+
+Runs are grouped by (env, task, algorithm) from their saved ``config.yaml``; each group's curves (one per
+seed) are put on the environment steps they share and drawn as the mean with a band of +- one standard
+deviation (and the min-max range, lighter).
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+NAME = "plot"
+HELP = "draw learning curves of run directories (mean and spread over seeds) to a PNG"
+METRICS = {"eval_return": "eval.csv", "episode_return": "progress.csv", "critic_loss": "progress.csv",
+           "qre_gap": "eval.csv", "env_steps_per_s": "progress.csv"}
+
+
+def add_arguments(p):
+    p.add_argument("run_dirs", nargs="+", help="run directories written by `meharl train`")
+    p.add_argument("--metric", default="eval_return", choices=sorted(METRICS), help="what to plot")
+    p.add_argument("--out", default="learning_curves.png", help="output PNG path")
+    p.add_argument("--title", default=None)
+
+
+def read_curve(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    path = run_dir / METRICS[metric]
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist (is {run_dir} a run directory with logs?)")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r.get(metric, "") != ""]
+    if not rows:
+        raise ValueError(f"{path} has no {metric} values yet")
+    return np.array([float(r["env_steps"]) for r in rows]), np.array([float(r[metric]) for r in rows])
+
+
+def group_runs(run_dirs) -> dict:
+    groups = {}
+    for d in map(Path, run_dirs):
+        cfg_path = d / "config.yaml"
+        if not cfg_path.exists():
+            raise FileNotFoundError(f"{cfg_path} does not exist: not a run directory")
+        with open(cfg_path, encoding="utf-8") as fh:
+            cfg = yaml.safe_load(fh)
+        groups.setdefault(f"{cfg.get('algo_name', 'hasac')} {cfg['env']}:{Path(str(cfg['task'])).stem}", []).append(d)
+    return groups
+
+
+def aggregate(curves) -> tuple[np.ndarray, np.ndarray]:
+    """Curves ``(steps, values)`` -> (shared steps, values of shape (n_runs, n_steps)); steps every run logged."""
+    common = curves[0][0]
+    for steps, _ in curves[1:]:
+        common = np.intersect1d(common, steps)
+    if common.size == 0:
+        raise ValueError("the runs share no logged environment step; they cannot be averaged")
+    return common, np.stack([vals[np.searchsorted(steps, common)] for steps, vals in curves])
+
+
+def run(args) -> int:
+    from meharl.figures import plt, save_png
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, dirs in group_runs(args.run_dirs).items():
+        steps, vals = aggregate([read_curve(d, args.metric) for d in dirs])
+        mean, std = vals.mean(axis=0), vals.std(axis=0)
+        line, = ax.plot(steps, mean, label=f"{label} ({len(dirs)} seed{'s' if len(dirs) > 1 else ''})")
+        if len(dirs) > 1:
+            ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.25)
+            ax.fill_between(steps, vals.min(axis=0), vals.max(axis=0), color=line.get_color(), alpha=0.1)
+        print(f"{label}: {len(dirs)} run(s), final {args.metric} {mean[-1]:.4g} +- {std[-1]:.3g} "
+              f"at {int(steps[-1])} env steps")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(args.metric.replace("_", " "))
+    ax.set_title(args.title or f"{args.metric.replace('_', ' ')}: mean, +-1 std and range over seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save_png(fig, args.out)
+    print(f"wrote {args.out}")
+    return 0

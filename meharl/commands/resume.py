@@ -1,0 +1,26 @@
+"""``meharl resume RUN_DIR``: continue a run from its checkpoint, exactly as if it had never stopped."""
+from __future__ import annotations
+
+NAME = "resume"
+HELP = "continue a HASAC run from RUN_DIR/checkpoint.pt (same run: same final parameters)"
+
+
+def add_arguments(p):
+    p.add_argument("run_dir", help="a run directory written by `meharl train`")
+    p.add_argument("--total-steps", type=int, default=None, help="raise (or lower) train.total_steps")
+
+
+def run(args) -> int:
+    from deep.train import Trainer
+    if args.total_steps is not None and args.total_steps < 1:
+        raise ValueError(f"--total-steps must be >= 1, got {args.total_steps}")
+    tr = Trainer.resume(args.run_dir, args.total_steps)
+    start = tr.c["env_steps"]
+    try:
+        last = tr.run()
+    finally:
+        tr.close()
+    ev = last["eval"]
+    tail = f", evaluation return {ev['eval_return']:.4g}" if ev is not None else " (already complete)"
+    print(f"{args.run_dir}: resumed at {start} env steps, now {tr.c['env_steps']}{tail}")
+    return 0

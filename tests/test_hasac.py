@@ -1,0 +1,268 @@
+"""HASAC units: actors (bounds, masks, densities), target entropies, n-step targets, gradient isolation,
+Polyak targets and the eq. 10 sequential re-sampling."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from gymnasium.spaces import Box, Discrete, MultiDiscrete
+
+from deep.envs.base import EnvSpec
+from deep.hasac import HASAC, HASACParams, ReplayBuffer
+from deep.hasac.actors import CategoricalActor, MultiDiscreteActor, SquashedGaussianActor, make_actor
+
+torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------- actors
+def test_squashed_gaussian_respects_asymmetric_bounds_and_its_density_is_exact():
+    torch.manual_seed(0)
+    space = Box(low=np.array([0.0, -2.0], np.float32), high=np.array([1.0, 3.0], np.float32))
+    actor = SquashedGaussianActor(4, space, [16])
+    obs = torch.randn(5000, 4) * 3
+    s = actor.sample(obs)
+    low, high = torch.tensor([0.0, -2.0]), torch.tensor([1.0, 3.0])
+    assert torch.all(s.env >= low) and torch.all(s.env <= high)
+    assert s.env[:, 0].min() < 0.1 and s.env[:, 1].max() > 2.0  # the whole box is used, not [-1, 1]
+    det = actor.act(obs).env
+    assert torch.all(det >= low) and torch.all(det <= high)
+    # log density against torch.distributions' change of variables: Normal -> tanh -> affine onto the box
+    from torch.distributions import Independent, Normal, TransformedDistribution
+    from torch.distributions.transforms import AffineTransform, TanhTransform
+    mu, log_std = actor.body(obs[:50]).chunk(2, -1)
+    torch.manual_seed(1)
+    s = actor.sample(obs[:50])
+    dist = TransformedDistribution(Independent(Normal(mu, log_std.clamp(-20, 2).exp()), 1),
+                                   [TanhTransform(), AffineTransform(low + (high - low) / 2, (high - low) / 2)])
+    ok = (s.stored.abs() < 0.999).all(-1)  # away from the float32 saturation of tanh
+    torch.testing.assert_close(s.logp[ok], dist.log_prob(s.env)[ok], atol=1e-3, rtol=1e-4)
+    # warm-up actions are uniform on the box with log density -log(volume)
+    r = actor.random(1000, None, np.random.default_rng(0))
+    assert torch.all(r.env >= low) and torch.all(r.env <= high)
+    torch.testing.assert_close(r.logp, torch.full((1000,), -math.log(1.0 * 5.0)))
+
+
+def test_box_without_finite_bounds_is_rejected():
+    with pytest.raises(ValueError, match="finite bounds"):
+        make_actor(3, Box(-np.inf, np.inf, (2,)), [8])
+
+
+def test_discrete_masks_are_never_violated():
+    torch.manual_seed(0)
+    actor = CategoricalActor(3, 4, [16])
+    with torch.no_grad():
+        actor.body[-1].bias.copy_(torch.tensor([50.0, 0.0, 0.0, 0.0]))  # action 0 strongly preferred
+    obs = torch.randn(4000, 3)
+    avail = torch.ones(4000, 4, dtype=torch.bool)
+    avail[:, 0] = False
+    avail[::2, 2] = False
+    s = actor.sample(obs, avail)
+    assert avail.gather(1, s.env[:, None]).all()
+    assert avail.gather(1, actor.act(obs, avail).env[:, None]).all()
+    assert torch.all(actor.log_probs(obs, avail).exp()[~avail] == 0)
+    assert torch.all(s.rep.sum(-1) == 1) and torch.all(s.rep[~avail] == 0)
+    r = actor.random(4000, avail.numpy(), np.random.default_rng(0))
+    assert avail.gather(1, r.env[:, None]).all()
+    counts = avail.sum(1).double()
+    torch.testing.assert_close(r.logp.double(), -counts.log())
+    with pytest.raises(ValueError, match="no available action"):
+        actor.sample(obs[:2], torch.zeros(2, 4, dtype=torch.bool))
+
+
+def test_multidiscrete_actor_masks_and_shapes():
+    torch.manual_seed(0)
+    actor = MultiDiscreteActor(3, MultiDiscrete([3, 2]), [16])
+    avail = torch.ones(500, 5, dtype=torch.bool)
+    avail[:, 1] = False  # component 0, action 1
+    s = actor.sample(torch.randn(500, 3), avail)
+    assert s.env.shape == (500, 2) and s.rep.shape == (500, 5)
+    assert not torch.any(s.env[:, 0] == 1)
+    assert torch.all(s.env[:, 1] < 2)
+
+
+def test_target_entropies():
+    assert make_actor(3, Box(0, 1, (5,)), [8]).target_entropy(0.98) == -5.0
+    assert make_actor(3, Discrete(5), [8]).target_entropy(0.98) == pytest.approx(0.98 * math.log(5), abs=1e-12)
+    assert make_actor(3, MultiDiscrete([3, 2]), [8]).target_entropy(0.5) == pytest.approx(0.5 * math.log(6), abs=1e-12)
+    spec = EnvSpec("x", 2, (3, 3), 4, (Discrete(4), Box(-1, 1, (2,))), 10)
+    h = HASAC(spec, HASACParams(hidden=(8,), target_entropy_fraction=0.6))
+    assert h.target_entropy == pytest.approx([0.6 * math.log(4), -2.0], abs=1e-12)
+    assert h.target_entropy[0] > 0  # the reference code's discrete target entropy evaluates to 0
+
+
+# ---------------------------------------------------------------- n-step targets
+def _buffer_with(rewards, logps, terms, truncs, gamma_shape=(1,)):
+    T = len(rewards)
+    buf = ReplayBuffer(100, 1, 1, [1, 1], [(), ()], [np.int64, np.int64], [None, None])
+    for t in range(T):
+        st = np.array([[float(t)]], np.float32)
+        buf.add(st, [st, st], [None, None], [np.zeros(1, np.int64)] * 2, np.array([logps[t]], np.float32),
+                np.array([rewards[t]], np.float32), np.array([terms[t]]), np.array([truncs[t]]),
+                st + 100.0, [st + 100.0, st + 100.0], [None, None])
+    return buf
+
+
+def test_n_step_targets_include_intermediate_entropy_terms_and_stop_at_episode_ends():
+    g = 0.9
+    rewards = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    logps = [[-0.1, -0.2], [-0.3, -0.4], [-0.5, -0.6], [-0.7, -0.8], [-0.9, -1.0], [-1.1, -1.2], [-1.3, -1.4]]
+    terms = [False, False, False, False, True, False, False]
+    truncs = [False, True, False, False, False, False, False]
+    buf = _buffer_with(rewards, logps, terms, truncs)
+    b = buf.sample(2000, 3, g, np.random.default_rng(0))
+    starts = b["state"][:, 0].numpy().astype(int)
+    assert set(starts) == {0, 1, 2, 3}  # the last 3 slots cannot start a full 3-step chain yet
+    for k, t in enumerate(starts):
+        R, L, m = 0.0, np.zeros(2), 0
+        for j in range(3):
+            R += g ** j * rewards[t + j]
+            if j:
+                L += g ** j * np.array(logps[t + j])
+            m += 1
+            if terms[t + j] or truncs[t + j]:
+                break
+        last = t + m - 1
+        ended = terms[last] or truncs[last]
+        disc = 0.0 if terms[last] else g ** m
+        nxt = last + 100.0 if ended else last + 1.0
+        assert b["reward_sum"][k].item() == pytest.approx(R, abs=1e-5)
+        np.testing.assert_allclose(b["logp_sum"][k].numpy(), L, atol=1e-6)
+        assert b["disc"][k].item() == pytest.approx(disc, abs=1e-7)
+        assert b["next_state"][k, 0].item() == nxt
+
+
+def test_critic_target_formula():
+    spec = EnvSpec("x", 2, (1, 1), 1, (Discrete(2), Discrete(3)), 10)
+    torch.manual_seed(0)
+    h = HASAC(spec, HASACParams(hidden=(8,), auto_alpha=False, alpha=0.7))
+    B = 6
+    batch = {"reward_sum": torch.arange(B, dtype=torch.float32), "logp_sum": torch.ones(B, 2) * -0.5,
+             "disc": torch.tensor([0.0, 0.5, 0.9, 0.0, 1.0, 0.25]), "next_state": torch.ones(B, 1),
+             "next_obs": [torch.ones(B, 1)] * 2, "next_avail": [None, None]}
+    y = h.critic_target_values(batch)
+    # discrete agents: the entropy term is exact, so the target is deterministic apart from the critic input
+    lp = [a.log_probs(torch.ones(1, 1))[0] for a in h.actors]
+    ent = sum(-(p.exp() * p).sum() for p in lp)
+    with torch.no_grad():
+        qs = torch.stack([h.critic_target.min_q(torch.ones(1, 1), torch.cat([torch.eye(2)[i], torch.eye(3)[j]])[None])[0]
+                          for i in range(2) for j in range(3)])
+    base = batch["reward_sum"] + 0.7 * 0.5 * 2
+    v = (y - base)[batch["disc"] > 0] / batch["disc"][batch["disc"] > 0] - 0.7 * ent
+    # each bootstrap value is min Q_target at one of the 6 joint actions (the sampled one), exactly
+    assert torch.all((v[:, None] - qs[None, :]).abs().min(1).values < 1e-5)
+    torch.testing.assert_close(y[batch["disc"] == 0], base[batch["disc"] == 0])
+
+
+# ---------------------------------------------------------------- the update
+def _agent_and_batch(spaces, loss="expected", B=32, share=False):
+    torch.manual_seed(0)
+    n = len(spaces)
+    spec = EnvSpec("x", n, (3,) * n, 5, tuple(spaces), 10)
+    h = HASAC(spec, HASACParams(hidden=(16, 16), batch_size=B, discrete_actor_loss=loss, share_params=share))
+    g = torch.Generator().manual_seed(1)
+    acts = []
+    for s in spaces:
+        if isinstance(s, Box):
+            acts.append(torch.rand(B, s.shape[0], generator=g) * 2 - 1)
+        elif isinstance(s, MultiDiscrete):
+            acts.append(torch.stack([torch.randint(0, int(k), (B,), generator=g) for k in s.nvec], -1))
+        else:
+            acts.append(torch.randint(0, s.n, (B,), generator=g))
+    batch = {"state": torch.randn(B, 5, generator=g), "next_state": torch.randn(B, 5, generator=g),
+             "obs": [torch.randn(B, 3, generator=g) for _ in spaces], "next_obs": [torch.randn(B, 3, generator=g) for _ in spaces],
+             "avail": [None] * n, "next_avail": [None] * n, "act": acts, "reward_sum": torch.randn(B, generator=g),
+             "logp_sum": torch.randn(B, n, generator=g), "disc": torch.full((B,), 0.9)}
+    return h, batch
+
+
+@pytest.mark.parametrize("loss", ["expected", "gumbel"])
+def test_gradient_isolation(loss):
+    h, batch = _agent_and_batch([Discrete(3), Box(0, 1, (2,))], loss)
+    c_loss, _ = h.critic_loss(batch)
+    c_loss.backward()
+    assert all(p.grad is None for a in h.actors for p in a.parameters()), "critic loss reached an actor"
+    assert all(p.grad is None for p in h.critic_target.parameters())
+    assert all(p.grad is not None for p in h.critic.parameters())
+    h.critic.zero_grad(set_to_none=True)
+    h.critic.requires_grad_(False)
+    with torch.no_grad():
+        reps = [a.sample(batch["obs"][i]).rep for i, a in enumerate(h.actors)]
+    for i in range(2):
+        a_loss, _ = h.actor_loss(i, batch, reps)
+        a_loss.backward()
+        assert all(p.grad is not None for p in h.actors[i].parameters())
+        assert all(p.grad is None for p in h.actors[1 - i].parameters()), "agent i's loss reached another actor"
+        h.actors[i].zero_grad(set_to_none=True)
+    assert all(p.grad is None for p in h.critic.parameters()) and all(p.grad is None for p in h.critic_target.parameters())
+    h.critic.requires_grad_(True)
+    # a full update: targets are Polyak averages, never trained
+    old_t = [p.clone() for p in h.critic_target.parameters()]
+    h.update(batch, np.random.default_rng(0))
+    assert all(not p.requires_grad and p.grad is None for p in h.critic_target.parameters())
+    for p_t, p_old, p in zip(h.critic_target.parameters(), old_t, h.critic.parameters()):
+        torch.testing.assert_close(p_t, (1 - h.p.polyak) * p_old + h.p.polyak * p, rtol=0, atol=1e-7)
+
+
+def test_permutation_is_fresh_and_later_agents_see_new_actions():
+    """Eq. 10: when agent i_m is updated, agents i_{1:m-1} act with actions sampled after their own step."""
+    h, batch = _agent_and_batch([Discrete(3), Discrete(3), Discrete(3)], "gumbel")
+    log = []
+    for i, actor in enumerate(h.actors):
+        orig = actor.sample
+
+        def traced(obs, avail=None, _i=i, _orig=orig, _opt=h.actor_opts[i]):
+            out = _orig(obs, avail)
+            steps = _opt.state[next(iter(_opt.param_groups[0]["params"]))].get("step", torch.tensor(0.0))
+            log.append((_i, out.rep, float(steps)))
+            return out
+        actor.sample = traced
+    seen = []
+    orig_loss = h.actor_loss
+
+    def traced_loss(i, b, reps, own=None):
+        seen.append((i, list(reps)))
+        return orig_loss(i, b, reps, own)
+    h.actor_loss = traced_loss
+    perms = [h.update(batch, np.random.default_rng(k))["permutation"] for k in range(6)]
+    assert len({tuple(p) for p in perms}) > 1 and all(sorted(p) == [0, 1, 2] for p in perms)
+    def step_of(j, rep):
+        """Optimiser step of agent j's actor when it sampled ``rep`` (same storage: a detached view)."""
+        hits = [step for (a, r, step) in log if a == j and r.data_ptr() == rep.data_ptr()]
+        assert len(hits) == 1, f"agent {j}'s action was not sampled once by agent {j}'s actor"
+        return hits[0]
+
+    # in the first update: earlier agents' actions come from their updated actors (after optimiser step 1),
+    # later agents' from the old ones (step 0)
+    first = seen[:3]
+    for m, (i, reps) in enumerate(first):
+        earlier = [k for k, _ in first[:m]]
+        for j in range(3):
+            if j != i:
+                assert step_of(j, reps[j]) == (1.0 if j in earlier else 0.0), (m, i, j)
+
+
+def test_parameter_sharing_uses_one_network():
+    h, batch = _agent_and_batch([Discrete(3), Discrete(3)], share=True)
+    assert h.actors[0] is h.actors[1] and len(h.actor_opts) == 1
+    h.update(batch, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="share_params"):
+        _agent_and_batch([Discrete(3), Discrete(4)], share=True)
+
+
+def test_auto_alpha_moves_towards_the_target_entropy():
+    h, batch = _agent_and_batch([Discrete(4)])
+    h.target_entropy = [0.0]  # far below the near-uniform policy's entropy log 4: alpha must decrease
+    a0 = h.alphas()[0].item()
+    for k in range(5):
+        h.update(batch, np.random.default_rng(k))
+    assert h.alphas()[0].item() < a0
+
+
+def test_mixed_action_spaces_update_and_masked_expected_loss():
+    h, batch = _agent_and_batch([MultiDiscrete([3, 2]), Discrete(4), Box(-1, 2, (3,))])
+    m = torch.ones(32, 4, dtype=torch.bool)
+    m[:, 3] = False
+    batch["avail"][1] = batch["next_avail"][1] = m
+    stats = h.update(batch, np.random.default_rng(0))
+    assert all(np.isfinite(v) for k, v in stats.items() if k != "permutation")
+    assert torch.all(h.actors[1].log_probs(batch["obs"][1], m).exp()[:, 3] == 0)

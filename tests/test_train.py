@@ -1,0 +1,191 @@
+"""The training workflow: configs, determinism, exact resume after SIGKILL, the CLI, smoke runs per env family."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from deep.config import CONFIG_DIR, resolve
+from deep.train import Trainer
+from meharl.cli import main
+
+QUIET = ["train.progress=false", "train.tensorboard=false"]
+
+
+def _params(tr: Trainer) -> dict:
+    """Every tensor that the next training step depends on, by name."""
+    out = {}
+    for k, a in enumerate(tr.agent.unique):
+        out.update({f"actor{k}.{n}": p for n, p in a.state_dict().items()})
+    out.update({f"critic.{n}": p for n, p in tr.agent.critic.state_dict().items()})
+    out.update({f"target.{n}": p for n, p in tr.agent.critic_target.state_dict().items()})
+    out.update({f"log_alpha{i}": la for i, la in enumerate(tr.agent.log_alpha)})
+    for k, opt in enumerate(tr.agent.actor_opts + [tr.agent.critic_opt]):
+        for j, st in enumerate(opt.state.values()):
+            out.update({f"opt{k}.{j}.{n}": v for n, v in st.items()})
+    return out
+
+
+def _assert_same(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs"
+
+
+# ---------------------------------------------------------------- configs
+def test_every_shipped_config_validates_and_holds_the_paper_settings():
+    for path in CONFIG_DIR.glob("*.yaml"):
+        with open(path) as fh:
+            raw = yaml.safe_load(fh)
+        task = "g.json" if path.stem == "tabular_game" else raw["task"]
+        cfg = resolve(raw["env"], task, 0)
+        assert cfg["algo"]["polyak"] == 0.005
+        if raw["env"] != "tabular":
+            assert cfg["algo"]["hidden"] == [256, 256] and cfg["num_envs"] == 20
+            assert cfg["train"]["warmup_steps"] == 10_000 and cfg["train"]["buffer_size"] == 1_000_000
+            assert cfg["train"]["train_interval"] == cfg["train"]["updates_per_train"] == 50
+    spread = resolve("mpe", "simple_spread_v3", 0)["algo"]
+    assert (spread["n_step"], spread["actor_lr"], spread["critic_lr"], spread["auto_alpha"]) == (20, 5e-4, 5e-4, True)
+    hc = resolve("mamujoco", "HalfCheetah-2x3", 0)["algo"]
+    assert (hc["n_step"], hc["actor_lr"], hc["critic_lr"], hc["auto_alpha"]) == (10, 1e-3, 1e-3, True)
+    ant = resolve("mamujoco", "Ant-2x4", 0)["algo"]
+    assert (ant["batch_size"], ant["n_step"], ant["auto_alpha"], ant["alpha"]) == (2200, 5, False, 0.2)
+    walker = resolve("mamujoco", "Walker2d-6x1", 0)["algo"]
+    assert (walker["n_step"], walker["actor_lr"], walker["critic_lr"], walker["alpha"]) == (20, 5e-4, 1e-3, 0.2)
+
+
+def test_unknown_keys_and_bad_values_are_rejected_by_name():
+    with pytest.raises(ValueError, match=r"unknown key algo\.nstep"):
+        resolve("mpe", "simple_spread_v3", 0, ["algo.nstep=5"])
+    with pytest.raises(ValueError, match=r"bad value algo\.gamma=1\.5"):
+        resolve("mpe", "simple_spread_v3", 0, ["algo.gamma=1.5"])
+    with pytest.raises(ValueError, match=r"bad value train\.batch_size|unknown key train\.batch_size"):
+        resolve("mpe", "simple_spread_v3", 0, ["train.batch_size=3"])
+    with pytest.raises(ValueError, match=r"bad value algo\.auto_alpha='maybe'"):
+        resolve("mpe", "simple_spread_v3", 0, ["algo.auto_alpha=maybe"])
+    with pytest.raises(ValueError, match="no config for env 'mpe' task 'nope'"):
+        resolve("mpe", "nope", 0)
+    cfg = resolve("mpe", "simple_spread_v3", 3, ["algo.actor_lr=1e-3", "algo.hidden=[64, 32]"])
+    assert cfg["seed"] == 3 and cfg["algo"]["actor_lr"] == 1e-3 and cfg["algo"]["hidden"] == [64, 32]
+
+
+def test_cli_errors_exit_2_with_the_message(capsys):
+    assert main(["train", "--env", "tabular", "--task", "paper-matrix", "--set", "algo.bogus=1"]) == 2
+    assert "unknown key algo.bogus" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- determinism and resume
+def _tabular_cfg(seed=0, extra=()):
+    return resolve("tabular", "paper-matrix", seed, [*QUIET, "train.total_steps=1600", "train.warmup_steps=160",
+                                                     "train.eval_interval=800", "train.checkpoint_interval=400",
+                                                     *extra])
+
+
+def test_same_seed_twice_gives_identical_runs(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        tr = Trainer(_tabular_cfg(), tmp_path / name)
+        tr.run()
+        runs.append(tr)
+    _assert_same(_params(runs[0]), _params(runs[1]))
+    other = Trainer(_tabular_cfg(seed=1), tmp_path / "c")
+    other.run()
+    assert not torch.equal(_params(other)["critic.q1.0.weight"], _params(runs[0])["critic.q1.0.weight"])
+
+
+def test_sigkill_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path):
+    extra = ["train.total_steps=4000", "train.checkpoint_interval=800", "algo.hidden=[64, 64]"]
+    ref = Trainer(_tabular_cfg(extra=extra), tmp_path / "ref")
+    ref.run()
+    run_dir = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "meharl", "train", "--env", "tabular", "--task", "paper-matrix", "--seed", "0",
+           "--run-dir", str(run_dir), "--set", *QUIET, "train.warmup_steps=160", "train.eval_interval=800",
+           *extra]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    ck = run_dir / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not ck.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)  # let it train past the checkpoint, so that work is lost and redone
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, f"the run ended before it was killed: {proc.stderr.read()}"
+    saved = torch.load(ck, weights_only=False)["counters"]["env_steps"]
+    assert 0 < saved < 4000
+    resumed = Trainer.resume(run_dir)
+    resumed.run()
+    assert resumed.c["env_steps"] == ref.c["env_steps"] == 4000
+    _assert_same(_params(ref), _params(resumed))
+    with open(run_dir / "eval.csv") as fh:
+        steps = [int(r["env_steps"]) for r in csv.DictReader(fh)]
+    assert steps == sorted(set(steps)) and steps[-1] == 4000  # rows after the checkpoint were not duplicated
+
+
+def test_cli_train_eval_resume_plot(tmp_path, capsys):
+    runs = []
+    for seed in (0, 1):
+        d = tmp_path / f"s{seed}"
+        assert main(["train", "--env", "tabular", "--task", "paper-matrix", "--seed", str(seed), "--run-dir", str(d),
+                     "--set", *QUIET, "train.total_steps=1600", "train.eval_interval=400"]) == 0
+        runs.append(str(d))
+    saved = yaml.safe_load(open(Path(runs[0]) / "config.yaml"))
+    assert saved["algo"]["alpha"] == 10.0 and saved["train"]["total_steps"] == 1600
+    assert main(["eval", runs[0], "--episodes", "4"]) == 0
+    assert "evaluation return" in capsys.readouterr().out
+    assert main(["resume", runs[0], "--total-steps", "2000"]) == 0
+    out = tmp_path / "curves.png"
+    assert main(["plot", *runs, "--out", str(out)]) == 0
+    assert "2 run(s)" in capsys.readouterr().out
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with open(Path(runs[0]) / "progress.csv") as fh:
+        row = next(csv.DictReader(fh))
+    for key in ("episode_return", "critic_loss", "actor_loss/0", "alpha/1", "entropy/0", "q1_mean",
+                "env_steps_per_s", "time_env", "time_critic", "time_actors"):
+        assert row[key] != ""
+    assert main(["train", "--env", "tabular", "--task", "paper-matrix", "--run-dir", runs[0]]) == 2
+
+
+# ---------------------------------------------------------------- smoke runs with the real simulators
+SMOKE = ["algo.hidden=[32, 32]", "algo.batch_size=64", "num_envs=4", "eval_num_envs=2", "train.warmup_steps=100",
+         "train.train_interval=5", "train.updates_per_train=2", "train.eval_episodes=2", "train.log_interval=100"]
+
+
+@pytest.mark.parametrize("env, task, extra", [
+    ("mpe", "simple_spread_v3", ["algo.n_step=5"]),
+    ("mpe", "simple_speaker_listener_v4", ["env_options.continuous_actions=false", "algo.n_step=5"]),
+    ("mamujoco", "HalfCheetah-2x3", ["env_options.episode_limit=50", "algo.n_step=5"]),
+])
+def test_smoke_run_with_the_real_simulator(tmp_path, env, task, extra):
+    pytest.importorskip({"mpe": "mpe2", "mamujoco": "gymnasium_robotics"}[env])
+    cfg = resolve(env, task, 0, [*QUIET, *SMOKE, "train.total_steps=400", "train.eval_interval=400", *extra])
+    tr = Trainer(cfg, tmp_path / "run")
+    last = tr.run()
+    tr.close()
+    assert tr.c["env_steps"] == 400 and tr.c["updates"] > 0
+    assert np.isfinite(last["eval"]["eval_return"]) and np.isfinite(last["progress"]["critic_loss"])
+
+
+def test_resume_is_exact_with_a_real_simulator_mid_episode(tmp_path):
+    """MPE's batch saves and restores its simulators, so a run resumed mid-episode is the same run."""
+    pytest.importorskip("mpe2")
+
+    def cfg():
+        return resolve("mpe", "simple_spread_v3", 0, [*QUIET, *SMOKE, "train.total_steps=600", "algo.n_step=5",
+                                                       "train.eval_interval=300", "train.checkpoint_interval=0"])
+    ref = Trainer(cfg(), tmp_path / "ref")
+    ref.run()
+    cut = Trainer(cfg(), tmp_path / "cut")
+    cut.run(stop_after=70)  # 70 vector steps: mid-episode (episodes last 25)
+    cut.save_checkpoint()
+    resumed = Trainer.resume(tmp_path / "cut")
+    resumed.run()
+    assert resumed.c["updates"] == ref.c["updates"] > 0
+    _assert_same(_params(ref), _params(resumed))
