@@ -9,6 +9,10 @@ Auto-reset happens within the same ``step``: a copy whose episode ended is reset
 ``obs``/``state``/``avail`` are those of the new episode, while the last observation of the finished
 episode is in ``final_obs``/``final_state``/``final_avail`` (rows of copies that did not end are
 meaningless there).  A replay buffer stores ``(obs, action, reward, final-or-next obs, terminated)``.
+
+Optional, provided by every adapter in this package: ``get_state()`` / ``set_state(state)`` snapshot and
+restore every copy mid-episode (so a resumed training run is the same run), and ``Step.info`` carries
+``"episode_return"`` and ``"episode_length"``, valid on the rows where ``done``.
 """
 from __future__ import annotations
 
