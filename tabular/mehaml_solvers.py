@@ -105,32 +105,30 @@ class Simplex:
 
 
 @dataclass(frozen=True)
-class KLBall:
-    """``U(pi) = {p : KL(p || pi) <= radius}`` (contains a closed ball around ``pi`` for ``radius > 0``)."""
+class _Ball:
+    """A neighbourhood ``{p : distance(p, pi) <= radius}`` with ``radius > 0`` (so it contains a ball around pi)."""
 
     radius: float
 
     def __post_init__(self):
-        r = _check_nonneg(self.radius, "KLBall radius")
+        name = type(self).__name__
+        r = _check_nonneg(self.radius, f"{name} radius")
         if r == 0:
-            raise GameError("KLBall radius must be > 0 (a neighbourhood must contain a ball around pi)")
+            raise GameError(f"{name} radius must be > 0 (a neighbourhood must contain a ball around pi)")
         object.__setattr__(self, "radius", r)
+
+
+@dataclass(frozen=True)
+class KLBall(_Ball):
+    """``U(pi) = {p : KL(p || pi) <= radius}``."""
 
     def distance(self, p, p_old) -> float:
         return kl(np.asarray(p), np.asarray(p_old))
 
 
 @dataclass(frozen=True)
-class TVBall:
+class TVBall(_Ball):
     """``U(pi) = {p : 0.5 ||p - pi||_1 <= radius}`` (total variation)."""
-
-    radius: float
-
-    def __post_init__(self):
-        r = _check_nonneg(self.radius, "TVBall radius")
-        if r == 0:
-            raise GameError("TVBall radius must be > 0 (a neighbourhood must contain a ball around pi)")
-        object.__setattr__(self, "radius", r)
 
     def distance(self, p, p_old) -> float:
         return 0.5 * float(np.sum(np.abs(np.asarray(p) - np.asarray(p_old))))
