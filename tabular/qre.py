@@ -26,7 +26,7 @@ from scipy.optimize import root
 
 from .evaluation import soft_evaluate
 from .games import GameError, MarkovGame, MatrixGame
-from .haspi import _check_order, haspi
+from .haspi import haspi, order_sampler
 from .policy import JointPolicy
 from .qre_path import QREBranch, ascent_directions, build_branch, describe, newton_fixed, trace_branch
 from .qre_system import MarkovSystem, NormalFormSystem, _log_softmax, make_system
@@ -149,13 +149,11 @@ def _fixed_point(game, system, lam, alpha, start, kind, damping, order, seed, to
         return res.policy, res.nit, res.converged, "HASPI (sequential soft best responses, Theorem 2)"
     x = _start_x(system, start)
     p = [np.exp(xi) for xi in system.split(x)]
-    rng = np.random.default_rng(seed)
-    fixed = None if isinstance(order, str) else _check_order(order, system.n_agents)
+    draw = order_sampler(order, system.n_agents, seed)
     for nit in range(1, max_iter + 1):
         old = [pi.copy() for pi in p]
         if kind == "sequential":
-            perm = rng.permutation(system.n_agents) if fixed is None else fixed
-            for i in perm:  # each agent's logit response to the current others, in turn
+            for i in draw():  # each agent's logit response to the current others, in turn
                 p[i] = _softmax(system.logits(_logs(p), lam)[i])
         else:
             p = [(1 - damping) * pi + damping * _softmax(qi) for pi, qi in zip(p, system.logits(_logs(p), lam))]

@@ -27,7 +27,7 @@ import numpy as np
 from ._math import argmax_policy
 from .evaluation import expect_over, soft_evaluate
 from .games import GameError, MarkovGame
-from .haspi import _check_order, sequential_update
+from .haspi import _check_order, order_sampler, sequential_update
 from .policy import JointPolicy
 
 ALGORITHMS = ("mappo", "happo", "haspi")
@@ -151,14 +151,7 @@ def standard_dynamics(game: MarkovGame, algorithm: str, init: JointPolicy | None
     clip, step = _check_clip(clip), _check_step(step_size)
     pi = JointPolicy.uniform(game) if init is None else init
     pi.check_game(game)
-    if isinstance(order, str):
-        if order != "random":
-            raise GameError(f"order must be 'random' or a sequence of agent indices, got {order!r}")
-        rng = np.random.default_rng(seed)
-        draw = lambda: tuple(int(i) for i in rng.permutation(game.n_agents))  # noqa: E731
-    else:
-        fixed = _check_order(order, game.n_agents)
-        draw = lambda: fixed  # noqa: E731
+    draw = order_sampler(order, game.n_agents, seed)
     history, orders, converged = [pi], [], False
     for _ in range(max_iter):
         if algorithm == "mappo":
