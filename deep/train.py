@@ -14,8 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import numpy as np
 import torch
 import yaml
 
-from tabular._io import atomic_write_text
+from tabular._io import atomic_write, atomic_write_text
 
 from .config import validate
 from .envs.registry import make_env
@@ -192,17 +190,7 @@ class Trainer:
     def save_checkpoint(self) -> None:
         """Stream the checkpoint into a temporary file beside it, fsync, then rename it into place (atomic;
         no in-memory copy of the replay buffer)."""
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{CHECKPOINT}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save(self.state_dict(), fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.dir / CHECKPOINT)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write(self.dir / CHECKPOINT, lambda fh: torch.save(self.state_dict(), fh))
 
     # ------------------------------------------------------------------ logging
     def _reset_window(self):
