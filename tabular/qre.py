@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import root
 
+from ._math import boltzmann
 from .evaluation import soft_evaluate
 from .games import GameError, MarkovGame, MatrixGame
 from .haspi import haspi, order_sampler
@@ -154,9 +155,9 @@ def _fixed_point(game, system, lam, alpha, start, kind, damping, order, seed, to
         old = [pi.copy() for pi in p]
         if kind == "sequential":
             for i in draw():  # each agent's logit response to the current others, in turn
-                p[i] = _softmax(system.logits(_logs(p), lam)[i])
+                p[i] = boltzmann(system.logits(_logs(p), lam)[i], 1.0)
         else:
-            p = [(1 - damping) * pi + damping * _softmax(qi) for pi, qi in zip(p, system.logits(_logs(p), lam))]
+            p = [(1 - damping) * pi + damping * boltzmann(qi, 1.0) for pi, qi in zip(p, system.logits(_logs(p), lam))]
         if max(float(np.max(np.abs(a - b))) for a, b in zip(p, old)) <= tol:
             return JointPolicy(p), nit, True, _fp_name(kind, damping)
     return JointPolicy(p), max_iter, False, _fp_name(kind, damping)
@@ -170,11 +171,6 @@ def _logs(p) -> np.ndarray:
 def _fp_name(kind, damping):
     return ("sequential logit responses (Gauss-Seidel)" if kind == "sequential"
             else f"damped simultaneous logit iteration (damping {damping:g})")
-
-
-def _softmax(q: np.ndarray) -> np.ndarray:
-    z = np.exp(q - q.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
 
 
 def logit_qre(game, alpha: float | None = None, lam: float | None = None, method: str = "branch", start=None, *,
