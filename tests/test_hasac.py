@@ -10,6 +10,7 @@ from gymnasium.spaces import Box, Discrete, MultiDiscrete
 from deep.envs.base import EnvSpec
 from deep.hasac import HASAC, HASACParams, ReplayBuffer
 from deep.hasac.actors import CategoricalActor, MultiDiscreteActor, SquashedGaussianActor, make_actor
+from deep.hasac.networks import TwinCritic
 
 torch.set_num_threads(1)
 
@@ -183,8 +184,7 @@ def test_gradient_isolation(loss):
     assert all(p.grad is None for a in h.actors for p in a.parameters()), "critic loss reached an actor"
     assert all(p.grad is None for p in h.critic_target.parameters())
     assert all(p.grad is not None for p in h.critic.parameters())
-    h.critic.zero_grad(set_to_none=True)
-    h.critic.requires_grad_(False)
+    h.critic.zero_grad(set_to_none=True)  # the critic's parameters still require grad: actor losses must not reach them
     with torch.no_grad():
         reps = [a.sample(batch["obs"][i]).rep for i, a in enumerate(h.actors)]
     for i in range(2):
@@ -194,7 +194,6 @@ def test_gradient_isolation(loss):
         assert all(p.grad is None for p in h.actors[1 - i].parameters()), "agent i's loss reached another actor"
         h.actors[i].zero_grad(set_to_none=True)
     assert all(p.grad is None for p in h.critic.parameters()) and all(p.grad is None for p in h.critic_target.parameters())
-    h.critic.requires_grad_(True)
     # a full update: targets are Polyak averages, never trained
     old_t = [p.clone() for p in h.critic_target.parameters()]
     h.update(batch, np.random.default_rng(0))
@@ -219,9 +218,9 @@ def test_permutation_is_fresh_and_later_agents_see_new_actions():
     seen = []
     orig_loss = h.actor_loss
 
-    def traced_loss(i, b, reps, own=None):
+    def traced_loss(i, b, reps, own=None, features=None):
         seen.append((i, list(reps)))
-        return orig_loss(i, b, reps, own)
+        return orig_loss(i, b, reps, own, features)
     h.actor_loss = traced_loss
     perms = [h.update(batch, np.random.default_rng(k))["permutation"] for k in range(6)]
     assert len({tuple(p) for p in perms}) > 1 and all(sorted(p) == [0, 1, 2] for p in perms)
@@ -266,3 +265,23 @@ def test_mixed_action_spaces_update_and_masked_expected_loss():
     stats = h.update(batch, np.random.default_rng(0))
     assert all(np.isfinite(v) for k, v in stats.items() if k != "permutation")
     assert torch.all(h.actors[1].log_probs(batch["obs"][1], m).exp()[:, 3] == 0)
+
+
+@pytest.mark.parametrize("hidden", [(16,), (16, 16), (8, 16, 8)])
+def test_frozen_min_q_matches_autograd_through_min_q(hidden):
+    """The actors' fast path: same values and action gradients as autograd through min(Q1, Q2), exactly."""
+    torch.manual_seed(0)
+    c = TwinCritic(7, 5, hidden).double()
+    s = torch.randn(300, 7, dtype=torch.float64)
+    a = torch.randn(300, 5, dtype=torch.float64, requires_grad=True)
+    w = torch.rand(300, dtype=torch.float64)  # a weighted loss, so each row's gradient is checked
+    ref = c.min_q(s, a)
+    g_ref, = torch.autograd.grad((w * ref).sum(), a)
+    a2 = a.detach().clone().requires_grad_(True)
+    out = c.frozen_min_q(c.state_features(s), a2)
+    g, = torch.autograd.grad((w * out).sum(), a2)
+    q1, q2 = c(s, a)
+    assert bool((q1 < q2).any()) and bool((q2 < q1).any())  # both networks attain the minimum somewhere
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    torch.testing.assert_close(g, g_ref, rtol=0, atol=1e-12)
+    assert all(p.grad is None for p in c.parameters())

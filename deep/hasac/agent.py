@@ -14,8 +14,9 @@ One gradient update (:meth:`HASAC.update`) is
 For a Discrete agent, ``discrete_actor_loss="expected"`` takes eq. 10's expectation over the agent's own
 action exactly (a sum over its ``|A^i|`` actions: unbiased and noiseless); ``"gumbel"`` uses the
 straight-through Gumbel-softmax sample like the reference code.  MultiDiscrete agents always use the latter.
-The critic never receives gradient from actor losses (its parameters are frozen during the actor phase) and
-actors never from the critic loss (their actions enter it detached); targets are never trained.
+The critic never receives gradient from actor losses (they see it through ``TwinCritic.frozen_min_q``, which
+treats its parameters as constants) and actors never from the critic loss (their actions enter it detached);
+targets are never trained.
 """
 from __future__ import annotations
 
@@ -56,6 +57,11 @@ class HASACParams:
     huber_delta: float = 10.0
 
 
+def _adam(params, lr: float) -> torch.optim.Adam:
+    """Adam with the fused kernel (one pass over the parameters; about 6x faster than the default on a CPU)."""
+    return torch.optim.Adam(params, lr=lr, fused=True)
+
+
 def _spaces_equal(a, b) -> bool:
     return type(a) is type(b) and a == b
 
@@ -79,14 +85,14 @@ class HASAC:
         self.critic = TwinCritic(spec.state_dim, sum(self.rep_dims), hidden).to(self.device)
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
-        self.actor_opts = [torch.optim.Adam(a.parameters(), lr=params.actor_lr) for a in self.unique]
+        self.actor_opts = [_adam(a.parameters(), params.actor_lr) for a in self.unique]
         self._opt_of = [next(k for k, u in enumerate(self.unique) if u is a) for a in self.actors]
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=params.critic_lr)
+        self.critic_opt = _adam(self.critic.parameters(), params.critic_lr)
         if params.alpha <= 0:
             raise ValueError(f"alpha must be > 0, got {params.alpha}")
         self.log_alpha = [torch.tensor(float(np.log(params.alpha)), requires_grad=params.auto_alpha,
                                        device=self.device) for _ in range(n)]
-        self.alpha_opts = ([torch.optim.Adam([la], lr=params.alpha_lr) for la in self.log_alpha]
+        self.alpha_opts = ([_adam([la], params.alpha_lr) for la in self.log_alpha]
                            if params.auto_alpha else [])
         self.target_entropy = [a.target_entropy(params.target_entropy_fraction) for a in self.actors]
         self.updates = 0
@@ -162,26 +168,30 @@ class HASAC:
             loss = 0.5 * ((q1 - y).pow(2).mean() + (q2 - y).pow(2).mean())
         return loss, {"q1_mean": q1.mean(), "q1_min": q1.min(), "q1_max": q1.max(), "target_mean": y.mean()}
 
-    def actor_loss(self, i: int, batch, reps: list, own=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def actor_loss(self, i: int, batch, reps: list, own=None, features=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq. 10 for agent ``i`` with the other agents' actions ``reps``; returns (loss, E[log pi^i]).
 
         ``own``: agent i's reparameterised sample, if already drawn (with its graph) from its current policy.
+        ``features``: ``critic.state_features(batch["state"])``, if already computed.  The critic is held fixed
+        (:meth:`TwinCritic.frozen_min_q`): no gradient reaches its parameters.
         """
         actor, alpha = self.actors[i], self.alphas()[i]
-        o, m, state = batch["obs"][i], batch["avail"][i], batch["state"]
+        o, m = batch["obs"][i], batch["avail"][i]
+        if features is None:
+            features = self.critic.state_features(batch["state"])
         if self._expected(i):
             lp = actor.log_probs(o, m)
             B, K = lp.shape
             eye = torch.eye(K, device=self.device)
             joint = torch.cat([eye.expand(B, K, K) if j == i else r[:, None, :].expand(B, K, r.shape[-1])
                                for j, r in enumerate(reps)], -1).reshape(B * K, -1)
-            q = self.critic.min_q(state.repeat_interleave(K, 0), joint).reshape(B, K)
+            q = self.critic.frozen_min_q([f.repeat_interleave(K, 0) for f in features], joint).reshape(B, K)
             p = lp.exp()
             loss = (p * (alpha * lp - q)).sum(-1).mean()
             return loss, (p * lp).sum(-1).mean()
         s = actor.sample(o, m) if own is None else own
         joint = torch.cat([s.rep if j == i else r for j, r in enumerate(reps)], -1)
-        loss = (alpha * s.logp - self.critic.min_q(state, joint)).mean()
+        loss = (alpha * s.logp - self.critic.frozen_min_q(features, joint)).mean()
         return loss, s.logp.mean()
 
     def update(self, batch, rng: np.random.Generator) -> dict:
@@ -195,36 +205,33 @@ class HASAC:
 
         stats = {"critic_loss": loss.detach(), **{k: v.detach() for k, v in qstats.items()}}
         perm = [int(i) for i in rng.permutation(self.n_agents)]
-        self.critic.requires_grad_(False)
-        try:
-            # a ~ pi_old for every agent.  An agent's parameters do not change before its own turn, so its
-            # sample, drawn now with its graph, is also the reparameterised action of its loss (unless the
-            # network is shared and updated by an earlier agent, or the loss takes the exact expectation).
-            own, reps = {}, []
-            for i, actor in enumerate(self.actors):
-                reusable = not self._expected(i) and (not self.p.share_params or i == perm[0])
-                with torch.set_grad_enabled(reusable):
-                    s = actor.sample(batch["obs"][i], batch["avail"][i])
-                own[i] = s if reusable else None
-                reps.append(s.rep.detach())
-            for m, i in enumerate(perm):
-                a_loss, mean_logp = self.actor_loss(i, batch, reps, own[i])
-                opt = self.actor_opts[self._opt_of[i]]
-                opt.zero_grad(set_to_none=True)
-                a_loss.backward()
-                opt.step()
-                if self.p.auto_alpha:
-                    al = -(self.log_alpha[i] * (mean_logp.detach() + self.target_entropy[i]))
-                    self.alpha_opts[i].zero_grad(set_to_none=True)
-                    al.backward()
-                    self.alpha_opts[i].step()
-                if m + 1 < len(perm):
-                    with torch.no_grad():  # eq. 10: later agents see i's action from its new policy
-                        reps[i] = self.actors[i].sample(batch["obs"][i], batch["avail"][i]).rep
-                stats[f"actor_loss/{i}"] = a_loss.detach()
-                stats[f"entropy/{i}"] = -mean_logp.detach()
-        finally:
-            self.critic.requires_grad_(True)
+        # a ~ pi_old for every agent.  An agent's parameters do not change before its own turn, so its
+        # sample, drawn now with its graph, is also the reparameterised action of its loss (unless the
+        # network is shared and updated by an earlier agent, or the loss takes the exact expectation).
+        features = self.critic.state_features(batch["state"])
+        own, reps = {}, []
+        for i, actor in enumerate(self.actors):
+            reusable = not self._expected(i) and (not self.p.share_params or i == perm[0])
+            with torch.set_grad_enabled(reusable):
+                s = actor.sample(batch["obs"][i], batch["avail"][i])
+            own[i] = s if reusable else None
+            reps.append(s.rep.detach())
+        for m, i in enumerate(perm):
+            a_loss, mean_logp = self.actor_loss(i, batch, reps, own[i], features)
+            opt = self.actor_opts[self._opt_of[i]]
+            opt.zero_grad(set_to_none=True)
+            a_loss.backward()
+            opt.step()
+            if self.p.auto_alpha:
+                al = -(self.log_alpha[i] * (mean_logp.detach() + self.target_entropy[i]))
+                self.alpha_opts[i].zero_grad(set_to_none=True)
+                al.backward()
+                self.alpha_opts[i].step()
+            if m + 1 < len(perm):
+                with torch.no_grad():  # eq. 10: later agents see i's action from its new policy
+                    reps[i] = self.actors[i].sample(batch["obs"][i], batch["avail"][i]).rep
+            stats[f"actor_loss/{i}"] = a_loss.detach()
+            stats[f"entropy/{i}"] = -mean_logp.detach()
         with torch.no_grad():
             tp, sp_ = list(self.critic_target.parameters()), list(self.critic.parameters())
             torch._foreach_mul_(tp, 1.0 - self.p.polyak)

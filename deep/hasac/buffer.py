@@ -83,20 +83,16 @@ class ReplayBuffer:
         age = n_step + rng.integers(0, self.size - n_step, size=batch)
         t = (self.ptr - 1 - age) % self.T
         e = rng.integers(0, self.E, size=batch)
-        R = np.zeros(batch, np.float64)
-        L = np.zeros((batch, self.n_agents), np.float64)
-        alive = np.ones(batch, bool)
-        last = t.copy()                  # slot of the chain's last step
-        m = np.zeros(batch, np.int64)    # chain length
-        for k in range(n_step):
-            tk = (t + k) % self.T
-            g = gamma ** k
-            R += np.where(alive, g * self.reward[tk, e], 0.0)
-            if k:
-                L += np.where(alive[:, None], g * self.logp[tk, e], 0.0)
-            last = np.where(alive, tk, last)
-            m += alive
-            alive &= ~self.done[tk, e]
+        tk = (t[:, None] + np.arange(n_step)) % self.T     # (batch, n): the chain's slots
+        ek = e[:, None]
+        done = self.done[tk, ek]
+        alive = np.ones((batch, n_step), bool)            # step k belongs to the chain: no episode end before it
+        alive[:, 1:] = ~np.logical_or.accumulate(done[:, :-1], axis=1)
+        w = alive * gamma ** np.arange(n_step, dtype=np.float64)
+        R = (w * self.reward[tk, ek]).sum(1)
+        L = (w[:, 1:, None] * self.logp[tk[:, 1:], ek]).sum(1)
+        m = alive.sum(1)                                  # chain length
+        last = tk[np.arange(batch), m - 1]                # slot of the chain's last step
         ended = self.done[last, e]
         nxt = (last + 1) % self.T
         disc = np.where(self.term[last, e], 0.0, gamma ** m.astype(np.float64))
