@@ -8,6 +8,7 @@ from gymnasium_robotics import mamujoco_v1
 from gymnasium_robotics.envs.multiagent_mujoco import many_segment_swimmer
 
 from deep.envs import make_env
+from deep.envs.base import copy_seeds
 from deep.envs.mamujoco import TASKS, MaMuJoCoEnv, _factorization
 
 #: paper task -> (actuators, agents)
@@ -73,7 +74,7 @@ def test_trajectories_equal_gymnasium_robotics(task, obs_mode, tmp_path):
 
     r = env.reset(seed=seed)
     for k, p in enumerate(refs):
-        obs, _ = p.reset(seed=seed + k)
+        obs, _ = p.reset(seed=copy_seeds(seed, env.num_envs)[k])
         check_obs(r.obs, r.state[k], k, obs, p)
     rng = np.random.default_rng(0)
     for _ in range(60):

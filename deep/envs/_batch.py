@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 from gymnasium.spaces import Box, Discrete
 
-from .base import BatchedMultiAgentEnv, EnvSpec, Reset, Step
+from .base import BatchedMultiAgentEnv, EnvSpec, Reset, Step, copy_seeds
 
 
 def check_actions(actions: Sequence[Any], spaces: Sequence[Any], num_envs: int) -> list[np.ndarray]:
@@ -101,12 +101,13 @@ class LoopedEnv(BatchedMultiAgentEnv):
                      avail=[None if m is None else m.copy() for m in self._avail])
 
     def reset(self, seed: int | None = None) -> Reset:
-        """Reset every copy; copy ``k`` is seeded with ``seed + k``.  Without ``seed`` the first reset uses
-        the constructor's seed (if any) and later ones continue each copy's random stream."""
+        """Reset every copy; copy ``k`` is seeded with ``copy_seeds(seed, num_envs)[k]``.  Without ``seed`` the
+        first reset uses the constructor's seed (if any) and later ones continue each copy's random stream."""
         if seed is None:
             seed, self._seed = self._seed, None
+        seeds = [None] * self.num_envs if seed is None else copy_seeds(seed, self.num_envs)
         for k in range(self.num_envs):
-            self._reset_copy(k, None if seed is None else int(seed) + k)
+            self._reset_copy(k, seeds[k])
         self._t[:] = 0
         self._return[:] = 0.0
         self._started = True

@@ -55,13 +55,21 @@ class Step(Reset):
         return self.terminated | self.truncated
 
 
+def copy_seeds(seed: int, num_envs: int) -> list[int]:
+    """One integer seed per environment copy, from independent streams of ``numpy.random.SeedSequence(seed)``:
+    copy ``k`` is seeded by ``SeedSequence(seed).spawn(num_envs)[k]`` (whose stream does not depend on
+    ``num_envs``), so runs with neighbouring seeds share no copy's stream (``seed + k`` would make seeds s and
+    s + 1 share all copies but one)."""
+    return [int(c.generate_state(1)[0]) for c in np.random.SeedSequence(int(seed)).spawn(num_envs)]
+
+
 class BatchedMultiAgentEnv(ABC):
     spec: EnvSpec
     num_envs: int
 
     @abstractmethod
     def reset(self, seed: int | None = None) -> Reset:
-        """Reset every copy; ``seed`` seeds copy k with ``seed + k`` (reproducible)."""
+        """Reset every copy; ``seed`` seeds copy k with ``copy_seeds(seed, num_envs)[k]`` (reproducible)."""
 
     @abstractmethod
     def step(self, actions: Sequence[np.ndarray]) -> Step:

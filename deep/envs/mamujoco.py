@@ -73,6 +73,14 @@ def _make_copies(scenario: str, conf: str, custom, k: int, n: int) -> list:
                                     gym_env=gymnasium.make("Swimmer-v5", xml_file=xml)) for _ in range(n)]
 
 
+def make(task: str, num_envs: int, seed: int | None = None, **options) -> "MaMuJoCoEnv":
+    """The registry's entry."""
+    from .registry import check_options, check_task
+    check_task("mamujoco", task)
+    check_options(options, ("obs_mode", "k", "episode_limit"), "env mamujoco")
+    return MaMuJoCoEnv(task, num_envs=num_envs, seed=seed, **options)
+
+
 class MaMuJoCoEnv(LoopedEnv):
     """``num_envs`` copies of a MAMuJoCo ``task`` (a key of :data:`TASKS`)."""
 

@@ -39,6 +39,13 @@ def task_options(task: str) -> tuple[str, ...]:
     return ("episode_limit",) + tuple(p for p in params if p not in _NOT_OPTIONS)
 
 
+def make(task: str, num_envs: int, seed: int | None = None, **options) -> "MPEEnv":
+    """The registry's entry (the options are checked against the task's constructor)."""
+    from .registry import check_task
+    check_task("mpe", task)
+    return MPEEnv(task, num_envs=num_envs, seed=seed, **options)
+
+
 class MPEEnv(LoopedEnv):
     """``num_envs`` copies of the MPE ``task``; ``options`` go to the ``mpe2`` constructor."""
 

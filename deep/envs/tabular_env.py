@@ -19,6 +19,27 @@ from tabular import MarkovGame
 
 from .base import BatchedMultiAgentEnv, EnvSpec, Reset, Step
 
+TASKS = ("paper-matrix", "<path to a saved game .json>")
+
+
+def make(task: str, num_envs: int, seed: int | None = None, **options) -> "TabularGameEnv":
+    """The registry's entry: the paper's matrix game, or a game saved as JSON."""
+    import os
+
+    from tabular import load_game
+    from tabular.paper import paper_matrix_game
+
+    from .registry import check_options
+    check_options(options, ("episode_limit",), "env tabular")
+    if task == "paper-matrix":
+        game = paper_matrix_game()
+    elif task.endswith(".json") and os.path.isfile(task):
+        game = load_game(task)
+    else:
+        raise ValueError(f"unknown tabular task {task!r}; valid tasks: paper-matrix, or the path of an "
+                         f"existing game .json file")
+    return TabularGameEnv(game, num_envs=num_envs, seed=seed, **options)
+
 
 class TabularGameEnv(BatchedMultiAgentEnv):
     """``num_envs`` copies of ``game``; ``seed`` fixes every initial state and transition drawn."""
