@@ -13,7 +13,7 @@ import importlib
 from .base import BatchedMultiAgentEnv
 
 #: family name -> module of this package that builds it
-FAMILIES = {"tabular": "tabular_env", "mpe": "mpe", "mamujoco": "mamujoco"}
+FAMILIES = {"tabular": "tabular_env", "mpe": "mpe", "mamujoco": "mamujoco", "smac": "smac"}
 ENVS = tuple(FAMILIES)
 
 
