@@ -3,8 +3,8 @@ as a batched environment: the family ``smac``.
 
 All ``num_envs`` copies live in JAX and advance in one jit-compiled, vmapped call (``HeuristicEnemySMAX``:
 the enemy is SMAX's scripted attack-the-closest heuristic, as SMAC's built-in AI); the learner sees numpy.
-The program is compiled once per (map, options, batch size) and process, ahead of time, with the compile
-time printed on stderr.  SMAC's conventions (``smac.env.StarCraft2Env`` and pymarl's agent inputs):
+The program is compiled once per (map, episode limit, reward, batch size) and process, ahead of time at
+the first ``reset`` (or ``set_state``), with the compile time printed on stderr; ``spec`` is known before.  SMAC's conventions (``smac.env.StarCraft2Env`` and pymarl's agent inputs):
 
 - observations: SMAX's per-agent unit-list observation, then the agent's own last action (one-hot, zeros
   at an episode's start; option ``obs_last_action``) and its one-hot id (``obs_agent_id``), both on by
@@ -179,13 +179,18 @@ class _Program:
     step: Any                  #: (keys, states, actions (B, n) int32) -> (keys, states, outputs)
     treedef: Any               #: structure of the batch state pytree
     leaf_shapes: list          #: (shape, dtype) of each leaf
-    n_allies: int
-    n_enemies: int
-    obs_dim: int
-    state_dim: int
 
 
 _PROGRAMS: dict[tuple, _Program] = {}
+
+
+def smax_env(task: str, episode_limit: int):
+    """jaxmarl's ``HeuristicEnemySMAX`` for a map of :data:`MAPS` (cheap: nothing is compiled)."""
+    jax, HeuristicEnemySMAX, Scenario = _import_smax()
+    m = MAPS[task]
+    types = jax.numpy.array([UNIT_TYPES.index(u) for u in m.allies + m.enemies], jax.numpy.uint8)
+    return HeuristicEnemySMAX(scenario=Scenario(types, len(m.allies), len(m.enemies), False, False),
+                              max_steps=episode_limit)
 
 
 def _program(task: str, episode_limit: int, reward: str, num_envs: int) -> _Program:
@@ -193,14 +198,11 @@ def _program(task: str, episode_limit: int, reward: str, num_envs: int) -> _Prog
     key = (task, episode_limit, reward, num_envs)
     if key in _PROGRAMS:
         return _PROGRAMS[key]
-    jax, HeuristicEnemySMAX, Scenario = _import_smax()
+    jax = _import_smax()[0]
     jnp = jax.numpy
-    m = MAPS[task]
-    types = jnp.array([UNIT_TYPES.index(u) for u in m.allies + m.enemies], jnp.uint8)
-    env = HeuristicEnemySMAX(scenario=Scenario(types, len(m.allies), len(m.enemies), False, False),
-                             max_steps=episode_limit)
+    env = smax_env(task, episode_limit)
     n, agents = env.num_allies, env.agents
-    enemy_health = env.unit_type_health[types[n:]]
+    enemy_health = env.unit_type_health[env.scenario[n:]]
     scale = _SCALE_RATE / (float(enemy_health.sum()) + _DEATH_VALUE * env.num_enemies + _WIN_VALUE)
 
     def strong(tree):  # weak-typed leaves would not match the compiled step's inputs
@@ -256,9 +258,7 @@ def _program(task: str, episode_limit: int, reward: str, num_envs: int) -> _Prog
           f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     leaves, treedef = jax.tree.flatten(states)
     prog = _Program(reset=reset_c, step=step_c, treedef=treedef,
-                    leaf_shapes=[(tuple(x.shape), np.dtype(x.dtype)) for x in leaves], n_allies=n,
-                    n_enemies=env.num_enemies, obs_dim=int(env.observation_spaces[agents[0]].shape[0]),
-                    state_dim=int(env.state_size))
+                    leaf_shapes=[(tuple(x.shape), np.dtype(x.dtype)) for x in leaves])
     _PROGRAMS[key] = prog
     return prog
 
@@ -283,18 +283,25 @@ class SmaxEnv(BatchedMultiAgentEnv):
         self.num_envs = check_int(num_envs, "num_envs")
         limit = MAPS[task].limit if episode_limit is None else check_int(episode_limit, "episode_limit")
         self.task, self.reward_mode = task, reward
-        self._prog = p = _program(task, limit, reward, self.num_envs)
-        n, A = p.n_allies, 5 + p.n_enemies
+        env = smax_env(task, limit)
+        n, A = env.num_allies, 5 + env.num_enemies
+        obs_dim = int(env.observation_spaces[env.agents[0]].shape[0])
         self._features = f = SmacFeatures(n, A, obs_agent_id, obs_last_action, state_last_action)
-        self.spec = EnvSpec(name=f"smac:{task}", n_agents=n, obs_dims=(p.obs_dim + f.obs_extra,) * n,
-                            state_dim=p.state_dim + f.state_extra, action_spaces=(Discrete(A),) * n,
+        self.spec = EnvSpec(name=f"smac:{task}", n_agents=n, obs_dims=(obs_dim + f.obs_extra,) * n,
+                            state_dim=int(env.state_size) + f.state_extra, action_spaces=(Discrete(A),) * n,
                             episode_limit=limit)
+        self._prog = None  # compiled at the first reset or set_state
         self._seed = seed
         self._keys = self._states = self._view = None
         self._last = np.full((self.num_envs, n), -1, np.int64)
         self._return = np.zeros(self.num_envs, np.float64)
 
     # ---------------------------------------------------------------- interface
+    def _program(self) -> _Program:
+        if self._prog is None:
+            self._prog = _program(self.task, self.spec.episode_limit, self.reward_mode, self.num_envs)
+        return self._prog
+
     def _reset_view(self) -> Reset:
         obs, state = self._features.build(self._view[0], self._view[1], self._last)
         return Reset(obs=obs, state=state, avail=list(self._view[2]))
@@ -312,7 +319,7 @@ class SmaxEnv(BatchedMultiAgentEnv):
             keys = np.stack([np.asarray(jax.random.PRNGKey(s)) for s in copy_seeds(seed, self.num_envs)])
         else:
             keys = self._keys
-        self._keys, self._states, view = self._prog.reset(keys)
+        self._keys, self._states, view = self._program().reset(keys)
         self._view = jax.device_get(view)
         self._last[:] = -1
         self._return[:] = 0.0
@@ -363,10 +370,11 @@ class SmaxEnv(BatchedMultiAgentEnv):
         import jax
         leaves = [np.asarray(x) for x in state["leaves"]]
         shapes = [(x.shape, x.dtype) for x in leaves]
-        if state.get("task") != self.task or shapes != self._prog.leaf_shapes:
+        if (state.get("task") != self.task or np.shape(state["keys"]) != (self.num_envs, 2)
+                or shapes != self._program().leaf_shapes):
             raise ValueError(f"snapshot of {state.get('task')!r} with {len(leaves)} state arrays does not fit "
                              f"this batch ({self.num_envs} copies of {self.task})")
-        self._states = jax.tree.unflatten(self._prog.treedef, leaves)
+        self._states = jax.tree.unflatten(self._program().treedef, leaves)
         self._keys = np.array(state["keys"], np.uint32)
         self._last, self._return = np.array(state["last"]), np.array(state["return"], np.float64)
         self._view = tuple(np.array(x) for x in state["view"])
