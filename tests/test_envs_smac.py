@@ -271,3 +271,103 @@ def test_get_state_set_state_continues_exactly(env):
         _same(first, second)
     with pytest.raises(ValueError, match="does not fit this batch"):
         make_env("smac", "3m", B + 1).set_state(snap)
+
+
+# ------------------------------------------------------------------------------------- smac-sc2 (SMAC's API)
+FAKE_STARCRAFT2ENV = '''
+import numpy as np
+
+class StarCraft2Env:
+    """A stand-in with SMAC's API (the game cannot be installed here): 2 agents, 1 enemy of 3 hit points
+    that an attack (action 6, available from step 1) takes 1 from; episodes of at most 5 steps."""
+    def __init__(self, map_name, difficulty, continuing_episode, obs_last_action, state_last_action):
+        assert continuing_episode and not obs_last_action and not state_last_action
+        self.episode_limit, self._seed, self._sc2_proc = 5, None, None
+    def get_env_info(self):
+        return {"n_agents": 2, "n_actions": 7, "obs_shape": 3, "state_shape": 2, "episode_limit": 5}
+    def reset(self):
+        self._sc2_proc, self.t, self.hp = "running", 0, 3
+    def get_obs(self):
+        return [np.array([self.t, self.hp, i], np.float32) for i in range(2)]
+    def get_state(self):
+        return np.array([self.t, self.hp], np.float32)
+    def get_avail_actions(self):
+        return [[0, 1, 1, 1, 1, 1, int(self.t >= 1)]] * 2
+    def step(self, actions):
+        self.t += 1
+        self.hp -= sum(a == 6 for a in actions)
+        if self.hp <= 0:
+            return 20.0, True, {"battle_won": True}
+        if self.t >= self.episode_limit:
+            return 0.0, True, {"battle_won": False, "episode_limit": True}
+        return 0.0, False, {"battle_won": False}
+    def full_restart(self):
+        pass
+    def close(self):
+        pass
+'''
+
+
+@pytest.fixture
+def fake_smac(tmp_path, monkeypatch):
+    """Puts a package named ``smac`` on the path; ``make(kind)`` lays it out as SMAC3 or as SMAC."""
+    import sys
+
+    def make(kind):
+        pkg = tmp_path / "smac"
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text("")
+        if kind == "smac3":
+            (pkg / "facade").mkdir()
+        else:
+            (pkg / "env" / "starcraft2").mkdir(parents=True)
+            (pkg / "env" / "__init__.py").write_text(FAKE_STARCRAFT2ENV)
+        monkeypatch.syspath_prepend(str(tmp_path))
+    yield make
+    for name in ("smac", "smac.env"):
+        sys.modules.pop(name, None)
+
+
+def test_sc2_errors_when_smac_or_the_game_is_missing(fake_smac, tmp_path, monkeypatch):
+    import importlib.util
+    if importlib.util.find_spec("smac") is None:
+        with pytest.raises(ValueError, match="env smac-sc2 needs SMAC .*github.com/oxwhirl/smac.*use env smac"):
+            make_env("smac-sc2", "3m", 1)
+    fake_smac("smac3")
+    with pytest.raises(ValueError, match="is not SMAC, the StarCraft Multi-Agent Challenge .*SMAC3"):
+        make_env("smac-sc2", "3m", 1)
+
+
+def test_sc2_adapter_on_smacs_api(fake_smac, tmp_path, monkeypatch):
+    fake_smac("smac")
+    monkeypatch.setenv("SC2PATH", str(tmp_path / "StarCraftII"))
+    with pytest.raises(ValueError, match="StarCraft II not found at .*StarCraftII .*SC2PATH"):
+        make_env("smac-sc2", "3m", 2)
+    maps = tmp_path / "StarCraftII" / "Maps" / "SMAC_Maps"
+    maps.mkdir(parents=True)
+    with pytest.raises(ValueError, match="SMAC map file .*MMM2.SC2Map not found"):
+        make_env("smac-sc2", "MMM2", 2)
+    (maps / "MMM2.SC2Map").write_text("")
+    env = make_env("smac-sc2", "MMM2", 2, seed=0)
+    assert env.spec.obs_dims == (3 + 7 + 2,) * 2 and env.spec.state_dim == 2 + 2 * 7
+    assert env.spec.episode_limit == 5
+    r = env.reset()
+    np.testing.assert_array_equal(r.obs[1][0], [0, 3, 1] + [0] * 7 + [0, 1])
+    with pytest.raises(ValueError, match="agent 0 cannot take action 6 in copy 0"):
+        env.step([np.array([6, 1]), np.array([1, 1])])
+    s = env.step([np.array([1, 1]), np.array([1, 1])])  # stop
+    np.testing.assert_array_equal(s.obs[0][:, 3:10], np.eye(7)[[1, 1]])
+    attack = [np.array([6, 1]), np.array([6, 1])]  # copy 0 attacks twice a turn, copy 1 waits
+    s = env.step(attack)
+    assert not s.done.any()
+    s = env.step(attack)
+    np.testing.assert_array_equal(s.terminated, [True, False])
+    np.testing.assert_array_equal(s.info["won"], [True, False])
+    assert s.info["episode_return"][0] == 20.0 and s.info["episode_length"][0] == 3
+    np.testing.assert_array_equal(s.obs[0][0, :10], [0, 3, 0] + [0] * 7)  # copy 0 restarted
+    s = env.step([np.array([1, 1])] * 2)
+    s = env.step([np.array([1, 1])] * 2)
+    np.testing.assert_array_equal(s.truncated, [False, True])  # SMAC's time limit truncates
+    assert not s.terminated.any() and not s.info["won"].any() and s.info["episode_length"][1] == 5
+    with pytest.raises(ValueError, match="cannot be saved mid-episode"):
+        env.get_state()

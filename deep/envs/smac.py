@@ -116,6 +116,19 @@ def check_flag(value, name: str) -> bool:
     return bool(value)
 
 
+def check_available(actions: Sequence[np.ndarray], spaces, avail) -> np.ndarray:
+    """The (B, n_agents) int32 joint actions, or a ValueError naming the first agent and copy whose action
+    is out of range or not available in ``avail`` (per agent (B, A) masks): SMAC refuses them too."""
+    acts = check_actions(actions, spaces, len(avail[0]))
+    joint = np.stack(acts, axis=1).astype(np.int32)
+    ok = np.stack([m[np.arange(len(a)), a] for m, a in zip(avail, acts)])  # (n, B)
+    if not ok.all():
+        i, k = (int(x[0]) for x in np.nonzero(~ok))
+        raise ValueError(f"agent {i} cannot take action {joint[k, i]} in copy {k}: it is not available "
+                         f"(unavailable actions are refused as in SMAC: mask them with avail)")
+    return joint
+
+
 class SmacFeatures:
     """SMAC's extras around a simulator's observations: each agent's own last action (one-hot) and its id
     appended to its observation (pymarl's agent inputs), every agent's last action appended to the state
@@ -328,14 +341,7 @@ class SmaxEnv(BatchedMultiAgentEnv):
     def step(self, actions: Sequence[np.ndarray]) -> Step:
         if self._states is None:
             raise ValueError("call reset() (or set_state()) before the first step()")
-        acts = check_actions(actions, self.spec.action_spaces, self.num_envs)
-        joint = np.stack(acts, axis=1).astype(np.int32)  # (B, n)
-        n, B = self.spec.n_agents, self.num_envs
-        ok = self._view[2][np.arange(n)[:, None], np.arange(B)[None, :], joint.T]
-        if not ok.all():
-            i, k = (int(x[0]) for x in np.nonzero(~ok))
-            raise ValueError(f"agent {i} cannot take action {joint[k, i]} in copy {k}: it is not available "
-                             f"(unavailable actions are refused as in SMAC: mask them with avail)")
+        joint = check_available(actions, self.spec.action_spaces, self._view[2])
         import jax
         self._keys, self._states, out = self._prog.step(self._keys, self._states, joint)
         out = jax.device_get(out)
