@@ -101,33 +101,61 @@ def test_same_seed_twice_gives_identical_runs(tmp_path):
     assert not torch.equal(_params(other)["critic.q1.0.weight"], _params(runs[0])["critic.q1.0.weight"])
 
 
-def test_sigkill_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path):
-    extra = ["train.total_steps=4000", "train.checkpoint_interval=800", "algo.hidden=[64, 64]"]
-    ref = start(_tabular_cfg(extra=extra), tmp_path / "ref")
+#: columns that measure the machine's speed, not the run: they differ between any two runs
+WALL_CLOCK = {"wall_time", "env_steps_per_s", "updates_per_s"}
+
+
+def _rows(path):
+    """A CSV's rows without the wall-clock columns (``WALL_CLOCK`` and the ``time_*`` splits)."""
+    with open(path, newline="") as fh:
+        return [{k: v for k, v in r.items() if k not in WALL_CLOCK and not k.startswith("time_")}
+                for r in csv.DictReader(fh)]
+
+
+INTERRUPT = ["train.total_steps=4000", "train.checkpoint_interval=800", "algo.hidden=[64, 64]",
+             "train.log_interval=600"]  # checkpoints fall inside logging windows: the open window is saved
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    ref = start(_tabular_cfg(extra=INTERRUPT), tmp_path_factory.mktemp("ref") / "run")
     ref.run()
-    run_dir = tmp_path / "killed"
+    return ref
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path, uninterrupted, sig):
+    """SIGKILL loses the work since the last checkpoint; SIGINT and SIGTERM save a checkpoint on the way
+    out and say so.  Either way `meharl resume` ends with the parameters and logs of an uninterrupted run."""
+    run_dir = tmp_path / "stopped"
     cmd = [sys.executable, "-m", "meharl", "train", "--env", "tabular", "--task", "paper-matrix", "--seed", "0",
            "--run-dir", str(run_dir), "--set", *QUIET, "train.warmup_steps=160", "train.eval_interval=800",
-           *extra]
+           *INTERRUPT]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     ck = run_dir / "checkpoint.pt"
     deadline = time.time() + 120
     while not ck.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    time.sleep(0.3)  # let it train past the checkpoint, so that work is lost and redone
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, f"the run ended before it was killed: {proc.stderr.read()}"
+    time.sleep(0.3)  # let it train past the checkpoint, so that work is lost (SIGKILL) or saved mid-window
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert out.splitlines()[0] == f"run directory: {run_dir}"
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL, f"the run ended before it was killed: {err}"
+    else:
+        assert proc.returncode == 128 + sig, f"the run ended before the signal: {err}"
+        assert f"{sig.name}: stopped at" in err and "checkpoint saved" in err and "meharl resume" in err
+        assert "Traceback" not in err
     saved = torch.load(ck, weights_only=True)["counters"]["env_steps"]
     assert 0 < saved < 4000
     resumed = resume(run_dir)
     resumed.run()
-    assert resumed.counters["env_steps"] == ref.counters["env_steps"] == 4000
-    _assert_same(_params(ref), _params(resumed))
-    with open(run_dir / "eval.csv") as fh:
-        steps = [int(r["env_steps"]) for r in csv.DictReader(fh)]
-    assert steps == sorted(set(steps)) and steps[-1] == 4000  # rows after the checkpoint were not duplicated
+    assert resumed.counters["env_steps"] == uninterrupted.counters["env_steps"] == 4000
+    _assert_same(_params(uninterrupted), _params(resumed))
+    for name in ("progress.csv", "eval.csv"):
+        assert _rows(run_dir / name) == _rows(uninterrupted.dir / name), f"{name} differs"
+    assert [int(r["env_steps"]) for r in _rows(run_dir / "eval.csv")] == [800, 1600, 2400, 3200, 4000]
 
 
 def test_cli_train_eval_resume_plot(tmp_path, capsys):
@@ -136,6 +164,7 @@ def test_cli_train_eval_resume_plot(tmp_path, capsys):
         d = tmp_path / f"s{seed}"
         assert main(["train", "--env", "tabular", "--task", "paper-matrix", "--seed", str(seed), "--run-dir", str(d),
                      "--set", *QUIET, "train.total_steps=1600", "train.eval_interval=400"]) == 0
+        assert capsys.readouterr().out.splitlines()[0] == f"run directory: {d}"  # said when the run starts
         runs.append(str(d))
     saved = yaml.safe_load(open(Path(runs[0]) / "config.yaml"))
     assert saved["algo"]["alpha"] == 10.0 and saved["train"]["total_steps"] == 1600
