@@ -1,10 +1,11 @@
 """The ``smac`` family against the real SMAX (jaxmarl): maps, shapes, masks, rewards, wins, truncation,
 determinism and exact resume.  Compiling a batch costs 10-40 s, so every runtime test shares one
 compiled batch (3m, 4 copies); the per-map checks need no compilation."""
-import pickle
+import io
 
 import numpy as np
 import pytest
+import torch
 from gymnasium.spaces import Discrete
 
 from deep.envs import env_tasks, make_env
@@ -228,6 +229,15 @@ def _rollout(env, steps, seed):
     return out
 
 
+def checkpoint_round_trip(snap):
+    """``snap`` through a checkpoint file as the runs write it: plain tensors, loaded with weights_only."""
+    from deep.run.rundir import from_plain, to_plain
+    buf = io.BytesIO()
+    torch.save(to_plain(snap), buf)
+    buf.seek(0)
+    return from_plain(torch.load(buf, weights_only=True))
+
+
 def _same(a, b):
     for x, y in zip(a, b):
         for f in ("state", "final_state", "reward", "terminated", "truncated"):
@@ -255,13 +265,14 @@ def test_get_state_set_state_continues_exactly(env):
     rng = np.random.default_rng(1)
     for _ in range(13):
         s = env.step(random_available(s.avail, rng))
-    snap = pickle.loads(pickle.dumps(env.get_state()))
+    snap = checkpoint_round_trip(env.get_state())
     state = rng.bit_generator.state
     first = []
     for _ in range(40):  # crosses episode ends (random play loses 3m in about 20 steps)
         s = env.step(random_available(s.avail, rng))
         first.append(s)
     assert sum(x.done.sum() for x in first) >= B
+    assert all(m.flags.writeable for m in s.avail + s.final_avail)
     for target in (env, make_env("smac", "3m", B)):
         rng.bit_generator.state = state
         s = target.set_state(snap)
@@ -370,5 +381,6 @@ def test_sc2_adapter_on_smacs_api(fake_smac, tmp_path, monkeypatch):
     s = env.step([np.array([1, 1])] * 2)
     np.testing.assert_array_equal(s.truncated, [False, True])  # SMAC's time limit truncates
     assert not s.terminated.any() and not s.info["won"].any() and s.info["episode_length"][1] == 5
-    with pytest.raises(ValueError, match="cannot be saved mid-episode"):
-        env.get_state()
+    assert env.get_state() is None  # no snapshot of a running game: a resumed run starts new episodes
+    with pytest.raises(ValueError, match="cannot restore a game mid-episode"):
+        env.set_state({})

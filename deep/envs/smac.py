@@ -312,7 +312,7 @@ class SmaxEnv(BatchedMultiAgentEnv):
 
     def _reset_view(self) -> Reset:
         obs, state = self._features.build(self._view[0], self._view[1], self._last)
-        return Reset(obs=obs, state=state, avail=list(self._view[2]))
+        return Reset(obs=obs, state=state, avail=[m.copy() for m in self._view[2]])  # writable copies
 
     def reset(self, seed: int | None = None) -> Reset:
         """Reset every copy; copy ``k`` draws from the JAX key ``PRNGKey(copy_seeds(seed, num_envs)[k])``.
@@ -353,7 +353,7 @@ class SmaxEnv(BatchedMultiAgentEnv):
         self._return[done] = 0.0
         return Step(obs=view.obs, state=view.state, avail=view.avail, reward=reward,
                     terminated=np.array(out["terminated"]), truncated=np.array(out["truncated"]),
-                    final_obs=final_obs, final_state=final_state, final_avail=list(out["final"][2]), info=info)
+                    final_obs=final_obs, final_state=final_state, final_avail=[m.copy() for m in out["final"][2]], info=info)
 
     # ---------------------------------------------------------------- exact resume (checkpoints)
     def get_state(self) -> dict:

@@ -10,7 +10,8 @@ the shaped reward (scaled to 20 per won battle) are SMAC's own (actions: 0 no-op
 agent, 1 stop, 2-5 move north/south/east/west, 6 + j attack enemy j); the extras are the ``smac`` family's
 (own last action and id appended to observations, all last actions to the state).  SMAC's time limit
 *truncates* (``continuing_episode``), a battle's end *terminates*; ``info["won"]`` is SMAC's
-``battle_won``.  The game is seeded when it starts; it cannot be snapshotted, so there is no exact resume.
+``battle_won``.  The game is seeded when it starts; it cannot be snapshotted: ``get_state()`` is None (a
+resumed training run starts new episodes).
 """
 from __future__ import annotations
 
@@ -119,12 +120,19 @@ class StarCraft2Batch(LoopedEnv):
         s.info["won"] = self._won & s.done
         return s
 
+    def get_state(self) -> None:
+        """None: a StarCraft II game cannot be saved mid-episode (and does not replay exactly), so a resumed
+        training run starts new episodes."""
+        return None
+
+    def set_state(self, state):
+        raise ValueError("env smac-sc2 cannot restore a game mid-episode (env smac can)")
+
     def _get_copy(self, k: int):
-        raise ValueError("a StarCraft II game cannot be saved mid-episode: env smac-sc2 has no exact resume "
-                         "(env smac has)")
+        raise ValueError("env smac-sc2 cannot save a game mid-episode")
 
     def _set_copy(self, k: int, snapshot) -> None:
-        raise ValueError("env smac-sc2 has no exact resume")
+        raise ValueError("env smac-sc2 cannot restore a game mid-episode")
 
     def close(self) -> None:
         for e in self._envs:
