@@ -2,9 +2,11 @@
 as a batched environment: the family ``smac``.
 
 All ``num_envs`` copies live in JAX and advance in one jit-compiled, vmapped call (``HeuristicEnemySMAX``:
-the enemy is SMAX's scripted attack-the-closest heuristic, as SMAC's built-in AI); the learner sees numpy.
-The program is compiled once per (map, episode limit, reward, batch size) and process, ahead of time at
-the first ``reset`` (or ``set_state``), with the compile time printed on stderr; ``spec`` is known before.  SMAC's conventions (``smac.env.StarCraft2Env`` and pymarl's agent inputs):
+the enemy is SMAX's scripted heuristic, attack the closest unit in range or advance, standing in for
+SMAC's built-in game AI); the learner sees numpy.  The program is compiled once per (map, episode limit,
+reward, batch size) and process, ahead of time at the first ``reset`` (or ``set_state``), with the compile
+time printed on stderr; ``spec`` is known before.  SMAC's conventions (``smac.env.StarCraft2Env`` and
+pymarl's agent inputs):
 
 - observations: SMAX's per-agent unit-list observation, then the agent's own last action (one-hot, zeros
   at an episode's start; option ``obs_last_action``) and its one-hot id (``obs_agent_id``), both on by
@@ -30,7 +32,6 @@ SMAX's open 32 x 32 arena, without SMAC's corridor.  MMM and MMM2 cannot be buil
 from __future__ import annotations
 
 import io
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -157,16 +158,9 @@ class SmacFeatures:
 
 
 # ---------------------------------------------------------------------------------------------- SMAX in JAX
-#: XLA flags for CPU: one thread per XLA computation (the batch is vectorised; threads would only fight
-#: torch and other processes for the cores).  Set only if jax has not started yet and XLA_FLAGS is unset.
-XLA_CPU_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-
-
 def _import_smax():
     """jax and jaxmarl's SMAX classes.  jaxmarl prints on import, and one of its modules resets
     ``sys.stdout``/``sys.stderr`` to ``sys.__stdout__``/``sys.__stderr__``: both are kept as they were."""
-    if "jax" not in sys.modules and "XLA_FLAGS" not in os.environ:
-        os.environ["XLA_FLAGS"] = XLA_CPU_FLAGS
     saved = sys.stdout, sys.stderr, sys.__stdout__
     sys.stdout = sys.__stdout__ = io.StringIO()
     try:
@@ -353,7 +347,8 @@ class SmaxEnv(BatchedMultiAgentEnv):
         self._return[done] = 0.0
         return Step(obs=view.obs, state=view.state, avail=view.avail, reward=reward,
                     terminated=np.array(out["terminated"]), truncated=np.array(out["truncated"]),
-                    final_obs=final_obs, final_state=final_state, final_avail=[m.copy() for m in out["final"][2]], info=info)
+                    final_obs=final_obs, final_state=final_state,
+                    final_avail=[m.copy() for m in out["final"][2]], info=info)
 
     # ---------------------------------------------------------------- exact resume (checkpoints)
     def get_state(self) -> dict:
