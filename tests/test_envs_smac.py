@@ -254,6 +254,7 @@ def test_same_seed_same_run_and_seed_matters(env):
     _same(a, _rollout(env, 30, seed=3))
     seeded = make_env("smac", "3m", B, seed=3)  # same compiled program; the constructor's seed
     _same(a, _rollout(seeded, 30, seed=None))
+    assert seeded._program() is env._program()  # compiled once per map and batch size
     b = _rollout(env, 30, seed=4)
     assert not np.array_equal(a[0].state, b[0].state)
     first = env.reset(seed=3).state
