@@ -35,7 +35,7 @@ K_ALTITUDE, MAX_GAMMA = 0.0006, np.deg2rad(25.0)
 #: flight-path angle error -> elevator (PI), pitch-rate damping, turn-load feed-forward gain
 KP_GAMMA, KI_GAMMA, K_PITCH_RATE, K_TURN_LOAD = 4.0, 1.0, 0.0, 0.05
 #: speed error (ft/s) -> acceleration command (ft/s^2); acceleration error -> throttle (PI); trim throttle
-K_SPEED, KP_ACCEL, KI_ACCEL, THROTTLE_TRIM = 0.5, 0.02, 0.02, 0.6
+K_SPEED, KP_ACCEL, KI_ACCEL, THROTTLE_TRIM = 0.5, 0.02, 0.02, 0.43
 #: the reference's throttle command range (LAG_SPEC.md)
 THROTTLE_MIN, THROTTLE_MAX = 0.4, 0.9
 

@@ -37,8 +37,10 @@ def altitude_reward(alt_m, v_down_mps):
 
 
 def orientation_score(ao, ta):
-    """O = 1 / (50 AO / pi + 2) + 1 + min(artanh(1 - max(2 TA / pi, 1e-4)) / (2 pi), 0)."""
-    x = 1.0 - np.maximum(2.0 * np.asarray(ta) / np.pi, 1e-4)
+    """O = 1 / (50 AO / pi + 2) + 1 + min(artanh(1 - max(2 TA / pi, 1e-4)) / (2 pi), 0).  The reference
+    guards artanh's pole at TA = 0 only; TA = pi (the other aircraft flying straight at us) would give -inf,
+    so 2 TA / pi is also kept below 2 - 1e-4 (the same margin at the other pole)."""
+    x = 1.0 - np.clip(2.0 * np.asarray(ta) / np.pi, 1e-4, 2.0 - 1e-4)
     return 1.0 / (50.0 * np.asarray(ao) / np.pi + 2.0) + 1.0 + np.minimum(np.arctanh(x) / (2.0 * np.pi), 0.0)
 
 
