@@ -118,6 +118,7 @@ class AirCombatEnv(LoopedEnv):
         self._vel = np.zeros((E, n_air, 3))
         self._out = np.zeros((E, n_air), bool)
         self._shot = np.zeros((E, n_air), bool)  #: shot down during the current decision
+        self._final_out = np.zeros((E, n_air), bool)  #: out after the last step, before any auto-reset
         self._potential = np.zeros((E, n_air))
         self._start_heading = np.deg2rad(np.repeat(TEAM_HEADINGS, n))
         self._decision = np.zeros(E, np.int64)
@@ -128,6 +129,13 @@ class AirCombatEnv(LoopedEnv):
         self._history: list[list[np.ndarray]] = [[] for _ in range(E)]
         self._pending: dict[int, np.ndarray] = {}
         self.jsbsim_seconds = 0.0  #: wall time spent inside JSBSim (physics steps and property access)
+
+    def step(self, actions):
+        """The interface's step; ``info["aircraft_out"]`` (num_envs, aircraft) tells which aircraft were out
+        at the end of this step (before any auto-reset): e.g. a win has every team-B aircraft out."""
+        s = super().step(actions)
+        s.info["aircraft_out"] = self._final_out.copy()
+        return s
 
     # ------------------------------------------------------------------ episode start
     def _reset_copy(self, k: int, seed: int | None) -> None:
@@ -314,7 +322,7 @@ class AirCombatEnv(LoopedEnv):
         slot, speed = self._threats(rows)
         enemies_out = out[:, self._enemies].all(axis=2)
         out |= enemies_out & (slot < 0)
-        self._out[rows] = out
+        self._out[rows] = self._final_out[rows] = out
         # reward terms of the aircraft simulated during this decision
         potential = self._posture(rows)
         reward = (rw.altitude_reward(raw[..., _F["alt"]], raw[..., _F["v_down"]])
