@@ -11,15 +11,16 @@ model's fly-by-wire already turns the stick into a roll-rate command (aileron) a
   command) = K_BANK * (bank command - bank) - K_ROLL_RATE * p.  Rudder stays 0 (the F-16's yaw damper
   coordinates the turn).
 - altitude -> flight-path angle -> elevator: gamma command = clip(K_ALTITUDE * altitude error, +-MAX_GAMMA);
-  elevator = -(PI loop on the gamma error) - K_PITCH_RATE... plus the turn's extra load 1/cos(bank) - 1
-  (negative elevator pulls up in JSBSim).
+  elevator = -(PI loop on the gamma error + K_TURN_LOAD * (1 / cos(bank) - 1)), the second term feeding
+  forward a level turn's extra load (negative elevator pulls up in JSBSim; the F-16's g-command loop does
+  the rest).
 - speed -> throttle: acceleration command K_SPEED * speed error; throttle = trim + PI loop on (acceleration
   command - measured acceleration), clipped to the reference's throttle range [0.4, 0.9] (LAG_SPEC.md).
 
-Gains were tuned on this F-16 at the task's flight condition (6 km, 243 m/s) for a critically damped-looking
-step response without overshoot beyond the tolerances the tests state; the hierarchical action re-issues
-targets at most 0.1 km, pi/6 and 17 m/s away from the current state, so the loops mostly work in their linear
-range.  With ``ap/engaged`` = 0 the direct-control inputs ``ap/direct-*`` pass straight to the F-16's stick
+Gains were tuned by hand on step responses at the task's flight condition (6,096 m, 244 m/s; the tests
+state the measured settling times); the hierarchical action re-issues targets at most 0.1 km, pi/6 and
+17 m/s away from the current state, so the loops mostly work in their linear range.  The turn rate is
+bounded by the 60 deg bank limit (about 3.5 deg/s here), and slowing down by the reference's throttle floor.  With ``ap/engaged`` = 0 the direct-control inputs ``ap/direct-*`` pass straight to the F-16's stick
 and throttle (the direct-control action option).
 """
 from __future__ import annotations
@@ -32,9 +33,10 @@ K_HEADING, MAX_BANK = 8.0, np.deg2rad(60.0)
 K_BANK, K_ROLL_RATE = 1.0, 0.15
 #: altitude error (ft) -> flight-path angle command (rad), and its limit (rad)
 K_ALTITUDE, MAX_GAMMA = 0.0006, np.deg2rad(25.0)
-#: flight-path angle error -> elevator (PI), pitch-rate damping, turn-load feed-forward gain
-KP_GAMMA, KI_GAMMA, K_PITCH_RATE, K_TURN_LOAD = 4.0, 1.0, 0.0, 0.05
-#: speed error (ft/s) -> acceleration command (ft/s^2); acceleration error -> throttle (PI); trim throttle
+#: flight-path angle error -> elevator (PI), and the turn-load feed-forward gain
+KP_GAMMA, KI_GAMMA, K_TURN_LOAD = 4.0, 1.0, 0.05
+#: speed error (ft/s) -> acceleration command (ft/s^2); acceleration error -> throttle (PI); the throttle
+#: that holds the start condition (measured), so that the integrator starts near its steady value
 K_SPEED, KP_ACCEL, KI_ACCEL, THROTTLE_TRIM = 0.5, 0.02, 0.02, 0.43
 #: the reference's throttle command range (LAG_SPEC.md)
 THROTTLE_MIN, THROTTLE_MAX = 0.4, 0.9
@@ -106,14 +108,14 @@ def system_xml() -> str:
       <clipto><min>-1</min><max>1</max></clipto>
     </pid>
     <fcs_function name="ap/elevator-cmd">
-      <function><difference>
-        <product><value>{K_PITCH_RATE}</value><property>velocities/q-rad_sec</property></product>
+      <!-- 1 / cos(bank) is capped at 1 / 0.3 (bank beyond 72.5 deg) -->
+      <function><product><value>-1</value>
         <sum><property>ap/gamma-pid</property>
           <product><value>{K_TURN_LOAD}</value>
             <difference><quotient><value>1</value><max><cos><property>attitude/phi-rad</property></cos><value>0.3</value></max></quotient><value>1</value></difference>
           </product>
         </sum>
-      </difference></function>
+      </product></function>
       <clipto><min>-1</min><max>1</max></clipto>
     </fcs_function>
   </channel>
