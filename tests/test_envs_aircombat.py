@@ -22,26 +22,25 @@ def hold(env, shoot=1):
     return [np.tile(row, (env.num_envs, 1)) for _ in range(env.spec.n_agents)]
 
 
-def fly(fdm, decisions, targets=None):
+def fly(plane, decisions, targets=None):
     """Fly ``decisions`` x 12 physics steps; ``targets`` fixed (alt, heading, speed) or None: re-issue the
     current state at every decision (hold course).  Returns the state after each decision."""
-    s, out = np.zeros(len(ac.STATE_FIELDS)), []
+    out = []
     if targets is not None:
-        ac.set_targets(fdm, *targets)
+        plane.set_targets(*targets)
     for _ in range(decisions):
         if targets is None:
-            ac.read_state(fdm, s)
-            ac.set_targets(fdm, s[F["alt"]], s[F["heading"]], s[F["vt"]])
+            s = ac.read_states([plane])[0]
+            plane.set_targets(s[F["alt"]], s[F["heading"]], s[F["vt"]])
         for _ in range(12):
-            fdm.run()
-        ac.read_state(fdm, s)
-        out.append(s.copy())
+            plane.run()
+        out.append(ac.read_states([plane])[0])
     return np.array(out)
 
 
 # ---------------------------------------------------------------------------------------- autopilot
 def start():
-    return ac.load_f16(60.0, 120.0, START_ALT, 0.0, START_SPEED)
+    return ac.F16(60.0, 120.0, START_ALT, 0.0, START_SPEED)
 
 
 @pytest.mark.parametrize("change", [100.0, -100.0])

@@ -18,7 +18,7 @@ import numpy as np
 from . import controller
 
 FT = 0.3048  #: metres per foot
-#: what :func:`read_state` returns for one aircraft, in this order (SI units, angles in radians)
+#: what :func:`read_states` returns per aircraft, in this order (SI units, angles in radians)
 STATE_FIELDS = ("lat", "lon", "alt", "roll", "pitch", "heading", "u", "v", "w", "v_north", "v_east", "v_down",
                 "vc", "vt", "nx", "ny", "nz", "p", "q", "r", "time")
 _PROPS = ("position/lat-geod-rad", "position/long-gc-rad", "position/h-sl-ft", "attitude/phi-rad",
@@ -61,47 +61,54 @@ def _aircraft_folder() -> str:
     return _paths["aircraft"]
 
 
-def load_f16(lat_deg: float, lon_deg: float, alt_m: float, heading_deg: float, u_mps: float):
-    """A fresh ``jsbsim.FGFDMExec`` with the F-16 at the given initial conditions, engine running, 60 Hz,
-    autopilot engaged and its targets set to hold the initial altitude, heading and speed."""
-    import jsbsim
-    folder = _aircraft_folder()
-    jsbsim.FGJSBBase().debug_lvl = 0  # no banner or load messages on stdout
-    fdm = jsbsim.FGFDMExec(_paths["root"])
-    fdm.set_debug_level(0)
-    root = _paths["root"]
-    if not fdm.load_model_with_paths("f16", folder, os.path.join(root, "engine"), os.path.join(root, "systems")):
-        raise RuntimeError("JSBSim could not load the F-16")
-    fdm.set_dt(1.0 / PHYSICS_HZ)
-    for name, value in (("ic/lat-geod-deg", lat_deg), ("ic/long-gc-deg", lon_deg), ("ic/h-sl-ft", alt_m / FT),
-                        ("ic/psi-true-deg", heading_deg), ("ic/u-fps", u_mps / FT), ("ic/v-fps", 0.0),
-                        ("ic/w-fps", 0.0), ("ic/p-rad_sec", 0.0), ("ic/q-rad_sec", 0.0), ("ic/r-rad_sec", 0.0),
-                        ("ic/roc-fpm", 0.0), ("ic/terrain-elevation-ft", 0.0)):
-        fdm[name] = value
-    if not fdm.run_ic():
-        raise RuntimeError("JSBSim could not apply the initial conditions")
-    fdm["propulsion/set-running"] = -1
-    set_targets(fdm, alt_m, np.deg2rad(heading_deg), fdm["velocities/vt-fps"] * FT)
-    return fdm
+class F16:
+    """One JSBSim F-16 with the autopilot engaged, at the given initial conditions (engine running, 60 Hz,
+    targets holding the initial altitude, heading and speed).  ``fdm`` is the ``jsbsim.FGFDMExec``; the
+    property nodes used every decision are looked up once (a node read is faster than a lookup by name)."""
+
+    def __init__(self, lat_deg: float, lon_deg: float, alt_m: float, heading_deg: float, u_mps: float):
+        import jsbsim
+        folder = _aircraft_folder()
+        root = _paths["root"]
+        jsbsim.FGJSBBase().debug_lvl = 0  # no banner or load messages on stdout
+        fdm = self.fdm = jsbsim.FGFDMExec(root)
+        fdm.set_debug_level(0)
+        if not fdm.load_model_with_paths("f16", folder, os.path.join(root, "engine"), os.path.join(root, "systems")):
+            raise RuntimeError("JSBSim could not load the F-16")
+        fdm.set_dt(1.0 / PHYSICS_HZ)
+        for name, value in (("ic/lat-geod-deg", lat_deg), ("ic/long-gc-deg", lon_deg), ("ic/h-sl-ft", alt_m / FT),
+                            ("ic/psi-true-deg", heading_deg), ("ic/u-fps", u_mps / FT), ("ic/v-fps", 0.0),
+                            ("ic/w-fps", 0.0), ("ic/p-rad_sec", 0.0), ("ic/q-rad_sec", 0.0), ("ic/r-rad_sec", 0.0),
+                            ("ic/roc-fpm", 0.0), ("ic/terrain-elevation-ft", 0.0)):
+            fdm[name] = value
+        if not fdm.run_ic():
+            raise RuntimeError("JSBSim could not apply the initial conditions")
+        fdm["propulsion/set-running"] = -1
+        node = fdm.get_property_manager().get_node
+        self.state_nodes = [node(p, False) for p in _PROPS]
+        self._targets = [node(p, False) for p in ("ap/altitude-target-ft", "ap/heading-target-rad",
+                                                  "ap/speed-target-fps")]
+        self.run = fdm.run
+        self.set_targets(alt_m, np.deg2rad(heading_deg), fdm["velocities/vt-fps"] * FT)
+
+    def set_targets(self, alt_m: float, heading_rad: float, speed_mps: float) -> None:
+        """The autopilot's targets (altitude above sea level, true heading, true airspeed)."""
+        alt, heading, speed = self._targets
+        alt.set_double_value(alt_m / FT)
+        heading.set_double_value(heading_rad)
+        speed.set_double_value(speed_mps / FT)
+
+    def set_direct(self, aileron: float, elevator: float, rudder: float, throttle: float) -> None:
+        """Disengage the autopilot and command the stick, pedals and throttle directly."""
+        fdm = self.fdm
+        fdm["ap/engaged"] = 0
+        fdm["ap/direct-aileron"] = aileron
+        fdm["ap/direct-elevator"] = elevator
+        fdm["ap/direct-rudder"] = rudder
+        fdm["ap/direct-throttle"] = throttle
 
 
-def set_targets(fdm, alt_m: float, heading_rad: float, speed_mps: float) -> None:
-    """The autopilot's targets (altitude above sea level, true heading, true airspeed)."""
-    fdm["ap/altitude-target-ft"] = alt_m / FT
-    fdm["ap/heading-target-rad"] = heading_rad
-    fdm["ap/speed-target-fps"] = speed_mps / FT
-
-
-def set_direct(fdm, aileron: float, elevator: float, rudder: float, throttle: float) -> None:
-    """Disengage the autopilot and command the stick, pedals and throttle directly."""
-    fdm["ap/engaged"] = 0
-    fdm["ap/direct-aileron"] = aileron
-    fdm["ap/direct-elevator"] = elevator
-    fdm["ap/direct-rudder"] = rudder
-    fdm["ap/direct-throttle"] = throttle
-
-
-def read_state(fdm, out: np.ndarray) -> None:
-    """Write the aircraft's :data:`STATE_FIELDS` (SI) into ``out``."""
-    out[:] = [fdm[p] for p in _PROPS]
-    out *= _SCALE
+def read_states(planes) -> np.ndarray:
+    """The :data:`STATE_FIELDS` (SI) of a sequence of :class:`F16`, shape ``(len(planes), fields)``."""
+    values = np.array([n.get_double_value() for p in planes for n in p.state_nodes])
+    return values.reshape(len(planes), len(_PROPS)) * _SCALE

@@ -112,7 +112,7 @@ class AirCombatEnv(LoopedEnv):
         self._enemies = np.array([[j for j in range(n_air) if team[j] != team[i]] for i in range(n_air)])
         self._team = team
         E = num_envs
-        self._fdms: list[list] = [[None] * n_air for _ in range(E)]
+        self._planes: list[list[ac.F16]] = [[None] * n_air for _ in range(E)]
         self._raw = np.zeros((E, n_air, len(ac.STATE_FIELDS)))
         self._pos = np.zeros((E, n_air, 3))
         self._vel = np.zeros((E, n_air, 3))
@@ -128,7 +128,7 @@ class AirCombatEnv(LoopedEnv):
         self._missiles = ms.Missiles(E, n_air, MISSILES_PER_AIRCRAFT, 1.0 / ac.PHYSICS_HZ)
         self._history: list[list[np.ndarray]] = [[] for _ in range(E)]
         self._pending: dict[int, np.ndarray] = {}
-        self.jsbsim_seconds = 0.0  #: wall time spent inside JSBSim (physics steps and property access)
+        self.jsbsim_seconds = 0.0  #: wall time spent in JSBSim's physics steps (its ``run`` calls)
 
     def step(self, actions):
         """The interface's step; ``info["aircraft_out"]`` (num_envs, aircraft) tells which aircraft were out
@@ -142,8 +142,8 @@ class AirCombatEnv(LoopedEnv):
         n = self.team_size
         for a in range(self.n_aircraft):
             side, member = divmod(a, n)
-            self._fdms[k][a] = ac.load_f16(TEAM_LATS[side], TEAM_LONS[member], START_ALT, TEAM_HEADINGS[side],
-                                           START_U)
+            self._planes[k][a] = ac.F16(TEAM_LATS[side], TEAM_LONS[member], START_ALT, TEAM_HEADINGS[side],
+                                        START_U)
         self._out[k] = self._shot[k] = False
         self._decision[k] = 0
         self._last_launch[k] = -LAUNCH_INTERVAL
@@ -176,7 +176,7 @@ class AirCombatEnv(LoopedEnv):
             self._launch(rows, shoot & live)
         self._command(rows, act, live)
         hits = self._fly(rows, live)
-        self._read(rows, live)
+        self._read(rows)
         return self._judge(rows, live, hits)
 
     def _command(self, rows, act, live) -> None:
@@ -192,15 +192,13 @@ class AirCombatEnv(LoopedEnv):
         surfaces = -1.0 + 2.0 * act[:, :, :3] / (SURFACE_BINS - 1)
         throttle = ac.controller.THROTTLE_MIN + (ac.controller.THROTTLE_MAX - ac.controller.THROTTLE_MIN) \
             * act[:, :, 3] / (THROTTLE_BINS - 1) if self.control == "direct" else None
-        t0 = time.perf_counter()
         for r, k in enumerate(rows):
-            fdms = self._fdms[k]
+            planes = self._planes[k]
             for a in np.flatnonzero(live[r]):
                 if self.control == "direct" and a < n:
-                    ac.set_direct(fdms[a], *surfaces[r, a], throttle[r, a])
+                    planes[a].set_direct(*surfaces[r, a], throttle[r, a])
                 else:
-                    ac.set_targets(fdms[a], alt[r, a], heading[r, a], speed[r, a])
-        self.jsbsim_seconds += time.perf_counter() - t0
+                    planes[a].set_targets(alt[r, a], heading[r, a], speed[r, a])
 
     def _opponent_targets(self, rows, alt, heading, speed) -> None:
         """Team B's targets, in place.  NoWeapon (``pursue``): chase the first live team-A aircraft (A1 while
@@ -250,13 +248,14 @@ class AirCombatEnv(LoopedEnv):
         for r, k in enumerate(rows):
             if not flying[r]:
                 for a in np.flatnonzero(live[r]):
-                    run = self._fdms[k][a].run
+                    run = self._planes[k][a].run
                     for _ in range(STEPS_PER_DECISION):
                         run()
         self.jsbsim_seconds += time.perf_counter() - t0
-        if flying.any():
-            hot = rows[flying]
-            hits[flying] = self._fly_with_missiles(hot, live[flying].copy())
+        # with missiles, one copy at a time: its aircraft and missiles advance together step by step, and
+        # a few JSBSim instances stay in cache (missile arithmetic is vectorised within the copy)
+        for r in np.flatnonzero(flying):
+            hits[r] = self._fly_with_missiles(rows[r:r + 1], live[r:r + 1].copy())[0]
         return hits
 
     def _fly_with_missiles(self, rows, live) -> np.ndarray:
@@ -267,9 +266,9 @@ class AirCombatEnv(LoopedEnv):
             t0 = time.perf_counter()
             for r, k in enumerate(rows):
                 for a in np.flatnonzero(live[r]):
-                    self._fdms[k][a].run()
+                    self._planes[k][a].run()
             self.jsbsim_seconds += time.perf_counter() - t0
-            self._read(rows, live)
+            self._read(rows)
             slot_hits = self._missiles.step(rows, self._pos[rows], self._vel[rows], ~self._out[rows])
             for r, shooter, slot in zip(*np.nonzero(slot_hits)):
                 k = rows[r]
@@ -280,15 +279,11 @@ class AirCombatEnv(LoopedEnv):
         return hits
 
     # ------------------------------------------------------------------ read-out, judgement, observation
-    def _read(self, rows, live=None) -> None:
-        """Read the aircraft of ``rows`` (only ``live`` ones when given) from JSBSim; update NED kinematics."""
-        t0 = time.perf_counter()
-        for r, k in enumerate(rows):
-            fdms, raw = self._fdms[k], self._raw[k]
-            for a in (range(self.n_aircraft) if live is None else np.flatnonzero(live[r])):
-                ac.read_state(fdms[a], raw[a])
-        self.jsbsim_seconds += time.perf_counter() - t0
-        raw = self._raw[rows]
+    def _read(self, rows) -> None:
+        """Read the aircraft of ``rows`` from JSBSim (those out are no longer stepped, so they read the same);
+        update the NED kinematics."""
+        raw = ac.read_states([p for k in rows for p in self._planes[k]]).reshape(rows.size, self.n_aircraft, -1)
+        self._raw[rows] = raw
         self._pos[rows] = self._frame.ned(raw[..., _F["lat"]], raw[..., _F["lon"]], raw[..., _F["alt"]])
         self._vel[rows] = raw[..., [_F["v_north"], _F["v_east"], _F["v_down"]]]
 
