@@ -29,6 +29,7 @@ from ..base import EnvSpec
 from . import aircraft as ac
 from . import missile as ms
 from . import rewards as rw
+from .controller import THROTTLE_MAX, THROTTLE_MIN
 from .geometry import LocalFrame, relative
 
 #: task -> (aircraft per team, missiles)
@@ -110,7 +111,6 @@ class AirCombatEnv(LoopedEnv):
         self._others = np.array([[j for j in range(n_air) if j != i and team[j] == team[i]]
                                  + [j for j in range(n_air) if team[j] != team[i]] for i in range(n_air)])
         self._enemies = np.array([[j for j in range(n_air) if team[j] != team[i]] for i in range(n_air)])
-        self._team = team
         E = num_envs
         self._planes: list[list[ac.F16]] = [[None] * n_air for _ in range(E)]
         self._raw = np.zeros((E, n_air, len(ac.STATE_FIELDS)))
@@ -169,10 +169,9 @@ class AirCombatEnv(LoopedEnv):
         live = ~self._out[rows]  # aircraft simulated during this decision
         self._shot[rows] = False
         act = np.where(live[:, :n, None], act, self._noop)
-        shoot = np.zeros((rows.size, n_air), bool)
         if self.weapons:
+            shoot = np.ones((rows.size, n_air), bool)  # the opponents' shoot flag is always on
             shoot[:, :n] = act[:, :, -1] == 1
-            shoot[:, n:] = True  # the opponents' shoot flag is always on
             self._launch(rows, shoot & live)
         self._command(rows, act, live)
         hits = self._fly(rows, live)
@@ -188,17 +187,18 @@ class AirCombatEnv(LoopedEnv):
             alt[:, :n] += ALT_CHANGES[act[:, :, 0]]
             heading[:, :n] += HEADING_CHANGES[act[:, :, 1]]
             speed[:, :n] += SPEED_CHANGES[act[:, :, 2]]
+        else:  # direct: bins -> aileron, elevator, rudder in [-1, 1] and throttle in [0.4, 0.9]
+            surfaces = -1.0 + 2.0 * act[:, :, :3] / (SURFACE_BINS - 1)
+            throttle = THROTTLE_MIN + (THROTTLE_MAX - THROTTLE_MIN) * act[:, :, 3] / (THROTTLE_BINS - 1)
+            for r, k in enumerate(rows):
+                for a in np.flatnonzero(live[r, :n]):
+                    self._planes[k][a].set_direct(*surfaces[r, a], throttle[r, a])
         self._opponent_targets(rows, alt, heading, speed)
-        surfaces = -1.0 + 2.0 * act[:, :, :3] / (SURFACE_BINS - 1)
-        throttle = ac.controller.THROTTLE_MIN + (ac.controller.THROTTLE_MAX - ac.controller.THROTTLE_MIN) \
-            * act[:, :, 3] / (THROTTLE_BINS - 1) if self.control == "direct" else None
+        first = 0 if self.control == "hierarchical" else n
         for r, k in enumerate(rows):
             planes = self._planes[k]
-            for a in np.flatnonzero(live[r]):
-                if self.control == "direct" and a < n:
-                    planes[a].set_direct(*surfaces[r, a], throttle[r, a])
-                else:
-                    planes[a].set_targets(alt[r, a], heading[r, a], speed[r, a])
+            for a in np.flatnonzero(live[r, first:]) + first:
+                planes[a].set_targets(alt[r, a], heading[r, a], speed[r, a])
 
     def _opponent_targets(self, rows, alt, heading, speed) -> None:
         """Team B's targets, in place.  NoWeapon (``pursue``): chase the first live team-A aircraft (A1 while
