@@ -8,7 +8,8 @@ steps/s / 48 if everything but JSBSim were free.  The public reference environme
 Baselines for learning curves: the team return of uniformly random and of hold-course commands (all-zero
 changes, shoot flag on) over whole episodes, with episode lengths and aircraft lost per team.
 
-    python benchmarks/bench_aircombat.py [--num-envs 8] [--seconds 5] [--episodes 4] [--skip-baselines]
+    python benchmarks/bench_aircombat.py [--num-envs 8] [--seconds 10] [--rounds 5] [--episodes 4]
+                                         [--skip-baselines]
 """
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ from deep.envs.aircombat.env import HOLD  # noqa: E402
 TASKS = ("2v2-NoWeapon-vsBaseline", "2v2-ShootMissile-vsBaseline")
 
 
-def bare_f16_steps_per_second(seconds: float) -> float:
-    """JSBSim steps/s of the packaged F-16 alone (no autopilot, no Python around it but the call)."""
+def bare_f16():
+    """The packaged F-16 alone (no autopilot), trimmed-ish at the task's start condition."""
     import jsbsim
     jsbsim.FGJSBBase().debug_lvl = 0
     fdm = jsbsim.FGFDMExec(None)
@@ -40,11 +41,16 @@ def bare_f16_steps_per_second(seconds: float) -> float:
     fdm.run_ic()
     fdm["propulsion/set-running"] = -1
     fdm["fcs/throttle-cmd-norm"] = 0.43
+    return fdm
+
+
+def steps_per_second(fdm, seconds: float) -> float:
+    """JSBSim steps/s of one model called in a tight loop."""
     run, steps, start = fdm.run, 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        for _ in range(1000):
+        for _ in range(600):
             run()
-        steps += 1000
+        steps += 600
     return steps / (time.perf_counter() - start)
 
 
@@ -56,20 +62,29 @@ def policy_actions(env, policy: str, rng) -> list[np.ndarray]:
     return [np.stack([rng.integers(0, k, n) for k in sp.nvec], axis=1) for sp in env.spec.action_spaces]
 
 
-def speed(task: str, num_envs: int, seconds: float) -> tuple[float, float]:
-    """(decisions/s, share of the time inside JSBSim) under random commands, resets included."""
+def speed(task: str, num_envs: int, seconds: float, rounds: int) -> dict:
+    """Decisions/s under random commands (resets included), the share of that time inside JSBSim's physics
+    steps, and the bare-JSBSim bound (bare F-16 steps/s / 48), measured in alternating rounds so that both
+    see the same machine load; medians over the rounds."""
     env = make_env("aircombat", task, num_envs, seed=0)
     env.reset()
-    rng = np.random.default_rng(0)
+    bare, rng = bare_f16(), np.random.default_rng(0)
     for _ in range(5):
         env.step(policy_actions(env, "random", rng))
-    env.jsbsim_seconds, decisions, start = 0.0, 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for _ in range(20):
-            env.step(policy_actions(env, "random", rng))
-        decisions += 20 * num_envs
-    wall = time.perf_counter() - start
-    return decisions / wall, env.jsbsim_seconds / wall
+    rates, shares, bounds = [], [], []
+    for _ in range(rounds):
+        bounds.append(steps_per_second(bare, seconds / rounds / 2) / (4 * 12))
+        env.jsbsim_seconds, decisions, start = 0.0, 0, time.perf_counter()
+        while time.perf_counter() - start < seconds / rounds:
+            for _ in range(5):
+                env.step(policy_actions(env, "random", rng))
+            decisions += 5 * num_envs
+        wall = time.perf_counter() - start
+        rates.append(decisions / wall)
+        shares.append(env.jsbsim_seconds / wall)
+    ratios = np.array(rates) / np.array(bounds)
+    return {"rate": np.median(rates), "share": np.median(shares), "bound": np.median(bounds),
+            "ratio": np.median(ratios)}
 
 
 def baseline(task: str, policy: str, episodes: int) -> dict:
@@ -92,19 +107,18 @@ def baseline(task: str, policy: str, episodes: int) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--num-envs", type=int, default=8)
-    ap.add_argument("--seconds", type=float, default=5.0, help="timed seconds per speed figure")
+    ap.add_argument("--seconds", type=float, default=10.0, help="timed seconds per speed figure")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds of bare JSBSim and environment")
     ap.add_argument("--episodes", type=int, default=4, help="episodes per baseline figure")
     ap.add_argument("--skip-baselines", action="store_true")
     args = ap.parse_args()
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} cores (other jobs share this machine: compare ratios)")
-    bare = bare_f16_steps_per_second(args.seconds)
-    print(f"bare JSBSim F-16: {bare:,.0f} steps/s -> at most {bare / 48:,.0f} 2v2 decisions/s if nothing else "
-          f"cost anything")
     for task in TASKS:
-        rate, share = speed(task, args.num_envs, args.seconds)
-        print(f"{task:30s} {args.num_envs} copies: {rate:7.0f} decisions/s, {100 * share:4.1f}% inside JSBSim, "
-              f"{100 * rate / (bare / 48):4.1f}% of the bare-JSBSim bound")
+        f = speed(task, args.num_envs, args.seconds, args.rounds)
+        print(f"{task:30s} {args.num_envs} copies: {f['rate']:5.0f} decisions/s, {100 * f['share']:4.1f}% inside "
+              f"JSBSim's physics steps; bare-JSBSim bound {f['bound']:5.0f}/s (bare F-16 steps/s / 48): "
+              f"{100 * f['ratio']:4.1f}% of it")
     if args.skip_baselines:
         return 0
     for task in TASKS:

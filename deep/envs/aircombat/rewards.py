@@ -60,7 +60,11 @@ def posture_potential(ao, ta, range_m, axis=-1):
 def missile_posture_reward(cos_angle, missile_speed_decrease_mps):
     """With c the cosine between the threatening missile's velocity and own velocity and dv = 30 x the
     missile's speed decrease since the previous decision / 340 (clipped at 0, as in the reference):
-    c / (dv + 1) if c < 0 (flying towards the missile) else c * dv (flying away while it slows)."""
+    c / (dv + 1) if c < 0 (flying towards the missile) else c * dv (flying away while it slows).
+
+    LAG_SPEC.md words dv as "the change of own speed"; the reference code (whose defect the spec describes:
+    the previous velocity aliasing the live array) takes the *missile's* speed decrease, which is what the
+    term rewards (making the missile bleed speed), so that is what is implemented."""
     c = np.asarray(cos_angle)
     dv = np.maximum(MISSILE_POSTURE_SCALE * np.asarray(missile_speed_decrease_mps) / SPEED_SCALE, 0.0)
     return np.where(c < 0.0, c / (dv + 1.0), c * dv)
