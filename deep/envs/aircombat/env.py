@@ -14,8 +14,11 @@ aircraft's rewards (see :mod:`.rewards`).
 
 The tasks have no randomness (the reference starts every episode identically), so an episode is a
 function of its actions: ``get_state`` saves each copy's actions since its episode began and
-``set_state`` reloads the aircraft and replays them, which continues bit for bit.  Seeds are accepted (and
-drawn per copy with ``copy_seeds`` by the batching engine) but change nothing.
+``set_state`` reloads the aircraft and replays them (all copies together: as long as playing them again,
+at most 1000 decisions), which continues bit for bit.  JSBSim offers no way to save a running model whole:
+re-applying initial conditions from its property catalog would lose the flight-control filters',
+integrators' and engine's internal states.  Seeds are accepted (and drawn per copy with ``copy_seeds`` by
+the batching engine) but change nothing.
 """
 from __future__ import annotations
 
