@@ -262,7 +262,8 @@ class AirCombatEnv(LoopedEnv):
         # with missiles, a few copies at a time: their aircraft and missiles advance together step by step,
         # the missile arithmetic vectorised over the group, and a dozen or so JSBSim instances stay in cache
         hot = np.flatnonzero(flying)
-        for group in np.array_split(hot, -(-hot.size // MISSILE_GROUP)):
+        for start in range(0, hot.size, MISSILE_GROUP):
+            group = hot[start:start + MISSILE_GROUP]
             hits[group] = self._fly_with_missiles(rows[group], live[group].copy())
         return hits
 
