@@ -269,12 +269,53 @@ def test_events_reach_the_team_1v1_shootmissile():
     assert s.terminated[0] and 100 < len(rewards) < 400
     big = np.flatnonzero(np.abs(rewards) > 50)
     assert big.size == 1 and 190 < rewards[big[0]] < 210 and abs(rewards[-1]) < 5
+    assert s.info["aircraft_out"][0].tolist() == [True, True]  # B1 shot down, A1 out with nothing left
     env.reset()
     for t in range(1, 200):
         s = env.step(hold(env))
         if s.done[0]:
             break
     assert s.terminated[0] and 60 < t < 100 and -210 < s.reward[0] < -190
+
+
+def test_launch_rule():
+    """At the nearest live enemy, within 45 deg of own velocity and 14 km, at least 125 decisions after the
+    last launch, at most 2 per aircraft (the rule applied to the start geometry, then to moved copies)."""
+    def fresh():
+        env = make_env("aircombat", "1v1-ShootMissile-vsBaseline", 1)
+        env.reset()
+        return env
+
+    rows, a_only = np.array([0]), np.array([[True, False]])
+    env = fresh()
+    status = env._missiles.status
+    env._launch(rows, a_only)  # 11.1 km dead ahead
+    assert status[0, 0].tolist() == [ms.FLYING, ms.NONE] and env._missiles.target[0, 0, 0] == 1
+    assert (status[0, 1] == ms.NONE).all()
+    env._decision[0] += 124
+    env._launch(rows, a_only)
+    assert status[0, 0, 1] == ms.NONE  # 124 decisions later: too soon
+    env._decision[0] += 1
+    env._launch(rows, a_only)
+    assert status[0, 0, 1] == ms.FLYING
+    env._decision[0] += 125
+    env._launch(rows, a_only)
+    assert (status[0, 0] != ms.NONE).sum() == 2  # no third missile
+    for degrees, fires in ((44.0, True), (46.0, False)):
+        env = fresh()
+        c, s_ = np.cos(np.deg2rad(degrees)), np.sin(np.deg2rad(degrees))
+        env._vel[0, 0] = np.linalg.norm(env._vel[0, 0]) * np.array([c, s_, 0.0])
+        env._launch(rows, a_only)
+        assert (env._missiles.status[0, 0, 0] == ms.FLYING) == fires
+    for north, fires in ((13900.0, True), (14100.0, False)):
+        env = fresh()
+        env._pos[0, 1] = env._pos[0, 0] + np.array([north, 0.0, 0.0])
+        env._launch(rows, a_only)
+        assert (env._missiles.status[0, 0, 0] == ms.FLYING) == fires
+    env = fresh()
+    env._out[0, 1] = True  # no live enemy
+    env._launch(rows, a_only)
+    assert (env._missiles.status == ms.NONE).all()
 
 
 def test_down_agents_only_noop_and_missile_observation():
