@@ -377,3 +377,12 @@ def test_same_seed_same_run_and_exact_resume():
         for f in ("state", "final_state", "reward", "terminated", "truncated"):
             np.testing.assert_array_equal(getattr(x, f), getattr(y, f))
         np.testing.assert_array_equal(x.avail[0], y.avail[0])
+
+
+def test_observation_of_a_blown_up_model_is_finite():
+    """An aircraft whose model produced NaN (an extreme state: out and frozen) reads as 0 in observations."""
+    env = make_env("aircombat", "1v1-NoWeapon-vsBaseline", 1)
+    env.reset()
+    env._raw[0, 1] = env._pos[0, 1] = env._vel[0, 1] = np.nan
+    env._observe(np.array([0]))
+    assert np.isfinite(env._state).all() and np.isfinite(env._obs[0]).all()

@@ -352,7 +352,7 @@ class AirCombatEnv(LoopedEnv):
 
     def _observe(self, rows) -> None:
         """Observations of every aircraft of ``rows`` (27 entries in 2v2, 33 with missiles), the agents' rows and
-        the global state (all aircraft's observations), clipped to [-10, 10]."""
+        the global state (all aircraft's observations), clipped to [-10, 10] (NaN read as 0)."""
         raw, pos, vel = self._raw[rows], self._pos[rows], self._vel[rows]
         n_air, n = self.n_aircraft, self.team_size
         s = rw.SPEED_SCALE
@@ -368,7 +368,8 @@ class AirCombatEnv(LoopedEnv):
             idx = np.maximum(slot, 0)[..., None]
             m_obs = self._relative_obs(pos, vel, np.take_along_axis(mpos, idx, 1), np.take_along_axis(mvel, idx, 1))
             parts.append(np.where((slot >= 0)[..., None], m_obs, 0.0))
-        obs = np.clip(np.concatenate(parts, axis=-1), -10.0, 10.0).astype(np.float32)
+        # a model that blew up (an "extreme state", then frozen) must not put NaN into the others' inputs
+        obs = np.clip(np.nan_to_num(np.concatenate(parts, axis=-1)), -10.0, 10.0).astype(np.float32)
         for i in range(n):
             self._obs[i][rows] = obs[:, i]
         self._state[rows] = obs.reshape(rows.size, -1)
