@@ -3,7 +3,7 @@
 Everything that is not JSBSim is numpy over all copies and aircraft at once: scripted opponents, target
 computation, coordinates, geometry, observations, rewards and terminations.  Per aircraft, Python only
 writes the autopilot's three targets, calls JSBSim's ``run`` 12 times and reads 21 properties per
-decision (and, while a missile flies in a copy, its aircraft's positions after every physics step).
+decision (and, while a missile flies in a copy, its aircraft's state after every physics step).
 
 Aircraft order in every array: team A (the learning agents) then team B (the scripted opponents).  A
 decision is 12 physics steps at 60 Hz (0.2 s); an episode is truncated after 1000 decisions and terminated
