@@ -13,7 +13,7 @@ import importlib
 from .base import BatchedMultiAgentEnv
 
 #: family name -> module of this package that builds it
-FAMILIES = {"tabular": "tabular_env", "mpe": "mpe", "mamujoco": "mamujoco"}
+FAMILIES = {"tabular": "tabular_env", "mpe": "mpe", "mamujoco": "mamujoco", "bimanual": "bimanual"}
 ENVS = tuple(FAMILIES)
 
 
@@ -50,6 +50,7 @@ def make_env(env: str, task: str, num_envs: int, seed: int | None = None, **opti
     - tabular: ``episode_limit``; task "paper-matrix" or the path of a game saved as JSON;
     - mpe: ``episode_limit`` (mpe2's max_cycles) and the ``mpe2`` constructor's arguments, e.g.
       ``continuous_actions`` (default False, as in mpe2), ``local_ratio``;
-    - mamujoco: ``obs_mode`` ("full+id" or "khop"), ``k`` (k-hop depth), ``episode_limit``.
+    - mamujoco: ``obs_mode`` ("full+id" or "khop"), ``k`` (k-hop depth), ``episode_limit``;
+    - bimanual: ``episode_limit``, ``backend`` ("mujoco", or "isaacgym" for the original Bi-DexHands).
     """
     return family_module(env).make(str(task), num_envs, seed, **options)
