@@ -65,11 +65,10 @@ POSITION_NOISE, DOF_NOISE = 0.01, 0.2
 
 
 def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton products of (..., 4) quaternions (w, x, y, z)."""
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
-                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], axis=-1)
+    """The Hamilton product of two quaternions (w, x, y, z)."""
+    out = np.empty(4)
+    mujoco.mju_mulQuat(out, np.asarray(a, np.float64), np.asarray(b, np.float64))
+    return out
 
 
 def quat_conj(q: np.ndarray) -> np.ndarray:
