@@ -50,6 +50,29 @@ def test_tasks_and_shapes(envs):
         assert np.isnan(s.info["success"][~s.done]).all()
 
 
+def test_velocity_observations_are_centre_of_mass_velocities(envs):
+    """Fingertip and egg linear velocities in the observations are those of the bodies' centres of mass (as
+    PhysX reports them): a finite difference of the positions along qvel agrees (step 1e-7: error ~1e-6)."""
+    env = envs["catch_underarm"]
+    env.reset(seed=4)
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        env.step(random_actions(env, rng))
+    model, data = env.model, env.data[0]
+    ahead = mujoco.MjData(model)
+    ahead.qpos[:] = data.qpos
+    mujoco.mj_integratePos(model, ahead.qpos, data.qvel, 1e-7)
+    mujoco.mj_kinematics(model, ahead)
+    finite_difference = (ahead.xipos - data.xipos) / 1e-7
+    for h in range(2):
+        tips = env._hand_obs(0, h)[72:137].reshape(5, 13)
+        np.testing.assert_allclose(tips[:, 7:10], finite_difference[env.ids.tips[h]], atol=1e-5)
+        np.testing.assert_allclose(tips[:, :3], data.xpos[env.ids.tips[h]], atol=0)
+    egg = env._object_obs(0)
+    np.testing.assert_allclose(egg[7:10], finite_difference[env.ids.objects[0]], atol=1e-5)
+    assert np.abs(finite_difference[env.ids.tips[0]]).max() > 0.05  # the fingers do move
+
+
 def test_left_hand_is_the_mirror_image_of_the_right():
     """At the same (random) joint angles every geom centre and fingertip of the left hand is the right one's
     reflection across the plane between the hands; a right hand merely turned round would put its thumb on

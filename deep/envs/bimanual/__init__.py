@@ -57,7 +57,7 @@ Where the MuJoCo version departs from the original:
   substep's start; Isaac Gym's sensors measure the force on the body in the world frame.  Joint forces are
   MuJoCo's ``qfrc_actuator``.
 - Quaternions are MuJoCo's (w, x, y, z) where Isaac Gym's are (x, y, z, w); fingertip and object velocities
-  are world-frame as in Isaac Gym.
+  are world-frame, linear ones at the body's centre of mass, as PhysX reports them.
 - Reset: joint positions ``0.2 (lower + (upper - lower) u)``, u uniform in [-1, 1], the same for both hands as
   in Bi-DexHands, then clipped to the joint ranges (PhysX pushes them back instead); velocities zero.
 - Objects: the egg is the same ellipsoid (density 500, as Bi-DexHands loads it).  The pot is a stand-in:

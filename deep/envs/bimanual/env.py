@@ -226,8 +226,10 @@ class BimanualEnv(LoopedEnv):
         m, d, ids = self.model, self.data[k], self.ids
         q = d.qpos[ids.hand_qpos[h]]
         tips = ids.tips[h]
-        omega = d.cvel[tips, :3]
-        lin = d.cvel[tips, 3:] + np.cross(omega, d.xpos[tips] - d.subtree_com[m.body_rootid[tips]])
+        velocity = np.empty((len(tips), 6))  # world-frame (angular, linear at the centre of mass), as PhysX's
+        for i, b in enumerate(tips):
+            mujoco.mj_objectVelocity(m, d, mujoco.mjtObj.mjOBJ_BODY, b, velocity[i], 0)
+        omega, lin = velocity[:, :3], velocity[:, 3:]
         parts = [2.0 * (q - ids.lower) / (ids.upper - ids.lower) - 1.0, VEL_SCALE * d.qvel[ids.hand_dof[h]],
                  FORCE_SCALE * d.qfrc_actuator[ids.hand_dof[h]],
                  np.concatenate([d.xpos[tips], d.xquat[tips], lin, omega], axis=1).ravel(),
@@ -242,9 +244,10 @@ class BimanualEnv(LoopedEnv):
     def _object_obs(self, k: int) -> np.ndarray:
         d, parts = self.data[k], []
         goals = self.goals(k)
-        for i, (b, adr, dof) in enumerate(zip(self.ids.objects, self.ids.obj_qpos, self.ids.obj_dof)):
-            angvel = d.xmat[b].reshape(3, 3) @ d.qvel[dof + 3:dof + 6]  # free joints give it in the body frame
-            parts += [d.qpos[adr:adr + 7], d.qvel[dof:dof + 3], VEL_SCALE * angvel]
+        for i, (b, adr) in enumerate(zip(self.ids.objects, self.ids.obj_qpos)):
+            velocity = np.empty(6)
+            mujoco.mj_objectVelocity(self.model, d, mujoco.mjtObj.mjOBJ_BODY, b, velocity, 0)
+            parts += [d.qpos[adr:adr + 7], velocity[3:], VEL_SCALE * velocity[:3]]
             if self.task.kind == "lift":
                 parts += list(self.handles(k))
             else:
