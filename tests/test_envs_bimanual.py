@@ -16,7 +16,7 @@ from deep.envs.bimanual.scene import SIDES, TIP_SITES, HandPose, build_model
 
 #: task -> (hand block, object block, action size), from Bi-DexHands' numObservations (398, 422, 446, 417)
 SIZES = {"hand_over": (187, 24, 20), "catch_underarm": (199, 24, 26), "two_catch_underarm": (199, 48, 26),
-         "lift_underarm": (199, 19, 26)}
+         "lift_underarm": (199, 19, 26), "catch_abreast": (199, 24, 26), "catch_over2underarm": (199, 24, 26)}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_tasks_and_shapes(envs):
         spec = env.spec
         assert spec.n_agents == 2 and spec.obs_dims == (hand + obj,) * 2 and spec.state_dim == 2 * hand + obj
         assert [sp.shape for sp in spec.action_spaces] == [(act,), (act,)]
-        assert spec.episode_limit == (500 if task == "lift_underarm" else 75)
+        assert spec.episode_limit == {"lift_underarm": 500, "catch_abreast": 150}.get(task, 75)
         r = env.reset(seed=1)
         s = env.step(random_actions(env, rng))
         for view in (r, s):
@@ -77,7 +77,8 @@ def test_left_hand_is_the_mirror_image_of_the_right():
     """At the same (random) joint angles every geom centre and fingertip of the left hand is the right one's
     reflection across the plane between the hands; a right hand merely turned round would put its thumb on
     the other side."""
-    model = build_model(HandPose((0.0, 0.0, 0.5), False), HandPose((0.0, -1.0, 0.5), False), "egg")
+    model = build_model(HandPose((0.0, 0.0, 0.5), False), HandPose((0.0, -1.0, 0.5), False, (0.0, 0.0, np.pi)),
+                        "egg")
     data = mujoco.MjData(model)
     rng = np.random.default_rng(3)
     joints = {side: [j for j in range(model.njnt) if model.joint(j).name.startswith(f"{side}/robot0:")]
@@ -103,6 +104,19 @@ def test_left_hand_is_the_mirror_image_of_the_right():
     mujoco.mj_kinematics(model, data)
     thumb_x = data.site_xpos[tips["right"][-1], 0]
     assert thumb_x < -0.05 and data.site_xpos[tips["left"][-1], 0] == pytest.approx(thumb_x, abs=1e-12)
+    # Catch Abreast's poses (Bi-DexHands' 1.57 for pi/2) are mirror images to within 1e-3
+    abreast = TASKS["catch_abreast"]
+    model_ab = build_model(HandPose(abreast.right, False, abreast.right_euler),
+                           HandPose(abreast.left, False, abreast.left_euler), "egg")
+    data_ab = mujoco.MjData(model_ab)
+    mujoco.mj_kinematics(model_ab, data_ab)
+    names = [model_ab.geom(g).name for g in range(model_ab.ngeom) if model_ab.geom(g).name.startswith("right/")]
+    xpos = {n: data_ab.geom_xpos[mujoco.mj_name2id(model_ab, mujoco.mjtObj.mjOBJ_GEOM, n)]
+            for name in names for n in (name, name.replace("right/", "left/"))}
+    middle = (abreast.right[1] + abreast.left[1]) / 2
+    for name in names:
+        mirrored = xpos[name] * np.array([1.0, -1.0, 1.0]) + np.array([0.0, 2 * middle, 0.0])
+        np.testing.assert_allclose(xpos[name.replace("right/", "left/")], mirrored, atol=1e-3)
     # mirrored meshes: the compiled vertices are the originals with x negated
     for mesh in range(model.nmesh):
         name = model.mesh(mesh).name
@@ -111,22 +125,33 @@ def test_left_hand_is_the_mirror_image_of_the_right():
             assert model.mesh_vertnum[twin] == model.mesh_vertnum[mesh]
 
 
-@pytest.mark.parametrize("task", ["hand_over", "catch_underarm", "two_catch_underarm"])
+EGG_TASKS = ["hand_over", "catch_underarm", "two_catch_underarm", "catch_abreast", "catch_over2underarm"]
+
+
+def egg_start(task):
+    """Where Bi-DexHands puts the (first) egg: its offset from the right hand's actor position."""
+    offset = {"catch_abreast": [-0.39, 0, 0.04], "catch_over2underarm": [0, 0.05, 0.5]}.get(task, [0, -0.39, 0.04])
+    return np.array(TASKS[task].right) + offset
+
+
+@pytest.mark.parametrize("task", EGG_TASKS)
 def test_reset_distribution_of_the_egg_tasks(envs, task):
-    """Eggs within 0.01 of their start, in random orientations; goals at the start shifted as Bi-DexHands
-    shifts them, in one random orientation; both hands at the same joint angles, inside their ranges, their
-    position targets where they stand."""
+    """Eggs within 0.01 of their start (exactly there on Catch Abreast and Over2Underarm), in random
+    orientations; goals at the start shifted as Bi-DexHands shifts them, in one random orientation; both
+    hands at the same joint angles (0 without noise), inside their ranges, their targets where they stand."""
     env = envs[task]
     env.reset(seed=7)
-    right = np.array(TASKS[task].right)
-    starts = [right + [0, -0.39, 0.04]] + ([right + [0, -0.78, 0.04]] if task == "two_catch_underarm" else [])
+    start = egg_start(task)
+    starts = [start] + ([start + [0, -0.39, 0]] if task == "two_catch_underarm" else [])
     shifts = {"hand_over": [(0, -0.25, 0)], "catch_underarm": [(0, -0.4, 0)],
-              "two_catch_underarm": [(0, -0.4, 0), (0, 0.4, 0)]}[task]
+              "two_catch_underarm": [(0, -0.4, 0), (0, 0.4, 0)], "catch_abreast": [(0, -0.6, 0)],
+              "catch_over2underarm": [(0, -0.45, -0.45)]}[task]
+    noisy = task in ("hand_over", "catch_underarm", "two_catch_underarm")
     goal_quats = []
     for k in range(env.num_envs):
         objects, goals = env.object_poses(k), env.goals(k)
         for (pos, quat), (goal_pos, goal_quat), start, shift in zip(objects, goals, starts, shifts):
-            assert np.all(np.abs(pos - start) <= 0.01)
+            assert np.all(np.abs(pos - start) <= (0.01 if noisy else 1e-15))
             np.testing.assert_allclose(goal_pos, start + shift, atol=1e-15)
             assert np.linalg.norm(quat) == pytest.approx(1.0) and abs(quat[0]) < 1.0
             goal_quats.append(goal_quat)
@@ -136,7 +161,7 @@ def test_reset_distribution_of_the_egg_tasks(envs, task):
         d, ids = env.data[k], env.ids
         q = [d.qpos[ids.hand_qpos[h]] for h in range(2)]
         np.testing.assert_array_equal(q[0], q[1])
-        assert np.all(q[0] >= ids.lower) and np.all(q[0] <= ids.upper) and np.any(q[0] != 0)
+        assert np.all(q[0] >= ids.lower) and np.all(q[0] <= ids.upper) and np.any(q[0] != 0) == noisy
         np.testing.assert_allclose(d.ctrl[ids.act[0]], np.clip(q[0][ids.act_joint], ids.ctrl_low, ids.ctrl_high))
     assert len({tuple(np.round(g, 6)) for g in goal_quats}) >= env.num_envs  # goal orientations differ
 
@@ -167,9 +192,10 @@ def place(env, k, obj, pos, quat):
     mujoco.mj_forward(env.model, d)
 
 
-@pytest.mark.parametrize("task", ["hand_over", "catch_underarm", "two_catch_underarm"])
+@pytest.mark.parametrize("task", EGG_TASKS)
 def test_egg_reward_success_and_drop(envs, task):
-    """The reward is exp(-0.2 (50 d + angle)) per egg (the angle checked against scipy); an egg put on its goal
+    """The reward is exp(-0.2 (s d + angle)) per egg, s = 50 (20 on Over2Underarm), the angle checked against
+    scipy; an egg put on its goal
     is a success that stays latched through the episode; an egg dropped below the fall height ends the
     episode (terminated, success logged) and the copy restarts."""
     env = envs[task]
@@ -179,7 +205,8 @@ def test_egg_reward_success_and_drop(envs, task):
     for (pos, quat), (goal_pos, goal_quat) in zip(env.object_poses(0), env.goals(0)):
         angle = (Rotation.from_quat(goal_quat, scalar_first=True).inv()
                  * Rotation.from_quat(quat, scalar_first=True)).magnitude()
-        expected += np.exp(-0.2 * (50 * np.linalg.norm(goal_pos - pos) + angle))
+        scale = 20.0 if task == "catch_over2underarm" else 50.0
+        expected += np.exp(-0.2 * (scale * np.linalg.norm(goal_pos - pos) + angle))
     assert reward == pytest.approx(expected, rel=1e-9) and not success and not terminated
     n_eggs = len(env.goals(0))
     for i, (goal_pos, goal_quat) in enumerate(env.goals(0)):
@@ -194,7 +221,25 @@ def test_egg_reward_success_and_drop(envs, task):
     assert s.terminated[0] and not s.truncated[0] and s.info["success"][0] == 1.0
     assert s.info["episode_length"][0] == 2 and not s.done[1:].any()
     assert s.final_state[0, -2] != s.state[0, -2]  # restarted: the new episode's observation
-    assert not env._success[0] and np.all(np.abs(env.object_poses(0)[0][0][:2] - [0.0, -0.39]) <= 0.01)
+    assert not env._success[0] and np.all(np.abs(env.object_poses(0)[0][0] - egg_start(task)) <= 0.01)
+
+
+@pytest.mark.parametrize("task, body, anchors", [
+    ("catch_abreast", "palm", [(-0.3, -0.55, 0.5), (-0.3, -1.15, 0.5)]),
+    ("catch_over2underarm", "hand mount", [(0.0, 0.0, 0.5), (0.0, -0.8, 0.5)])])
+def test_hands_leaving_their_place_end_the_episode(envs, task, body, anchors):
+    """Catch Abreast (palms) and Over2Underarm (bases) end when a hand is 0.1 or more from its place."""
+    env = envs[task]
+    model, data = env.model, env.data[0]
+    for side, anchor in zip(SIDES, anchors):
+        env.reset(seed=0)
+        point = data.xpos[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, f"{side}/robot0:{body}")]
+        assert np.linalg.norm(point - anchor) < 0.1 and not env.evaluate(0)[2]
+        slide = model.jnt_qposadr[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, f"{side}/base_slidez")]
+        for shift, ends in ((0.05, False), (0.15, True)):
+            data.qpos[slide] = shift
+            mujoco.mj_forward(model, data)
+            assert (np.linalg.norm(point - anchor) >= 0.1) == ends and env.evaluate(0)[2] == ends
 
 
 def slide_grips_onto_handles(env):

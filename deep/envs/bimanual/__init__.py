@@ -20,6 +20,14 @@ actor pose of Bi-DexHands' "shadow_hand", the left one at that of its "another_h
   ``0.2 - dR - dL + [dR, dL < 0.08] 3 (0.385 - d)`` with ``dR, dL`` the distances from each hand's grip point
   (0.08 along its palm's z, -0.02 along its y) to its handle; success once ``d < 0.05``; ends when the
   pot is at z <= 0.3 or either hand 0.2 or more from its handle; 500 steps; no reset noise.
+- ``catch_abreast``: the hands side by side (bases 0.6 m apart along y, both turned -pi/2 about z and tilted
+  +-0.3925 towards each other); the egg passes 0.6 m along -y from the right palm to the left; forces
+  ``a * dt * 0.5 * 1e5``, torques ``a * dt * 1e3``; also ends when a palm is 0.1 m or more from its place;
+  150 steps; no position or joint noise (the egg's and goal's orientations stay random).
+- ``catch_over2underarm``: the right hand raised (turned (1.67, 3.14, 0) in from_euler_zyx) with the egg on
+  its fingertips, 0.8 m from the left one, throws it 0.45 m along -y and 0.45 m down into the left palm;
+  reward scale 20, forces ``a * dt * 0.1 * 1e5``, torques ``a * dt * 2e3``; ends when the egg is at z <= 0.3
+  or a base 0.1 m or more from its start; 75 steps; no position or joint noise.
 
 Agents: agent 0 the right hand (which holds the object first), agent 1 the left; each acts with 20 joint
 position targets in [-1, 1] (mapped onto the actuators' ranges, Bi-DexHands' ``scale``), preceded on the
@@ -46,12 +54,14 @@ Where the MuJoCo version departs from the original:
   loads it into PhysX with ``DOF_MODE_NONE`` drives and retunes the J0/J1 coupling tendons (limit stiffness
   30, damping 0.1), which has no MuJoCo counterpart.  Targets use the actuators' ``ctrlrange`` (equal to the
   actuated joints' ranges Bi-DexHands scales to).
-- Left hand: Bi-DexHands uses a second right hand turned by pi; here it is a true mirror image (see
-  :mod:`.scene`), so both thumbs lie on the same side of the scene.
+- Left hand: Bi-DexHands uses a second right hand; here it is a true mirror image (see :mod:`.scene`) at
+  that hand's pose, so on Hand Over and the Catch tasks the two thumbs lie on the same side of the scene.
+  Yaw pi is exactly pi here (Bi-DexHands writes 3.1415 or 3.14159).
 - Free bases: PhysX's ``linear_damping = angular_damping = 100`` becomes joint damping on three slides and a
   ball joint at the hand's centre of mass (100 x hand mass, 100 x its mean rotational inertia about the
-  centre of mass at the rest pose); gravity off for the hands (``disable_gravity``) is MuJoCo gravity
-  compensation.
+  centre of mass at the rest pose).  PhysX applies that damping to every link of the hand asset, fingers
+  included; here the fingers keep the model's own joint damping.  Gravity off for the hands
+  (``disable_gravity``) is MuJoCo gravity compensation.
 - Fingertip force-torque sensors: MuJoCo ``force``/``torque`` sensors at the fingertip sites (the
   interaction force between the distal phalanx and its parent, in the site frame), read as of the last
   substep's start; Isaac Gym's sensors measure the force on the body in the world frame.  Joint forces are

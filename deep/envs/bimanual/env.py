@@ -25,12 +25,21 @@ class Task:
     left: tuple[float, float, float]   #: left ("another_hand") actor position
     free_base: bool                    #: base forces and torques are part of each hand's action
     episode_limit: int                 #: episodeLength
-    goal_shift: tuple[float, float, float] = (0.0, 0.0, 0.0)  #: goal = object start + shift
+    right_euler: tuple[float, float, float] = (0.0, 0.0, 0.0)    #: actor from_euler_zyx(roll, pitch, yaw)
+    left_euler: tuple[float, float, float] = (0.0, 0.0, np.pi)   #: (Bi-DexHands: 3.1415)
+    egg_offset: tuple[float, float, float] = (0.0, -0.39, 0.04)  #: egg start - right actor position
+    goal_shift: tuple[float, float, float] = (0.0, 0.0, 0.0)     #: goal = object start + shift
     fall_z: float = 0.2                #: an object at or below this height ends the episode
     success_distance: float = 0.03     #: goal distance under which the episode counts as a success
     dist_reward_scale: float = 50.0    #: distRewardScale
     transition_scale: float = 0.0      #: base force = action * dt * transition_scale * 1e5
     orientation_scale: float = 0.0     #: base torque = action * dt * orientation_scale * 1e3
+    position_noise: float = 0.01       #: resetPositionNoise (object start position)
+    dof_noise: float = 0.2             #: resetDofPosRandomInterval (joint positions)
+    #: the episode also ends when a hand's "palm" body or "mount" (the actor root) is 0.1 or more from its
+    #: anchor (right, left)
+    anchor_body: str | None = None
+    anchors: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
 
     @property
     def objects(self) -> str:
@@ -46,22 +55,33 @@ TASKS: dict[str, Task] = {
     # ShadowHandTwoCatchUnderarm: an egg in each palm, each one's goal over the other palm; success when
     # the two goal distances add up to under 0.06
     "two_catch_underarm": Task("two_catch", (0.0, 0.0, 0.5), (0.0, -1.15, 0.5), True, 75,
-                               success_distance=0.06, transition_scale=0.05, orientation_scale=0.5),
-    # ShadowHandLiftUnderarm: a pot on a table between the hands, lifted 0.4 (goal), 500 steps
-    "lift_underarm": Task("lift", (0.0, 0.05, 0.45), (0.0, -1.25, 0.45), True, 500, goal_shift=(0.0, 0.0, 0.4),
-                          fall_z=0.3, success_distance=0.05, dist_reward_scale=20.0, transition_scale=0.25,
-                          orientation_scale=1.0),
+                               goal_shift=(0.0, -0.4, 0.0), success_distance=0.06, transition_scale=0.05, orientation_scale=0.5),
+    # ShadowHandLiftUnderarm: a pot on a table between the hands, lifted 0.4 (goal), 500 steps, no noise
+    "lift_underarm": Task("lift", (0.0, 0.05, 0.45), (0.0, -1.25, 0.45), True, 500, goal_shift=(0.0, 0.0, 0.4), fall_z=0.3, success_distance=0.05, dist_reward_scale=20.0,
+                          transition_scale=0.25, orientation_scale=1.0, position_noise=0.0, dof_noise=0.0),
+    # ShadowHandCatchAbreast: side by side, both turned -pi/2 about z and tilted +-0.3925 towards each
+    # other; the egg passes 0.6 along -y; a palm 0.1 from its place ends the episode; 150 steps, no noise
+    "catch_abreast": Task("throw", (0.0, -0.55, 0.5), (0.0, -1.15, 0.5), True, 150,
+                          right_euler=(0.0, 0.3925, -1.57), left_euler=(0.0, -0.3925, -1.57),
+                          egg_offset=(-0.39, 0.0, 0.04), goal_shift=(0.0, -0.6, 0.0), transition_scale=0.5,
+                          orientation_scale=1.0, position_noise=0.0, dof_noise=0.0, anchor_body="palm",
+                          anchors=((-0.3, -0.55, 0.5), (-0.3, -1.15, 0.5))),
+    # ShadowHandCatchOver2Underarm: the right hand turned palm down above the left one throws the egg
+    # 0.45 along -y and 0.45 down into it; a base 0.1 from its start ends the episode; 75 steps, no noise
+    "catch_over2underarm": Task("throw", (0.0, 0.0, 0.5), (0.0, -0.8, 0.5), True, 75,
+                                right_euler=(1.57 + 0.1, 3.14, 0.0), egg_offset=(0.0, 0.05, 0.5),
+                                goal_shift=(0.0, -0.45, -0.45), fall_z=0.3, dist_reward_scale=20.0,
+                                transition_scale=0.1, orientation_scale=2.0, position_noise=0.0, dof_noise=0.0,
+                                anchor_body="mount", anchors=((0.0, 0.0, 0.5), (0.0, -0.8, 0.5))),
 }
-#: shadow_hand_*.py: the egg starts 0.39 along -y from the actor and 0.04 up (in the right palm); Two Catch's
-#: second egg 0.39 further (in the left palm) and its goal 0.4 back along +y
-EGG_OFFSET = np.array([0.0, -0.39, 0.04])
+#: shadow_hand_two_catch_underarm.py: the second egg starts 0.39 further along -y (in the left palm) and its
+#: goal is 0.4 back along +y
+SECOND_EGG_SHIFT, SECOND_GOAL_SHIFT = np.array([0.0, -0.39, 0.0]), np.array([0.0, 0.4, 0.0])
 #: shadow_hand_lift_underarm.py: the pot 0.65 along -y from the right actor; its handles at +-0.15 along its
 #: y axis and 0.06 up; a hand's grip point 0.08 along its palm's z axis and -0.02 along its y axis
 POT_OFFSET = np.array([0.0, -0.65, 0.0])
 HANDLE_Y, HANDLE_Z = 0.15, 0.06
 GRIP_POINT = np.array([0.0, -0.02, 0.08])
-#: resetPositionNoise (eggs' start position) and resetDofPosRandomInterval (joint positions); 0 for Lift
-POSITION_NOISE, DOF_NOISE = 0.01, 0.2
 
 
 def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -149,7 +169,8 @@ class BimanualEnv(LoopedEnv):
         self.task_name, self.task = task, TASKS[task]
         t = self.task
         limit = t.episode_limit if episode_limit is None else check_int(episode_limit, "episode_limit")
-        self.model = build_model(HandPose(t.right, t.free_base), HandPose(t.left, t.free_base), t.objects)
+        self.model = build_model(HandPose(t.right, t.free_base, t.right_euler),
+                                 HandPose(t.left, t.free_base, t.left_euler), t.objects)
         self.ids = _Ids(self.model, t)
         self.data = [mujoco.MjData(self.model) for _ in range(num_envs)]
         self._rngs = [np.random.default_rng() for _ in range(num_envs)]
@@ -175,9 +196,9 @@ class BimanualEnv(LoopedEnv):
         right = np.asarray(self.task.right)
         if self.task.kind == "lift":
             return [right + POT_OFFSET]
-        starts = [right + EGG_OFFSET]
+        starts = [right + self.task.egg_offset]
         if self.task.kind == "two_catch":
-            starts.append(starts[0] + EGG_OFFSET * np.array([1.0, 1.0, 0.0]))
+            starts.append(starts[0] + SECOND_EGG_SHIFT)
         return starts
 
     def goals(self, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -218,6 +239,10 @@ class BimanualEnv(LoopedEnv):
             reward = sum(np.exp(-0.2 * (d * t.dist_reward_scale + rotation_distance(o[1], g[1])))
                          for d, o, g in zip(dists, objects, goals))
             terminated = any(o[0][2] <= t.fall_z for o in objects)
+        if t.anchors is not None:
+            bodies = self.ids.palm if t.anchor_body == "palm" else self.ids.mount
+            d = self.data[k]
+            terminated |= any(np.linalg.norm(d.xpos[b] - a) >= 0.1 for b, a in zip(bodies, t.anchors))
         distance = float(sum(dists))
         return float(reward), distance < t.success_distance, terminated, distance
 
@@ -275,17 +300,14 @@ class BimanualEnv(LoopedEnv):
         u = rng.uniform(-1.0, 1.0, 5 + 2 * 24)
         goal_rot = np.array([1.0, 0.0, 0.0, 0.0]) if lift else random_rotation(goal_u[0], goal_u[1])
         obj_rot = np.array([1.0, 0.0, 0.0, 0.0]) if lift else random_rotation(u[3], u[4])
-        noise = 0.0 if lift else POSITION_NOISE
-        goal_shifts = [np.asarray(t.goal_shift)] if t.kind != "two_catch" else [
-            np.array([0.0, -0.4, 0.0]), np.array([0.0, 0.4, 0.0])]
+        goal_shifts = [np.asarray(t.goal_shift), SECOND_GOAL_SHIFT]
         for adr, mocap, start, shift in zip(ids.obj_qpos, ids.goal_mocap, self._start, goal_shifts):
-            d.qpos[adr:adr + 3] = start + noise * u[:3]
+            d.qpos[adr:adr + 3] = start + t.position_noise * u[:3]
             d.qpos[adr + 3:adr + 7] = obj_rot
             d.mocap_pos[mocap] = start + shift
             d.mocap_quat[mocap] = goal_rot
         # joints: 0.2 * (lower + (upper - lower) u), the same for both hands, kept inside the joint ranges
-        dof_noise = 0.0 if lift else DOF_NOISE
-        q = np.clip(dof_noise * (ids.lower + (ids.upper - ids.lower) * u[5:29]), ids.lower, ids.upper)
+        q = np.clip(t.dof_noise * (ids.lower + (ids.upper - ids.lower) * u[5:29]), ids.lower, ids.upper)
         for h in range(2):
             d.qpos[ids.hand_qpos[h]] = q
             d.ctrl[ids.act[h]] = np.clip(q[ids.act_joint], ids.ctrl_low, ids.ctrl_high)

@@ -30,6 +30,9 @@ ORIGINALS = {
     "two_catch_underarm": ("shadow_hand_two_catch_underarm", "ShadowHandTwoCatchUnderarm",
                            "ShadowHandTwoCatchUnderarm.yaml"),
     "lift_underarm": ("shadow_hand_lift_underarm", "ShadowHandLiftUnderarm", "ShadowHandLiftUnderarm.yaml"),
+    "catch_abreast": ("shadow_hand_catch_abreast", "ShadowHandCatchAbreast", "ShadowHandCatchAbreast.yaml"),
+    "catch_over2underarm": ("shadow_hand_catch_over2underarm", "ShadowHandCatchOver2Underarm",
+                            "ShadowHandCatchOver2Underarm.yaml"),
 }
 INSTALL = ("backend 'isaacgym' needs NVIDIA Isaac Gym Preview 4 (https://developer.nvidia.com/isaac-gym) and "
            "Bi-DexHands (https://github.com/PKU-MARL/DexterousHands), neither of which is installed")

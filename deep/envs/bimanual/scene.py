@@ -7,9 +7,10 @@ reflected across the plane x = 0 of its parent frame (all frames reflected by th
 which composes through the kinematic tree): positions ``p -> M p``, orientations ``R -> M R M`` (quaternion
 ``(w, x, y, z) -> (w, x, -y, -z)``), hinge and slide axes ``a -> -M a`` (so that a joint angle bends the
 mirrored finger the mirrored way and joint ranges, actuators and tendons stay as they are), inertia frames like
-bodies, and every mesh scaled by ``(-1, 1, 1)``.  The mirrored hand is then placed rotated by pi about z, so
-that with the same joint angles the left hand is the right hand reflected across the vertical plane
-``y = (y_right + y_left) / 2`` between them (tested on fingertips and every geom).
+bodies, and every mesh scaled by ``(-1, 1, 1)``.  The mirrored hand takes the pose of Bi-DexHands' second hand
+(a right hand there); with Hand Over's poses (the second turned by pi about z) and the same joint angles
+the left hand is the right one reflected across the vertical plane ``y = (y_right + y_left) / 2`` between
+them (tested on fingertips and every geom), as it is, to 1e-3, with Catch Abreast's.
 """
 from __future__ import annotations
 
@@ -91,10 +92,22 @@ def mirror_spec(spec: mujoco.MjSpec) -> mujoco.MjSpec:
     return spec
 
 
+def euler_zyx_quat(roll: float, pitch: float, yaw: float) -> np.ndarray:
+    """Isaac Gym's ``Quat.from_euler_zyx(roll, pitch, yaw)`` as a MuJoCo quaternion (w, x, y, z):
+    ``q_z(yaw) q_y(pitch) q_x(roll)``."""
+    out, tmp = np.empty(4), np.empty(4)
+    halves = [np.array([np.cos(a / 2), *(np.sin(a / 2) * axis)])
+              for a, axis in zip((yaw, pitch, roll), np.eye(3)[::-1])]
+    mujoco.mju_mulQuat(tmp, halves[0], halves[1])
+    mujoco.mju_mulQuat(out, tmp, halves[2])
+    return out
+
+
 @dataclass(frozen=True)
 class HandPose:
     pos: tuple[float, float, float]    #: world position of the mount (Bi-DexHands' actor position)
     free_base: bool                    #: whether the base translates and rotates (force/torque actions)
+    euler: tuple[float, float, float] = (0.0, 0.0, 0.0)  #: actor orientation, from_euler_zyx(roll, pitch, yaw)
 
 
 def _hand_com() -> np.ndarray:
@@ -107,19 +120,21 @@ def _hand_com() -> np.ndarray:
 
 def _add_hand(scene: mujoco.MjSpec, side: str, pose: HandPose) -> None:
     """Attach one hand (``side`` "right" or "left", names prefixed ``side/``) to ``scene`` with its mount at
-    ``pose`` (the left one turned by pi about z), gravity compensated (Bi-DexHands: ``disable_gravity``).
-    A free base is a body at the hand's centre of mass (about which a free PhysX actor turns) with three
-    slides and a ball joint, damped (:func:`_set_base_damping`)."""
+    ``pose`` (a left hand at the pose of Bi-DexHands' second, right, hand: palm and fingers where that one has
+    them, its thumb on the other side), gravity compensated (Bi-DexHands: ``disable_gravity``).  A free base
+    is a body at the hand's centre of mass (about which a free PhysX actor turns) with three slides and a ball
+    joint, damped (:func:`_set_base_damping`)."""
     hand = right_hand_spec()
     com = _hand_com()
     if side == "left":
         mirror_spec(hand)
         com = com * np.array([-1.0, 1.0, 1.0])
-    turn = np.diag([1.0, 1.0, 1.0]) if side == "right" else np.diag([-1.0, -1.0, 1.0])
-    quat = [1.0, 0.0, 0.0, 0.0] if side == "right" else [0.0, 0.0, 0.0, 1.0]
+    quat = euler_zyx_quat(*pose.euler)
+    rot = np.empty(9)
+    mujoco.mju_quat2Mat(rot, quat)
     offset = com if pose.free_base else np.zeros(3)
-    base = scene.worldbody.add_body(name=f"{side}/base", pos=list(np.asarray(pose.pos) + turn @ offset),
-                                    quat=quat)
+    base = scene.worldbody.add_body(name=f"{side}/base", quat=list(quat),
+                                    pos=list(np.asarray(pose.pos) + rot.reshape(3, 3) @ offset))
     if pose.free_base:
         base.mass, base.inertia = 1e-3, [1e-6, 1e-6, 1e-6]
         for axis in np.eye(3):
