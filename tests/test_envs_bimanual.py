@@ -343,6 +343,8 @@ def test_render_frame():
 
 
 def test_bad_options_and_isaac_backend():
+    from deep.envs.bimanual.isaac import ORIGINALS
+    assert set(ORIGINALS) == set(TASKS)
     with pytest.raises(ValueError, match="valid tasks"):
         make_env("bimanual", "hand_shake", 1)
     with pytest.raises(ValueError, match="backend"):

@@ -2,8 +2,8 @@
 default) and, for users who have Isaac Gym, the original tasks (``backend="isaacgym"``, :mod:`.isaac`).
 
 Tasks (constants from PKU-MARL/DexterousHands ``bidexhands/cfg/ShadowHand*.yaml`` and
-``bidexhands/tasks/shadow_hand_*.py``; both hands palm up, facing each other along y, the right one at the
-actor pose of Bi-DexHands' "shadow_hand", the left one at that of its "another_hand"):
+``bidexhands/tasks/shadow_hand_*.py``; the right hand at the actor pose of Bi-DexHands' "shadow_hand",
+the left one at that of its "another_hand"; on the first four tasks both palm up, facing each other along y):
 
 - ``hand_over``: fixed bases 1 m apart; an egg starts in the right palm (0.01 position noise, random
   orientation) and must reach a goal 0.25 m further, over the left palm (random goal orientation).  Reward
