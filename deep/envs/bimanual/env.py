@@ -55,10 +55,11 @@ TASKS: dict[str, Task] = {
     # ShadowHandTwoCatchUnderarm: an egg in each palm, each one's goal over the other palm; success when
     # the two goal distances add up to under 0.06
     "two_catch_underarm": Task("two_catch", (0.0, 0.0, 0.5), (0.0, -1.15, 0.5), True, 75,
-                               goal_shift=(0.0, -0.4, 0.0), success_distance=0.06, transition_scale=0.05, orientation_scale=0.5),
+                               goal_shift=(0.0, -0.4, 0.0), success_distance=0.06, transition_scale=0.05,
+                               orientation_scale=0.5),
     # ShadowHandLiftUnderarm: a pot on a table between the hands, lifted 0.4 (goal), 500 steps, no noise
-    "lift_underarm": Task("lift", (0.0, 0.05, 0.45), (0.0, -1.25, 0.45), True, 500, goal_shift=(0.0, 0.0, 0.4), fall_z=0.3, success_distance=0.05, dist_reward_scale=20.0,
-                          transition_scale=0.25, orientation_scale=1.0, position_noise=0.0, dof_noise=0.0),
+    "lift_underarm": Task("lift", (0.0, 0.05, 0.45), (0.0, -1.25, 0.45), True, 500, goal_shift=(0.0, 0.0, 0.4),
+                          fall_z=0.3, success_distance=0.05, dist_reward_scale=20.0, transition_scale=0.25, orientation_scale=1.0, position_noise=0.0, dof_noise=0.0),
     # ShadowHandCatchAbreast: side by side, both turned -pi/2 about z and tilted +-0.3925 towards each
     # other; the egg passes 0.6 along -y; a palm 0.1 from its place ends the episode; 150 steps, no noise
     "catch_abreast": Task("throw", (0.0, -0.55, 0.5), (0.0, -1.15, 0.5), True, 150,
@@ -126,10 +127,9 @@ class _Ids:
                 raise RuntimeError(f"scene lacks {[n for n, i in zip(names, out) if i < 0]}")
             return out
 
-        J, B, A, S = (mujoco.mjtObj.mjOBJ_JOINT, mujoco.mjtObj.mjOBJ_BODY, mujoco.mjtObj.mjOBJ_ACTUATOR,
-                      mujoco.mjtObj.mjOBJ_SENSOR)
+        B, S = mujoco.mjtObj.mjOBJ_BODY, mujoco.mjtObj.mjOBJ_SENSOR
         self.hand_qpos, self.hand_dof, self.act, self.tips, self.tip_sensors = [], [], [], [], []
-        self.forearm, self.mount, self.palm, self.base_qpos, self.base_dof = [], [], [], [], []
+        self.forearm, self.mount, self.palm = [], [], []
         for side in SIDES:
             joints = [j for j in range(model.njnt) if model.joint(j).name.startswith(f"{side}/robot0:")]
             self.hand_qpos.append(model.jnt_qposadr[joints])
@@ -141,10 +141,6 @@ class _Ids:
             self.forearm.append(ids(B, [f"{side}/robot0:forearm"])[0])
             self.mount.append(ids(B, [f"{side}/robot0:hand mount"])[0])
             self.palm.append(ids(B, [f"{side}/robot0:palm"])[0])
-            if task.free_base:
-                base = ids(J, [f"{side}/base_slide{a}" for a in "xyz"] + [f"{side}/base_ball"])
-                self.base_qpos.append(np.arange(model.jnt_qposadr[base[0]], model.jnt_qposadr[base[0]] + 7))
-                self.base_dof.append(np.arange(model.jnt_dofadr[base[0]], model.jnt_dofadr[base[0]] + 6))
         jids = [j for j in range(model.njnt) if model.joint(j).name.startswith("right/robot0:")]
         self.lower, self.upper = model.jnt_range[jids, 0].copy(), model.jnt_range[jids, 1].copy()
         self.ctrl_low, self.ctrl_high = model.actuator_ctrlrange[self.act[0]].T.copy()
