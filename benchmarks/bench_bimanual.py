@@ -86,7 +86,9 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=40)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     args = parser.parse_args()
-    print(f"{os.cpu_count()} CPU cores; one control step = 1/60 s = {SUBSTEPS} MuJoCo steps")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{os.cpu_count()} CPU cores, load average {load} (above the core count, the cores are shared with "
+          f"other work: compare the ratio column); one control step = 1/60 s = {SUBSTEPS} MuJoCo steps")
     print(f"{'task':20s} {'ctrl steps/s':>12s} {'bare MuJoCo':>12s} {'ratio':>6s} "
           f"{f'{args.workers} workers':>11s} {'success':>8s} {'return (s.e.)':>16s}")
     ctx = multiprocessing.get_context("spawn")
