@@ -114,6 +114,11 @@ class LoopedEnv(BatchedMultiAgentEnv):
     def _set_copy(self, k: int, snapshot: Any) -> None:
         """Restore copy ``k``'s simulator and RNG from ``_get_copy``'s snapshot."""
 
+    def _episode_info(self, done: np.ndarray) -> dict:
+        """Extra per-episode ``Step.info`` entries of the copies that end this step (rows where ``done``),
+        read before they reset; none by default."""
+        return {}
+
     # ---------------------------------------------------------------- interface
     def _view(self) -> Reset:
         return Reset(obs=[o.copy() for o in self._obs], state=self._state.copy(),
@@ -143,7 +148,7 @@ class LoopedEnv(BatchedMultiAgentEnv):
         done = terminated | truncated
         final = self._view()
         info = {"episode_return": np.where(done, self._return, np.nan),
-                "episode_length": np.where(done, self._t, 0)}
+                "episode_length": np.where(done, self._t, 0), **self._episode_info(done)}
         for k in np.flatnonzero(done):
             self._reset_copy(int(k), None)
         self._t[done] = 0

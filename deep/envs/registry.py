@@ -13,7 +13,8 @@ import importlib
 from .base import BatchedMultiAgentEnv
 
 #: family name -> module of this package that builds it
-FAMILIES = {"tabular": "tabular_env", "mpe": "mpe", "mamujoco": "mamujoco", "aircombat": "aircombat"}
+FAMILIES = {"tabular": "tabular_env", "mpe": "mpe", "mamujoco": "mamujoco", "aircombat": "aircombat",
+            "bimanual": "bimanual"}
 ENVS = tuple(FAMILIES)
 
 
@@ -52,5 +53,6 @@ def make_env(env: str, task: str, num_envs: int, seed: int | None = None, **opti
       ``continuous_actions`` (default False, as in mpe2), ``local_ratio``;
     - mamujoco: ``obs_mode`` ("full+id" or "khop"), ``k`` (k-hop depth), ``episode_limit``;
     - aircombat: ``control`` ("hierarchical" or "direct"), ``episode_limit``.
+    - bimanual: ``episode_limit``, ``backend`` ("mujoco", or "isaacgym" for the original Bi-DexHands).
     """
     return family_module(env).make(str(task), num_envs, seed, **options)
