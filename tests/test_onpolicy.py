@@ -74,7 +74,7 @@ def _first_update(cls, seed, params):
     torch.manual_seed(seed)
     env = make_env("tabular", "paper-matrix", COPIES, seed=seed)
     algo = cls(env.spec, params)
-    for p in algo.policies:
+    for p in algo.actors:
         start_from(p, P0)
     r = env.reset(seed=seed)
     batch, _ = collect(algo, env, make_rollout(algo, env, r), r)
@@ -88,7 +88,7 @@ def test_first_update_moves_towards_the_exact_expected_update(name):
     game = paper_matrix_game()
     init = tabular.JointPolicy([P0[None]] * 2)
     algo, _ = _first_update(cls, 1, PPOClipParams(gamma=0.0, rollout_length=STEPS, hidden=(64, 64)))
-    for i, pol in enumerate(algo.policies):
+    for i, pol in enumerate(algo.actors):
         # the exact expected update of Appendix B (no clip, full step; HAPPO with this agent last or first:
         # both orders give (1, 0, 0) here), so its direction is (0.4, -0.2, -0.2)
         exact = standard_dynamics(game, name, init, max_iter=1, order=[i, 1 - i]).history[1][i][0] - P0
@@ -118,7 +118,7 @@ def test_happo_weights_later_agents_by_earlier_ratios():
 
     algo.ppo_epochs = spy
     st = algo.update(batch, np.random.default_rng(3))
-    first, second = st["permutation"]
+    first, second = algo.last_order
     assert torch.equal(seen[first], torch.ones(len(batch)))
     torch.testing.assert_close(seen[second], seen[f"ratio{first}"])
     assert not torch.allclose(seen[second], torch.ones(len(batch)))
@@ -133,10 +133,10 @@ def test_hatrpo_step_satisfies_its_kl_constraint():
     batch, _ = collect(algo, env, make_rollout(algo, env, r), r)
     d = algo.tensors(batch)
     with torch.no_grad():
-        old = [pol.dist(*d["inputs"][i]) for i, pol in enumerate(algo.policies)]
-    before = [torch.nn.utils.parameters_to_vector(p.parameters()).clone() for p in algo.policies]
+        old = [pol.dist(*d["inputs"][i]) for i, pol in enumerate(algo.actors)]
+    before = [torch.nn.utils.parameters_to_vector(p.parameters()).clone() for p in algo.actors]
     st = algo.update(batch, np.random.default_rng(0))
-    for i, pol in enumerate(algo.policies):
+    for i, pol in enumerate(algo.actors):
         with torch.no_grad():
             kl = float(algo.mean_kl(i, d, old[i]))
         assert st[f"accepted/{i}"] == 1.0
@@ -154,7 +154,7 @@ def test_ppo_splits_its_joint_action_per_agent():
     acted = algo.act(r.obs, r.avail)
     assert [a.shape for a in acted.stored] == [(3,), (3,)]
     (o, m), = algo.policy_inputs(r.obs, r.avail)
-    dist = algo.policies[0].dist(o, m)
+    dist = algo.actors[0].dist(o, m)
     joint = torch.as_tensor(np.stack(acted.stored, -1))
     torch.testing.assert_close(dist.log_prob(joint), torch.as_tensor(sum(acted.log_prob)))
     with pytest.raises(ValueError, match="Box or every agent"):

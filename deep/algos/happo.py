@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import register
 from .on_policy_base import OnPolicyAlgorithm, PPOClipParams
 
 
+@register("happo")
 class HAPPO(OnPolicyAlgorithm):
-    name = "happo"
     Params = PPOClipParams
     shares = False
 

@@ -23,47 +23,49 @@ import numpy as np
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
+from deep.config import integer, number
+
+from .base import register
 from .on_policy_base import OnPolicyAlgorithm, OnPolicyParams
 
 
 @dataclass(frozen=True)
 class HATRPOParams(OnPolicyParams):
-    kl_threshold: float = 0.01
-    ls_steps: int = 10
-    accept_ratio: float = 0.5
-    backtrack: float = 0.8
-    cg_iters: int = 10
-    cg_damping: float = 0.1
+    """HATRPO's trust-region settings (HARL tuned_configs/pettingzoo_mpe/*/hatrpo; HARL trpo_util for CG)."""
 
-    def __post_init__(self):
-        super().__post_init__()
-        if not (self.kl_threshold > 0 and self.ls_steps >= 1 and 0 < self.backtrack < 1 and self.cg_iters >= 1
-                and self.cg_damping >= 0 and self.accept_ratio >= 0):
-            raise ValueError("HATRPO needs kl_threshold > 0, ls_steps >= 1, 0 < backtrack < 1, cg_iters >= 1, "
-                             "cg_damping >= 0 and accept_ratio >= 0")
+    kl_threshold: float = number(0.005, "trust region: mean KL(old || new) bound (HARL MPE kl_threshold: 0.005)",
+                                 lo=0, lo_open=True)
+    ls_steps: int = integer(10, "backtracking line-search tries (HARL ls_step: 10)")
+    accept_ratio: float = number(0.5, "accept a step improving >= this x the linear prediction (HARL: 0.5)", lo=0)
+    backtrack: float = number(0.8, "line-search step shrink factor (HARL backtrack_coeff: 0.8)", lo=0, hi=1,
+                              lo_open=True, hi_open=True)
+    cg_iters: int = integer(10, "conjugate-gradient iterations (HARL trpo_util: 10)")
+    cg_damping: float = number(0.1, "Fisher-vector product damping (HARL trpo_util: 0.1)", lo=0)
 
 
 def conjugate_gradient(fvp, b: torch.Tensor, iters: int, tol: float = 1e-10) -> torch.Tensor:
-    """Approximate ``H^-1 b`` for the symmetric positive-definite ``H`` given by ``fvp(v) = H v``."""
+    """Approximate ``H^-1 b`` for the symmetric positive-definite ``H`` given by ``fvp(v) = H v`` (stops early
+    once the squared residual is below ``tol``; ``b = 0`` gives 0)."""
     x, r = torch.zeros_like(b), b.clone()
     p, rr = b.clone(), b @ b
     for _ in range(iters):
+        if rr < tol:
+            break
         hp = fvp(p)
         a = rr / (p @ hp)
         x += a * p
         r -= a * hp
         rr_new = r @ r
-        if rr_new < tol:
-            break
         p = r + (rr_new / rr) * p
         rr = rr_new
     return x
 
 
+@register("hatrpo")
 class HATRPO(OnPolicyAlgorithm):
-    name = "hatrpo"
     Params = HATRPOParams
     shares = False
+    actor_stat_keys = ("kl", "improvement", "accepted")
 
     def surrogate(self, k: int, d: dict, factor=None) -> torch.Tensor:
         """``E[M rho A]`` of policy ``k`` on the whole batch (to be maximised)."""
@@ -75,10 +77,10 @@ class HATRPO(OnPolicyAlgorithm):
 
     def mean_kl(self, k: int, d: dict, old) -> torch.Tensor:
         o, m = d["inputs"][k]
-        return self.policies[k].kl(old, o, m).mean()
+        return self.actors[k].kl(old, o, m).mean()
 
     def trust_region_step(self, k: int, d: dict, factor) -> dict:
-        pol = self.policies[k]
+        pol = self.actors[k]
         params = [q for q in pol.parameters() if q.requires_grad]
         o, m = d["inputs"][k]
         with torch.no_grad():
@@ -89,21 +91,23 @@ class HATRPO(OnPolicyAlgorithm):
         def fvp(v):
             kl = self.mean_kl(k, d, old)
             grad = parameters_to_vector(torch.autograd.grad(kl, params, create_graph=True))
-            return parameters_to_vector(torch.autograd.grad(grad @ v, params)).detach() + self.p.cg_damping * v
+            return parameters_to_vector(torch.autograd.grad(grad @ v, params)).detach() + self.params.cg_damping * v
 
-        x = conjugate_gradient(fvp, g, self.p.cg_iters)
-        xhx = x @ fvp(x)
-        full = torch.sqrt(2.0 * self.p.kl_threshold / xhx.clamp_min(1e-12)) * x
+        x = conjugate_gradient(fvp, g, self.params.cg_iters)
+        xhx = float(x @ fvp(x))
+        if not xhx > 0:  # a zero gradient (e.g. every advantage equal): nothing to step along
+            return {f"kl/{k}": 0.0, f"improvement/{k}": 0.0, f"accepted/{k}": 0.0}
+        full = (2.0 * self.params.kl_threshold / xhx) ** 0.5 * x
         theta0, base = parameters_to_vector(params).detach().clone(), loss.item()
         expected, frac = float(g @ full), 1.0
         with torch.no_grad():
-            for _ in range(self.p.ls_steps):
+            for _ in range(self.params.ls_steps):
                 vector_to_parameters(theta0 + frac * full, params)
                 improve = float(self.surrogate(k, d, factor)) - base
                 kl = float(self.mean_kl(k, d, old))
-                if kl <= self.p.kl_threshold and improve > 0 and improve > self.p.accept_ratio * expected * frac:
+                if kl <= self.params.kl_threshold and improve > 0 and improve > self.params.accept_ratio * expected * frac:
                     return {f"kl/{k}": kl, f"improvement/{k}": improve, f"accepted/{k}": 1.0}
-                frac *= self.p.backtrack
+                frac *= self.params.backtrack
             vector_to_parameters(theta0, params)
         return {f"kl/{k}": 0.0, f"improvement/{k}": 0.0, f"accepted/{k}": 0.0}
 

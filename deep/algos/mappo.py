@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import register
 from .on_policy_base import OnPolicyAlgorithm, PPOClipParams
 
 
+@register("mappo")
 class MAPPO(OnPolicyAlgorithm):
-    name = "mappo"
     Params = PPOClipParams
 
     def update_actors(self, d: dict, rng: np.random.Generator) -> dict:
-        agents = range(len(self.policies))
-        if self.p.share_params:
+        agents = range(len(self.actors))
+        if self.params.share_params:
             return self.ppo_epochs(list(agents), d, rng)
         stats = {}
         for k in agents:

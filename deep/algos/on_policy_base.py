@@ -24,63 +24,53 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from deep.config import choice, flag, integer, number, sizes
 from deep.envs.base import EnvSpec
-from deep.nets.distributions import ValueCritic, ValueNorm, make_policy
+from deep.nets.distributions import CategoricalPolicy, ValueCritic, ValueNorm, make_policy
+
+from .base import Acted, Algorithm
 
 ADV_EPS = 1e-5  #: added to the advantages' std when normalising them (reference code)
 
 
-@dataclass
-class Acted:
-    env_actions: list
-    stored: list
-    log_prob: list | None
-    value: np.ndarray | None
-
-
 @dataclass(frozen=True)
 class OnPolicyParams:
-    """Hyper-parameters every on-policy algorithm has (descriptions and sources in the algos YAMLs)."""
+    """Hyper-parameters every on-policy algorithm has.  Defaults: the reference code's tuned configs for MPE
+    (PKU-MARL/HARL tuned_configs/pettingzoo_mpe/*/{mappo,happo,hatrpo}, equal across the three MPE tasks);
+    what MAMuJoCo changes is in deep/configs/paper/<algo>/mamujoco_*.yaml."""
 
-    hidden: tuple = (128, 128)
-    feature_norm: bool = True
-    actor_lr: float = 5e-4
-    critic_lr: float = 5e-4
-    adam_eps: float = 1e-5
-    gamma: float | None = 0.99
-    gae_lambda: float = 0.95
-    rollout_length: int = 200
-    normalize_advantage: bool = True
-    critic_epochs: int = 5
-    critic_minibatches: int = 1
-    clip: float = 0.2
-    value_clip: bool = True
-    value_loss: str = "huber"
-    huber_delta: float = 10.0
-    value_norm: bool = True
-    max_grad_norm: float = 10.0
-    init_std: float = 0.3655
-    share_params: bool = False
-
-    def __post_init__(self):
-        checks = [("hidden", len(self.hidden) > 0 and all(int(h) > 0 for h in self.hidden), "positive sizes"),
-                  ("gae_lambda", 0.0 <= self.gae_lambda <= 1.0, "in [0, 1]"),
-                  ("clip", 0.0 < self.clip < 1.0, "in (0, 1)"),
-                  ("value_loss", self.value_loss in ("huber", "mse"), "huber or mse"),
-                  ("rollout_length", self.rollout_length >= 1, ">= 1"),
-                  ("critic_epochs", self.critic_epochs >= 1, ">= 1"),
-                  ("critic_minibatches", self.critic_minibatches >= 1, ">= 1"),
-                  ("init_std", self.init_std > 0, "> 0")]
-        for name, ok, what in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {what}, got {getattr(self, name)!r}")
+    hidden: tuple = sizes((128, 128), "hidden layer sizes of actors and critic (HARL MPE: [128, 128])")
+    feature_norm: bool = flag(True, "LayerNorm on network inputs (HARL use_feature_normalization: true)")
+    actor_lr: float = number(5e-4, "actors' Adam learning rate (HARL lr: 5e-4)", lo=0, lo_open=True)
+    critic_lr: float = number(5e-4, "critic's Adam learning rate (HARL critic_lr: 5e-4)", lo=0, lo_open=True)
+    adam_eps: float = number(1e-5, "Adam epsilon (HARL opti_eps: 1e-5)", lo=0, lo_open=True)
+    gamma: float = number(0.99, "discount (HARL: 0.99)", lo=0, hi=1, hi_open=True,
+                          allow_none="for a tabular game's own discount")
+    gae_lambda: float = number(0.95, "GAE lambda (HARL gae_lambda: 0.95)", lo=0, hi=1)
+    rollout_length: int = integer(200, "vector steps per rollout, one update each (HARL episode_length: 200)")
+    normalize_advantage: bool = flag(True, "advantages to zero mean, unit std per rollout (HARL: always)")
+    critic_epochs: int = integer(5, "passes over the rollout per critic update (HARL critic_epoch: 5)")
+    critic_minibatches: int = integer(1, "minibatches per critic pass (HARL critic_num_mini_batch: 1)")
+    clip: float = number(0.2, "PPO ratio clip and value-clip range (HARL clip_param: 0.2)", lo=0, hi=1,
+                         lo_open=True, hi_open=True)
+    value_clip: bool = flag(True, "clipped value loss (HARL use_clipped_value_loss: true)")
+    value_loss: str = choice("huber", "critic loss: Huber or squared (HARL use_huber_loss: true)", "huber", "mse")
+    huber_delta: float = number(10.0, "Huber loss threshold (HARL huber_delta: 10)", lo=0, lo_open=True)
+    value_norm: bool = flag(True, "ValueNorm: critic targets in running-normalised units (HARL use_valuenorm)")
+    max_grad_norm: float = number(10.0, "gradient norm clip of every step (HARL max_grad_norm: 10)", lo=0,
+                                  lo_open=True)
+    init_std: float = number(0.3655, "initial std of Gaussian policies (HARL: sigmoid(1) * std_y_coef 0.5)",
+                             lo=0, lo_open=True)
+    share_params: bool = flag(False, "one actor network for all agents (MAPPO only; needs equal spaces)")
 
 
 @dataclass(frozen=True)
 class PPOClipParams(OnPolicyParams):
-    ppo_epochs: int = 5
-    actor_minibatches: int = 1
-    entropy_coef: float = 0.01
+    """The PPO-clip algorithms' (MAPPO, HAPPO, PPO) further hyper-parameters (HARL MPE tuned configs)."""
+
+    ppo_epochs: int = integer(5, "passes over the rollout per actor update (HARL ppo_epoch: 5)")
+    actor_minibatches: int = integer(1, "minibatches per actor pass (HARL actor_num_mini_batch: 1)")
+    entropy_coef: float = number(0.01, "entropy bonus coefficient (HARL entropy_coef: 0.01)", lo=0)
 
 
 def minibatches(n: int, k: int, rng: np.random.Generator) -> list[torch.Tensor]:
@@ -96,7 +86,7 @@ def same_spaces(spec: EnvSpec) -> bool:
     return len(set(spec.obs_dims)) == 1 and all(type(a) is type(a0) and a == a0 for a in spec.action_spaces)
 
 
-class OnPolicyAlgorithm:
+class OnPolicyAlgorithm(Algorithm):
     """Base of the likelihood-ratio algorithms; subclasses define :meth:`update_actors`."""
 
     on_policy = True
@@ -104,14 +94,14 @@ class OnPolicyAlgorithm:
     shares = True  #: whether ``share_params`` is allowed (simultaneous updates only)
 
     def __init__(self, spec: EnvSpec, params: OnPolicyParams, *, device: str = "cpu"):
-        self.spec, self.p, self.device = spec, params, torch.device(device)
+        super().__init__(spec, params, device=device)
         if params.share_params and not self.shares:
             raise ValueError(f"{self.name} updates agents one by one; share_params is not allowed")
         if params.share_params and not same_spaces(spec):
             raise ValueError("share_params needs every agent to have the same observation size and action space")
-        self.policies = self.build_policies()
-        self.unique = list({id(p): p for p in self.policies}.values())
-        self._opt_of = [next(k for k, u in enumerate(self.unique) if u is p) for p in self.policies]
+        self.actors = self.build_actors()
+        self.unique = list({id(p): p for p in self.actors}.values())
+        self._opt_of = [next(k for k, u in enumerate(self.unique) if u is p) for p in self.actors]
         hidden = list(params.hidden)
         self.critic = ValueCritic(spec.state_dim, hidden, params.feature_norm).to(self.device)
         self.value_norm = ValueNorm().to(self.device) if params.value_norm else None
@@ -121,12 +111,13 @@ class OnPolicyAlgorithm:
         self.updates = 0
 
     # ------------------------------------------------------------------ policies and their inputs
-    def build_policies(self) -> list:
+    def build_actors(self) -> list:
         """One policy per agent (the same object for every agent when parameters are shared)."""
-        s, hidden = self.spec, list(self.p.hidden)
-        first = make_policy(s.obs_dims[0], s.action_spaces[0], hidden, self.p.feature_norm, self.p.init_std)
-        return [first if (i == 0 or self.p.share_params) else
-                make_policy(s.obs_dims[i], s.action_spaces[i], hidden, self.p.feature_norm, self.p.init_std)
+        s, hidden = self.spec, list(self.params.hidden)
+        p = self.params
+        first = make_policy(s.obs_dims[0], s.action_spaces[0], hidden, p.feature_norm, p.init_std)
+        return [first if (i == 0 or p.share_params) else
+                make_policy(s.obs_dims[i], s.action_spaces[i], hidden, p.feature_norm, p.init_std)
                 for i in range(s.n_agents)]
 
     def policy_inputs(self, obs: Sequence, avail: Sequence) -> list[tuple]:
@@ -153,7 +144,7 @@ class OnPolicyAlgorithm:
         """Per agent: the environment action (a Box action clipped to the Box), the stored action (the
         unbounded sample) and its log-probability; ``deterministic`` takes the mean / most likely action."""
         stored, logps = [], []
-        for k, (pol, (o, m)) in enumerate(zip(self.policies, self.policy_inputs(obs, avail))):
+        for k, (pol, (o, m)) in enumerate(zip(self.actors, self.policy_inputs(obs, avail))):
             dist = pol.dist(o, m)
             a = pol.mode(o, m) if deterministic else dist.sample()
             s, lp = self.to_agents(k, a, dist)
@@ -163,7 +154,7 @@ class OnPolicyAlgorithm:
         return Acted(env_actions=env, stored=stored, log_prob=logps, value=None)
 
     def env_actions(self, stored: list) -> list:
-        return [pol.to_env(a) for pol, a in zip(self.policies, stored)]
+        return [pol.to_env(a) for pol, a in zip(self.actors, stored)]
 
     @torch.no_grad()
     def values(self, state) -> np.ndarray:
@@ -175,7 +166,7 @@ class OnPolicyAlgorithm:
     def tensors(self, batch) -> dict:
         """The batch as tensors, advantages normalised if ``normalize_advantage``."""
         adv = self._t(batch.advantage)
-        if self.p.normalize_advantage:
+        if self.params.normalize_advantage:
             adv = (adv - adv.mean()) / (adv.std(unbiased=False) + ADV_EPS)
         return {"state": self._t(batch.state), "inputs": self.policy_inputs(batch.obs, batch.avail),
                 "actions": self.policy_actions(batch.actions, self._t(batch.log_prob)), "adv": adv,
@@ -186,14 +177,14 @@ class OnPolicyAlgorithm:
         (o, m), (a, old) = d["inputs"][k], d["actions"][k]
         if idx is not None:
             o, m, a, old = o[idx], None if m is None else m[idx], a[idx], old[idx]
-        dist = self.policies[k].dist(o, m)
+        dist = self.actors[k].dist(o, m)
         return torch.exp(dist.log_prob(a) - old), dist
 
     def clipped_surrogate(self, k: int, d: dict, idx=None, factor=None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(-E[M min(rho A, clip(rho) A)], entropy)`` of policy ``k`` (eq. 13; ``M = factor`` or 1)."""
         rho, dist = self.ratio(k, d, idx)
         adv = d["adv"] if idx is None else d["adv"][idx]
-        surr = torch.minimum(rho * adv, rho.clamp(1.0 - self.p.clip, 1.0 + self.p.clip) * adv)
+        surr = torch.minimum(rho * adv, rho.clamp(1.0 - self.params.clip, 1.0 + self.params.clip) * adv)
         if factor is not None:
             surr = (factor if idx is None else factor[idx]) * surr
         return -surr.mean(), dist.entropy().mean()
@@ -204,11 +195,12 @@ class OnPolicyAlgorithm:
         pred = self.critic(state)
         target = self.value_norm.normalize(ret) if self.value_norm is not None else ret
         losses = [pred - target]
-        if self.p.value_clip and old is not None:
+        if self.params.value_clip and old is not None:
             o = old if idx is None else old[idx]
-            losses.append(o + (pred - o).clamp(-self.p.clip, self.p.clip) - target)
-        if self.p.value_loss == "huber":
-            losses = [F.huber_loss(e, torch.zeros_like(e), delta=self.p.huber_delta, reduction="none") for e in losses]
+            losses.append(o + (pred - o).clamp(-self.params.clip, self.params.clip) - target)
+        if self.params.value_loss == "huber":
+            losses = [F.huber_loss(e, torch.zeros_like(e), delta=self.params.huber_delta, reduction="none")
+                      for e in losses]
         else:
             losses = [0.5 * e.pow(2) for e in losses]
         return (losses[0] if len(losses) == 1 else torch.maximum(*losses)).mean()
@@ -216,14 +208,14 @@ class OnPolicyAlgorithm:
     def actor_loss(self, k: int, d: dict) -> torch.Tensor:
         """Policy ``k``'s loss on the whole batch (for :meth:`losses`); HATRPO overrides it."""
         loss, ent = self.clipped_surrogate(k, d)
-        return loss - self.p.entropy_coef * ent
+        return loss - self.params.entropy_coef * ent
 
     def losses(self, batch) -> dict:
         """Named scalar losses on ``batch`` (nothing is stepped): ``actor/<k>`` per policy and ``critic``."""
         d = self.tensors(batch)
         out = {f"actor/{k}": self.actor_loss(k, d) for k in range(len(self.unique))}
-        if len(self.unique) < len(self.policies):  # shared: one loss over all agents
-            out = {"actor/0": sum(self.actor_loss(k, d) for k in range(len(self.policies))) / len(self.policies)}
+        if len(self.unique) < len(self.actors):  # shared: one loss over all agents
+            out = {"actor/0": sum(self.actor_loss(k, d) for k in range(len(self.actors))) / len(self.actors)}
         out["critic"] = self.value_loss(d)
         return out
 
@@ -235,12 +227,26 @@ class OnPolicyAlgorithm:
     def target_params(self) -> list:
         return []
 
+    #: per-actor statistics of :meth:`update_actors`, logged as ``<key>/<actor>``
+    actor_stat_keys: tuple = ("actor_loss", "entropy")
+
+    def stat_names(self) -> list[str]:
+        return (["time_actors", "time_critic", "critic_loss"]
+                + [f"{key}/{k}" for key in self.actor_stat_keys for k in range(len(self.unique))])
+
+    def action_probs(self, agent: int, obs: torch.Tensor, avail: torch.Tensor | None = None) -> torch.Tensor:
+        actor = self.actors[agent]
+        if not isinstance(actor, CategoricalPolicy):
+            raise ValueError(f"agent {agent}'s policy is not categorical")
+        with torch.no_grad():
+            return actor.dist(obs.to(self.device), avail).probs
+
     # ------------------------------------------------------------------ update
     def step(self, opt: torch.optim.Optimizer, loss: torch.Tensor, params) -> float:
         """One optimiser step on ``loss`` with the gradient norm clipped to ``max_grad_norm``; returns the norm."""
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(params, self.p.max_grad_norm)
+        norm = torch.nn.utils.clip_grad_norm_(params, self.params.max_grad_norm)
         opt.step()
         return float(norm)
 
@@ -248,13 +254,13 @@ class OnPolicyAlgorithm:
         """``ppo_epochs`` passes of minibatch PPO-clip steps on the policy of the agents ``ks`` (one agent, or
         every agent of a shared network: the mean of their losses) with weights ``factor``."""
         k0 = ks[0]
-        pol, opt = self.policies[k0], self.actor_opts[self._opt_of[k0]]
+        pol, opt = self.actors[k0], self.actor_opts[self._opt_of[k0]]
         total, ent_sum, steps = 0.0, 0.0, 0
-        for _ in range(self.p.ppo_epochs):
-            for idx in minibatches(d["n"], self.p.actor_minibatches, rng):
+        for _ in range(self.params.ppo_epochs):
+            for idx in minibatches(d["n"], self.params.actor_minibatches, rng):
                 parts = [self.clipped_surrogate(k, d, idx, factor) for k in ks]
                 surr, ent = sum(q[0] for q in parts) / len(ks), sum(q[1] for q in parts) / len(ks)
-                self.step(opt, surr - self.p.entropy_coef * ent, pol.parameters())
+                self.step(opt, surr - self.params.entropy_coef * ent, pol.parameters())
                 total, ent_sum, steps = total + surr.item(), ent_sum + ent.item(), steps + 1
         return {f"actor_loss/{k0}": total / steps, f"entropy/{k0}": ent_sum / steps}
 
@@ -262,8 +268,8 @@ class OnPolicyAlgorithm:
         with torch.no_grad():
             old = self.critic(d["state"])
         total, steps = 0.0, 0
-        for _ in range(self.p.critic_epochs):
-            for idx in minibatches(d["n"], self.p.critic_minibatches, rng):
+        for _ in range(self.params.critic_epochs):
+            for idx in minibatches(d["n"], self.params.critic_minibatches, rng):
                 if self.value_norm is not None:
                     self.value_norm.update(d["returns"][idx])
                 loss = self.value_loss(d, idx, old)
@@ -275,14 +281,14 @@ class OnPolicyAlgorithm:
         """The heterogeneous-agent scheme (HAPPO, HATRPO): a fresh random permutation; each agent in turn runs
         ``agent_step(i, M)`` with ``M`` the product of the already-updated agents' ratios ``pi_new / pi_old`` on
         every sample (no gradient through it)."""
-        perm = [int(i) for i in rng.permutation(len(self.policies))]
+        perm = [int(i) for i in rng.permutation(len(self.actors))]
         factor = torch.ones(d["n"], device=self.device)
         stats = {}
         for i in perm:
             stats.update(agent_step(i, factor))
             with torch.no_grad():
                 factor = factor * self.ratio(i, d)[0]
-        stats["permutation"] = perm
+        self.last_order = perm
         return stats
 
     def update_actors(self, d: dict, rng: np.random.Generator) -> dict:
@@ -301,13 +307,13 @@ class OnPolicyAlgorithm:
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
-        return {"policies": [u.state_dict() for u in self.unique], "critic": self.critic.state_dict(),
+        return {"actors": [u.state_dict() for u in self.unique], "critic": self.critic.state_dict(),
                 "value_norm": None if self.value_norm is None else self.value_norm.state_dict(),
                 "actor_opts": [o.state_dict() for o in self.actor_opts], "critic_opt": self.critic_opt.state_dict(),
                 "updates": self.updates}
 
     def load_state_dict(self, sd: dict) -> None:
-        for u, s in zip(self.unique, sd["policies"], strict=True):
+        for u, s in zip(self.unique, sd["actors"], strict=True):
             u.load_state_dict(s)
         self.critic.load_state_dict(sd["critic"])
         if self.value_norm is not None:

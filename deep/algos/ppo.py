@@ -17,6 +17,7 @@ from gymnasium.spaces import Box, Discrete, MultiDiscrete
 
 from deep.nets.distributions import make_policy
 
+from .base import register
 from .on_policy_base import OnPolicyAlgorithm, PPOClipParams
 
 
@@ -37,18 +38,18 @@ def joint_space(spaces):
                      f"got {[type(s).__name__ for s in spaces]}")
 
 
+@register("ppo")
 class PPO(OnPolicyAlgorithm):
-    name = "ppo"
     Params = PPOClipParams
 
-    def build_policies(self) -> list:
+    def build_actors(self) -> list:
         s = self.spec
-        if self.p.share_params:
+        if self.params.share_params:
             raise ValueError("ppo has a single agent; share_params does not apply")
         self.space = joint_space(s.action_spaces)
         self.widths = [_width(a) for a in s.action_spaces]
         self.cuts = np.cumsum([0] + self.widths)
-        return [make_policy(sum(s.obs_dims), self.space, list(self.p.hidden), self.p.feature_norm, self.p.init_std)]
+        return [make_policy(sum(s.obs_dims), self.space, list(self.params.hidden), self.params.feature_norm, self.params.init_std)]
 
     def policy_inputs(self, obs, avail):
         o = self._t(np.concatenate([np.asarray(x, np.float32) for x in obs], axis=-1))
@@ -78,6 +79,16 @@ class PPO(OnPolicyAlgorithm):
             stored.append((a[:, 0] if isinstance(sp, Discrete) else a).cpu().numpy())
             logps.append(per_entry[:, lo:hi].sum(-1).cpu().numpy())
         return stored, logps
+
+    def action_probs(self, agent: int, obs: torch.Tensor, avail: torch.Tensor | None = None) -> torch.Tensor:
+        """Agent ``agent``'s factor of the joint policy (a Discrete agent) at joint observations ``obs``, or at
+        ``obs`` seen by every agent (tabular games: each agent observes the one-hot state)."""
+        if not isinstance(self.spec.action_spaces[agent], Discrete):
+            raise ValueError(f"agent {agent}'s actions are not Discrete")
+        if obs.shape[-1] != sum(self.spec.obs_dims):
+            obs = torch.cat([obs] * self.spec.n_agents, -1)
+        with torch.no_grad():
+            return self.actors[0].dist(obs.to(self.device), avail).parts[int(self.cuts[agent])].probs
 
     def env_actions(self, stored):
         return [np.clip(a, sp.low, sp.high) if isinstance(sp, Box) else a

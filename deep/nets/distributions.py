@@ -27,8 +27,8 @@ from gymnasium.spaces import Box, Discrete, MultiDiscrete
 from torch import nn
 from torch.distributions import Categorical, Normal
 
-#: Logit of an unavailable action: exp() of it underflows to exactly 0 in float32.
-MASKED_LOGIT = -1e9
+from .heads import MASKED_LOGIT
+
 ACTION_GAIN = 0.01  #: orthogonal gain of the action layer (HARL model.gain)
 
 
