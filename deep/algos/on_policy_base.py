@@ -105,9 +105,10 @@ class OnPolicyAlgorithm(Algorithm):
         hidden = list(params.hidden)
         self.critic = ValueCritic(spec.state_dim, hidden, params.feature_norm).to(self.device)
         self.value_norm = ValueNorm().to(self.device) if params.value_norm else None
-        self.actor_opts = [torch.optim.Adam(u.parameters(), lr=params.actor_lr, eps=params.adam_eps)
+        self.actor_opts = [torch.optim.Adam(u.parameters(), lr=params.actor_lr, eps=params.adam_eps, fused=True)
                            for u in self.unique]
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=params.critic_lr, eps=params.adam_eps)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=params.critic_lr, eps=params.adam_eps,
+                                           fused=True)
         self.updates = 0
 
     # ------------------------------------------------------------------ policies and their inputs
