@@ -122,7 +122,7 @@ def load_checkpoint(path: Path) -> dict:
     try:
         sd = torch.load(path, weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        if "Unsupported global" in str(exc):  # a pickled object, not damage
             raise ValueError(f"{path} holds objects other than plain tensors and containers: it was written "
                              f"by meharl before the deep/ restructure, or not by meharl; it cannot be loaded "
                              f"(start a new run)") from None
