@@ -95,21 +95,22 @@ class HATRPO(OnPolicyAlgorithm):
 
         x = conjugate_gradient(fvp, g, self.params.cg_iters)
         xhx = float(x @ fvp(x))
+        no_step = {f"kl/{k}": 0.0, f"improvement/{k}": 0.0, f"accepted/{k}": 0.0}
         if not xhx > 0:  # a zero gradient (e.g. every advantage equal): nothing to step along
-            return {f"kl/{k}": 0.0, f"improvement/{k}": 0.0, f"accepted/{k}": 0.0}
+            return no_step
         full = (2.0 * self.params.kl_threshold / xhx) ** 0.5 * x
         theta0, base = parameters_to_vector(params).detach().clone(), loss.item()
-        expected, frac = float(g @ full), 1.0
+        expected, frac, accept = float(g @ full), 1.0, self.params.accept_ratio
         with torch.no_grad():
             for _ in range(self.params.ls_steps):
                 vector_to_parameters(theta0 + frac * full, params)
                 improve = float(self.surrogate(k, d, factor)) - base
                 kl = float(self.mean_kl(k, d, old))
-                if kl <= self.params.kl_threshold and improve > 0 and improve > self.params.accept_ratio * expected * frac:
+                if kl <= self.params.kl_threshold and 0 < improve and improve > accept * expected * frac:
                     return {f"kl/{k}": kl, f"improvement/{k}": improve, f"accepted/{k}": 1.0}
                 frac *= self.params.backtrack
             vector_to_parameters(theta0, params)
-        return {f"kl/{k}": 0.0, f"improvement/{k}": 0.0, f"accepted/{k}": 0.0}
+        return no_step
 
     def update_actors(self, d: dict, rng: np.random.Generator) -> dict:
         return self.sequential_turns(d, rng, lambda i, factor: self.trust_region_step(i, d, factor))

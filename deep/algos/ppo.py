@@ -31,9 +31,11 @@ def _width(space) -> int:
 def joint_space(spaces):
     """The joint action space of the centralised agent (Box or MultiDiscrete)."""
     if all(isinstance(s, Box) for s in spaces):
-        return Box(np.concatenate([np.ravel(s.low) for s in spaces]), np.concatenate([np.ravel(s.high) for s in spaces]))
+        return Box(np.concatenate([np.ravel(s.low) for s in spaces]),
+                   np.concatenate([np.ravel(s.high) for s in spaces]))
     if all(isinstance(s, (Discrete, MultiDiscrete)) for s in spaces):
-        return MultiDiscrete(np.concatenate([[s.n] if isinstance(s, Discrete) else np.ravel(s.nvec) for s in spaces]))
+        return MultiDiscrete(np.concatenate([[s.n] if isinstance(s, Discrete) else np.ravel(s.nvec)
+                                             for s in spaces]))
     raise ValueError("ppo's joint action needs every agent's actions to be Box or every agent's to be discrete; "
                      f"got {[type(s).__name__ for s in spaces]}")
 
@@ -43,19 +45,18 @@ class PPO(OnPolicyAlgorithm):
     Params = PPOClipParams
 
     def build_actors(self) -> list:
-        s = self.spec
-        if self.params.share_params:
+        s, p = self.spec, self.params
+        if p.share_params:
             raise ValueError("ppo has a single agent; share_params does not apply")
         self.space = joint_space(s.action_spaces)
-        self.widths = [_width(a) for a in s.action_spaces]
-        self.cuts = np.cumsum([0] + self.widths)
-        return [make_policy(sum(s.obs_dims), self.space, list(self.params.hidden), self.params.feature_norm, self.params.init_std)]
+        self.cuts = np.cumsum([0] + [_width(a) for a in s.action_spaces])
+        return [make_policy(sum(s.obs_dims), self.space, list(p.hidden), p.feature_norm, p.init_std)]
 
     def policy_inputs(self, obs, avail):
         o = self._t(np.concatenate([np.asarray(x, np.float32) for x in obs], axis=-1))
         if all(m is None for m in avail):
             return [(o, None)]
-        sizes = [int(np.asarray(sp.n if isinstance(sp, Discrete) else np.sum(sp.nvec))) for sp in self.spec.action_spaces]
+        sizes = [int(sp.n) if isinstance(sp, Discrete) else int(np.sum(sp.nvec)) for sp in self.spec.action_spaces]
         n = o.shape[0]
         masks = [np.ones((n, k), bool) if m is None else np.asarray(m, bool) for m, k in zip(avail, sizes)]
         return [(o, self._t(np.concatenate(masks, axis=-1), torch.bool))]
