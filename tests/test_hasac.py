@@ -8,9 +8,10 @@ import torch
 from gymnasium.spaces import Box, Discrete, MultiDiscrete
 
 from deep.envs.base import EnvSpec
-from deep.hasac import HASAC, HASACParams, ReplayBuffer
-from deep.hasac.actors import CategoricalActor, MultiDiscreteActor, SquashedGaussianActor, make_actor
-from deep.hasac.networks import TwinCritic
+from deep.algos.hasac import HASAC, HASACParams
+from deep.nets.critics import TwinCritic
+from deep.nets.heads import CategoricalActor, MultiDiscreteActor, SquashedGaussianActor, make_actor
+from deep.storage.replay import ReplayBuffer
 
 torch.set_num_threads(1)
 
@@ -199,7 +200,7 @@ def test_gradient_isolation(loss):
     h.update(batch, np.random.default_rng(0))
     assert all(not p.requires_grad and p.grad is None for p in h.critic_target.parameters())
     for p_t, p_old, p in zip(h.critic_target.parameters(), old_t, h.critic.parameters()):
-        torch.testing.assert_close(p_t, (1 - h.p.polyak) * p_old + h.p.polyak * p, rtol=0, atol=1e-7)
+        torch.testing.assert_close(p_t, (1 - h.params.polyak) * p_old + h.params.polyak * p, rtol=0, atol=1e-7)
 
 
 def test_permutation_is_fresh_and_later_agents_see_new_actions():
@@ -222,7 +223,10 @@ def test_permutation_is_fresh_and_later_agents_see_new_actions():
         seen.append((i, list(reps)))
         return orig_loss(i, b, reps, own, features)
     h.actor_loss = traced_loss
-    perms = [h.update(batch, np.random.default_rng(k))["permutation"] for k in range(6)]
+    perms = []
+    for k in range(6):
+        h.update(batch, np.random.default_rng(k))
+        perms.append(h.last_order)
     assert len({tuple(p) for p in perms}) > 1 and all(sorted(p) == [0, 1, 2] for p in perms)
     def step_of(j, rep):
         """Optimiser step of agent j's actor when it sampled ``rep`` (same storage: a detached view)."""

@@ -13,21 +13,21 @@ import torch
 import yaml
 
 from deep.config import CONFIG_DIR, resolve
-from deep.train import Trainer
+from deep.run import resume, start
 from meharl.cli import main
 
 QUIET = ["train.progress=false", "train.tensorboard=false"]
 
 
-def _params(tr: Trainer) -> dict:
+def _params(tr) -> dict:
     """Every tensor that the next training step depends on, by name."""
     out = {}
-    for k, a in enumerate(tr.agent.unique):
+    for k, a in enumerate(tr.algo.unique):
         out.update({f"actor{k}.{n}": p for n, p in a.state_dict().items()})
-    out.update({f"critic.{n}": p for n, p in tr.agent.critic.state_dict().items()})
-    out.update({f"target.{n}": p for n, p in tr.agent.critic_target.state_dict().items()})
-    out.update({f"log_alpha{i}": la for i, la in enumerate(tr.agent.log_alpha)})
-    for k, opt in enumerate(tr.agent.actor_opts + [tr.agent.critic_opt]):
+    out.update({f"critic.{n}": p for n, p in tr.algo.critic.state_dict().items()})
+    out.update({f"target.{n}": p for n, p in tr.algo.critic_target.state_dict().items()})
+    out.update({f"log_alpha{i}": la for i, la in enumerate(tr.algo.log_alpha)})
+    for k, opt in enumerate(tr.algo.actor_opts + [tr.algo.critic_opt]):
         for j, st in enumerate(opt.state.values()):
             out.update({f"opt{k}.{j}.{n}": v for n, v in st.items()})
     return out
@@ -41,13 +41,14 @@ def _assert_same(a: dict, b: dict):
 
 # ---------------------------------------------------------------- configs
 def test_every_shipped_config_validates_and_holds_the_paper_settings():
-    for path in CONFIG_DIR.glob("*.yaml"):
-        with open(path) as fh:
-            raw = yaml.safe_load(fh)
-        task = "g.json" if path.stem == "tabular_game" else raw["task"]
-        cfg = resolve(raw["env"], task, 0)
+    paths = sorted(CONFIG_DIR.glob("tasks/*/*.yaml"))
+    assert len(paths) == 15
+    for path in paths:
+        env = path.parent.name
+        task = "g.json" if (env, path.stem) == ("tabular", "game") else path.stem
+        cfg = resolve(env, task, 0)
         assert cfg["algo"]["polyak"] == 0.005
-        if raw["env"] != "tabular":
+        if env != "tabular":
             assert cfg["algo"]["hidden"] == [256, 256] and cfg["num_envs"] == 20
             assert cfg["train"]["warmup_steps"] == 10_000 and cfg["train"]["buffer_size"] == 1_000_000
             assert cfg["train"]["train_interval"] == cfg["train"]["updates_per_train"] == 50
@@ -91,18 +92,18 @@ def _tabular_cfg(seed=0, extra=()):
 def test_same_seed_twice_gives_identical_runs(tmp_path):
     runs = []
     for name in ("a", "b"):
-        tr = Trainer(_tabular_cfg(), tmp_path / name)
+        tr = start(_tabular_cfg(), tmp_path / name)
         tr.run()
         runs.append(tr)
     _assert_same(_params(runs[0]), _params(runs[1]))
-    other = Trainer(_tabular_cfg(seed=1), tmp_path / "c")
+    other = start(_tabular_cfg(seed=1), tmp_path / "c")
     other.run()
     assert not torch.equal(_params(other)["critic.q1.0.weight"], _params(runs[0])["critic.q1.0.weight"])
 
 
 def test_sigkill_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path):
     extra = ["train.total_steps=4000", "train.checkpoint_interval=800", "algo.hidden=[64, 64]"]
-    ref = Trainer(_tabular_cfg(extra=extra), tmp_path / "ref")
+    ref = start(_tabular_cfg(extra=extra), tmp_path / "ref")
     ref.run()
     run_dir = tmp_path / "killed"
     cmd = [sys.executable, "-m", "meharl", "train", "--env", "tabular", "--task", "paper-matrix", "--seed", "0",
@@ -118,11 +119,11 @@ def test_sigkill_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, f"the run ended before it was killed: {proc.stderr.read()}"
-    saved = torch.load(ck, weights_only=False)["counters"]["env_steps"]
+    saved = torch.load(ck, weights_only=True)["counters"]["env_steps"]
     assert 0 < saved < 4000
-    resumed = Trainer.resume(run_dir)
+    resumed = resume(run_dir)
     resumed.run()
-    assert resumed.c["env_steps"] == ref.c["env_steps"] == 4000
+    assert resumed.counters["env_steps"] == ref.counters["env_steps"] == 4000
     _assert_same(_params(ref), _params(resumed))
     with open(run_dir / "eval.csv") as fh:
         steps = [int(r["env_steps"]) for r in csv.DictReader(fh)]
@@ -166,10 +167,10 @@ SMOKE = ["algo.hidden=[32, 32]", "algo.batch_size=64", "num_envs=4", "eval_num_e
 def test_smoke_run_with_the_real_simulator(tmp_path, env, task, extra):
     pytest.importorskip({"mpe": "mpe2", "mamujoco": "gymnasium_robotics"}[env])
     cfg = resolve(env, task, 0, [*QUIET, *SMOKE, "train.total_steps=400", "train.eval_interval=400", *extra])
-    tr = Trainer(cfg, tmp_path / "run")
+    tr = start(cfg, tmp_path / "run")
     last = tr.run()
     tr.close()
-    assert tr.c["env_steps"] == 400 and tr.c["updates"] > 0
+    assert tr.counters["env_steps"] == 400 and tr.counters["updates"] > 0
     assert np.isfinite(last["eval"]["eval_return"]) and np.isfinite(last["progress"]["critic_loss"])
 
 
@@ -180,12 +181,51 @@ def test_resume_is_exact_with_a_real_simulator_mid_episode(tmp_path):
     def cfg():
         return resolve("mpe", "simple_spread_v3", 0, [*QUIET, *SMOKE, "train.total_steps=600", "algo.n_step=5",
                                                        "train.eval_interval=300", "train.checkpoint_interval=0"])
-    ref = Trainer(cfg(), tmp_path / "ref")
+    ref = start(cfg(), tmp_path / "ref")
     ref.run()
-    cut = Trainer(cfg(), tmp_path / "cut")
+    cut = start(cfg(), tmp_path / "cut")
     cut.run(stop_after=70)  # 70 vector steps: mid-episode (episodes last 25)
     cut.save_checkpoint()
-    resumed = Trainer.resume(tmp_path / "cut")
+    resumed = resume(tmp_path / "cut")
     resumed.run()
-    assert resumed.c["updates"] == ref.c["updates"] > 0
+    assert resumed.counters["updates"] == ref.counters["updates"] > 0
     _assert_same(_params(ref), _params(resumed))
+
+
+# ---------------------------------------------------------------- the layout: registry, defaults, checkpoints
+def test_generated_algorithm_defaults_are_up_to_date():
+    from deep.algos import algo_names
+    from deep.config import render_defaults
+    for name in algo_names():
+        path = CONFIG_DIR / "algos" / f"{name}.yaml"
+        assert path.read_text() == render_defaults(name), f"run `python -m deep.config` to refresh {path}"
+
+
+def test_an_unsupported_algorithm_task_pair_is_refused_by_name_before_anything_is_built(tmp_path, monkeypatch):
+    from deep.algos import base
+    from deep.algos.hasac import HASAC
+
+    class DiscreteOnly(HASAC):
+        supports = frozenset({"discrete"})
+    monkeypatch.setitem(base.ALGOS, "discrete-only", DiscreteOnly)
+    cfg = resolve("mamujoco", "HalfCheetah-2x3", 0, [*QUIET])
+    cfg["algo_name"] = "discrete-only"
+    with pytest.raises(ValueError, match="algorithm discrete-only does not support box actions"):
+        start(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ValueError, match="unknown algorithm 'nope'; valid algorithms: .*hasac"):
+        resolve("mpe", "simple_spread_v3", 0, algo="nope")
+
+
+def test_checkpoints_of_the_old_format_get_a_clear_error(tmp_path, capsys):
+    run_dir = tmp_path / "old"
+    assert main(["train", "--env", "tabular", "--task", "paper-matrix", "--run-dir", str(run_dir),
+                 "--set", *QUIET, "train.total_steps=400", "train.warmup_steps=160"]) == 0
+    # today's checkpoint before the restructure: numpy arrays and RNG states pickled as objects
+    torch.save({"agent": {}, "obs": np.zeros(3), "rng": np.random.default_rng(0).bit_generator.state,
+                "counters": {"env_steps": 400}}, run_dir / "checkpoint.pt")
+    capsys.readouterr()
+    for cmd in (["resume", str(run_dir)], ["eval", str(run_dir)]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err
+        assert "written by meharl before the deep/ restructure" in err and "Traceback" not in err

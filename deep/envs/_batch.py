@@ -88,8 +88,9 @@ class LoopedEnv(BatchedMultiAgentEnv):
 
     @abstractmethod
     def _get_copy(self, k: int) -> Any:
-        """A picklable snapshot of copy ``k``'s simulator and RNG from which it continues exactly (its
-        observation rows are saved alongside by :meth:`get_state`)."""
+        """A plain snapshot (numbers, strings, numpy arrays, lists, dicts: no pickled objects) of copy ``k``'s
+        simulator and RNG from which it continues exactly (its observation rows are saved alongside by
+        :meth:`get_state`)."""
 
     @abstractmethod
     def _set_copy(self, k: int, snapshot: Any) -> None:
@@ -140,7 +141,7 @@ class LoopedEnv(BatchedMultiAgentEnv):
 
     # ---------------------------------------------------------------- exact resume (checkpoints)
     def get_state(self) -> dict:
-        """Everything needed to continue these episodes exactly (picklable; used by checkpoints)."""
+        """Everything needed to continue these episodes exactly, as plain values (used by checkpoints)."""
         return {"copies": [self._get_copy(k) for k in range(self.num_envs)], "t": self._t.copy(),
                 "return": self._return.copy(), "obs": [o.copy() for o in self._obs], "state": self._state.copy()}
 

@@ -5,7 +5,7 @@ Discrete (all available).  Episodes start from the game's initial distribution `
 (a matrix game) an episode is one step and *terminates*; with ``gamma > 0`` it never terminates and is
 *truncated* at ``episode_limit``, so a learner that bootstraps truncations optimises exactly the engine's
 discounted objective ``J`` (eq. 2) whatever the limit.  The deep and exact halves therefore solve the same
-problem and their policies can be compared with :func:`tabular.qre_gap` (see ``deep.hasac.bridge``).
+problem and their policies can be compared with :func:`tabular.qre_gap` (see ``deep.run.evaluate``).
 """
 from __future__ import annotations
 
