@@ -11,7 +11,7 @@ from deep.config import resolve
 from meharl import report as R
 from meharl.cli import main
 
-EVAL_FIELDS = ["env_steps", "eval_return", "eval_return_std", "eval_episodes", "qre_gap", "wall_time"]  # deep.train
+EVAL_FIELDS = ["env_steps", "eval_return", "eval_return_std", "eval_episodes", "qre_gap", "wall_time"]  # deep.run
 T_975_3 = 3.182446305284263  #: Student t quantile t_{0.975, 3} (tables; scipy.stats.t.ppf(0.975, 3))
 
 
@@ -174,15 +174,13 @@ def test_bad_input_is_one_line_and_exit_2(case, message, tmp_path, capsys):
 
 def test_report_on_real_tiny_runs(tmp_path):
     """Two seeds of deep HASAC on the matrix game, trained for real; the report's finals are their eval.csv's."""
-    from deep.train import Trainer
+    import deep
     root = tmp_path / "runs"
     tiny = ["train.progress=false", "train.tensorboard=false", "train.total_steps=320", "train.warmup_steps=160",
             "train.eval_interval=160", "train.log_interval=160", "train.checkpoint_interval=0",
             "algo.batch_size=32", "algo.hidden=[16]", "train.eval_episodes=8"]
     for seed in (0, 1):
-        tr = Trainer(resolve("tabular", "paper-matrix", seed, tiny), root / f"seed{seed}")
-        tr.run()
-        tr.close()
+        deep.train("tabular", "paper-matrix", root / f"seed{seed}", seed=seed, overrides=tiny)
     rep = R.build(root, reps=500)
     seeds, finals, steps = rep.finals["tabular:paper-matrix"]["hasac"]
     for seed, final, step in zip(seeds, finals, steps):
