@@ -13,6 +13,7 @@ EXPECTED = {
     "temperature.ipynb": (["alpha=  10: agent 1 [0.0221 0.0224 0.9555]",   # Table 3's alpha = 10 row
                            "HASPI from (0.6, 0.2, 0.2) selects (A, A) for alpha < 6.7115"], 5),
     "mehaml_markov.ipynb": (["-> QRE number 1", "-> QRE number 2", "T.mehaml: 94 iterations"], 5),
+    "deep_exact.ipynb": (["QRE 1: J =  20.803"], 3),
 }
 
 
