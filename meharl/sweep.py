@@ -113,7 +113,8 @@ def parse_variant(item) -> Variant:
 
 def make_sweep(file=None, algos=None, tasks=None, seeds=None, overrides=(), root=None, cpus_per_run=None,
                gpus_per_run=None) -> Sweep:
-    """A sweep from a YAML sweep file (keys :data:`FILE_KEYS`) and/or command-line values (which win)."""
+    """A sweep from a YAML sweep file (keys :data:`FILE_KEYS`) and/or command-line values (which win); ``algos``
+    and ``tasks`` are comma-separated strings or lists (of names or :func:`parse_variant` mappings)."""
     spec = {}
     if file is not None:
         with open(file, encoding="utf-8") as fh:
@@ -123,8 +124,8 @@ def make_sweep(file=None, algos=None, tasks=None, seeds=None, overrides=(), root
         unknown = sorted(set(spec) - set(FILE_KEYS))
         if unknown:
             raise ValueError(f"{file}: unknown key(s) {', '.join(unknown)} (valid: {', '.join(FILE_KEYS)})")
-    algo_items = algos.split(",") if algos else spec.get("algos")
-    task_items = tasks.split(",") if tasks else spec.get("tasks")
+    algo_items = (algos.split(",") if isinstance(algos, str) else algos) or spec.get("algos")
+    task_items = (tasks.split(",") if isinstance(tasks, str) else tasks) or spec.get("tasks")
     seed_items = seeds if seeds is not None else spec.get("seeds")
     for what, val in (("algorithms (--algos)", algo_items), ("tasks (--tasks)", task_items),
                       ("seeds (--seeds)", seed_items)):

@@ -14,6 +14,7 @@ EXPECTED = {
                            "HASPI from (0.6, 0.2, 0.2) selects (A, A) for alpha < 6.7115"], 5),
     "mehaml_markov.ipynb": (["-> QRE number 1", "-> QRE number 2", "T.mehaml: 94 iterations"], 5),
     "deep_exact.ipynb": (["QRE 1: J =  20.803"], 3),
+    "sweep_report.ipynb": (["4 finished before, 0 to run", "Figure 3: missing (b) Catch Abreast"], 3),
 }
 
 
