@@ -118,6 +118,13 @@ class HASAC(Algorithm):
     def _t(self, x, dtype=torch.float32):
         return None if x is None else torch.as_tensor(x, dtype=dtype, device=self.device)
 
+    def target_entropy_of(self, i: int, avail) -> float:
+        """Agent ``i``'s target entropy on a batch: ``target_entropy[i]`` unless its mask ``avail`` removes
+        actions, then the batch mean of the configured fraction of log(available actions) per state."""
+        if avail is None or bool(avail.all()):
+            return self.target_entropy[i]
+        return float(self.actors[i].target_entropy(self.params.target_entropy_fraction, avail).mean())
+
     def _expected(self, i: int) -> bool:
         return isinstance(self.actors[i], CategoricalActor) and self.params.discrete_actor_loss == "expected"
 
@@ -241,7 +248,7 @@ class HASAC(Algorithm):
             a_loss.backward()
             opt.step()
             if self.params.auto_alpha:
-                al = -(self.log_alpha[i] * (mean_logp.detach() + self.target_entropy[i]))
+                al = -(self.log_alpha[i] * (mean_logp.detach() + self.target_entropy_of(i, batch["avail"][i])))
                 self.alpha_opts[i].zero_grad(set_to_none=True)
                 al.backward()
                 self.alpha_opts[i].step()
@@ -279,7 +286,8 @@ class HASAC(Algorithm):
             loss, mean_logp = self.actor_loss(i, batch, reps)
             out[f"actor/{i}"] = loss
             if self.params.auto_alpha:
-                out[f"alpha/{i}"] = -(self.log_alpha[i] * (mean_logp.detach() + self.target_entropy[i]))
+                out[f"alpha/{i}"] = -(self.log_alpha[i] * (mean_logp.detach()
+                                                           + self.target_entropy_of(i, batch["avail"][i])))
         return out
 
     def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
