@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import sys
 import time
 import traceback
@@ -29,8 +28,6 @@ import yaml
 
 STATUS = "sweep_status.json"
 SPEC = "sweep.yaml"
-#: what a run killed before its first checkpoint may have left in its directory (removed before a restart)
-PARTIAL_FILES = ("config.yaml", "progress.csv", "eval.csv", "tb")
 #: keys of a sweep file
 FILE_KEYS = ("algos", "tasks", "seeds", "set", "root", "cpus_per_run", "gpus_per_run")
 #: Ray's smallest object store (75 MiB): runs pass nothing but small summaries through it
@@ -218,10 +215,8 @@ def execute(cfg: dict, run_dir: str, log_path: str) -> dict:
                 run = deep.run.resume(run_dir)
             else:
                 print(f"starting {run_dir}")
-                for name in PARTIAL_FILES:  # left by a run killed before its first checkpoint
-                    p = run_dir / name
-                    shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-                run = deep.run.start(cfg, run_dir)
+                # overwrite: replace the logs of an attempt killed before its first checkpoint
+                run = deep.run.start(cfg, run_dir, overwrite=True)
             try:
                 last = run.run()
             finally:
