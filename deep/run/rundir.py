@@ -122,7 +122,7 @@ def load_checkpoint(path: Path) -> dict:
     try:
         sd = torch.load(path, weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        if "Unsupported global" in str(exc):  # a pickled object, not damage
             raise ValueError(f"{path} holds objects other than plain tensors and containers: it was written "
                              f"by meharl before the deep/ restructure, or not by meharl; it cannot be loaded "
                              f"(start a new run)") from None
@@ -136,8 +136,9 @@ def load_checkpoint(path: Path) -> dict:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first sentence of an exception's message (torch's go on for a paragraph)."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return text[0].split(". ")[0].rstrip(".") if text else type(exc).__name__
 
 
 def read_config(run_dir: Path) -> dict:
