@@ -132,9 +132,11 @@ def _read_eval(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         missing = [c for c in EVAL_COLUMNS if c not in fields]
         if missing:
             raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (has: {', '.join(fields) or 'none'})")
-        win = next((c for c in WIN_RATE_COLUMNS if c in fields), None)
+        rows = list(reader)
+        # a win-rate column counts only where the env reports one (meharl writes it empty otherwise)
+        win = next((c for c in WIN_RATE_COLUMNS if c in fields and any(r[c] not in ("", None) for r in rows)), None)
         steps, rets, wins = [], [], []
-        for line, row in enumerate(reader, start=2):
+        for line, row in enumerate(rows, start=2):
             if row["eval_return"] in ("", None):
                 continue
             try:

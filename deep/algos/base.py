@@ -37,6 +37,7 @@ class Acted:
     stored: list                 #: per agent, what the buffer stores
     log_prob: list | None        #: per agent, (num_envs,) numpy log-probabilities of the actions, or None
     value: np.ndarray | None = None  #: (num_envs,) V(s) of an on-policy critic, or None
+    memory: Any = None               #: a recurrent algorithm's memory after this step (see Algorithm.recurrent)
 
 
 class Algorithm(ABC):
@@ -46,6 +47,11 @@ class Algorithm(ABC):
     on_policy: ClassVar[bool]           #: picks the loop
     supports: ClassVar[frozenset]       #: subset of ACTION_KINDS
     Params: ClassVar[type]              #: frozen dataclass of hyper-parameters (deep.config fields), each with a default
+    #: the loop module of deep.run that trains it; None: picked by ``on_policy`` (deep.run.LOOP_MODULES)
+    loop: ClassVar[str | None] = None
+    #: a recurrent algorithm's ``act`` takes ``memory=`` (from :meth:`initial_memory`, then the previous
+    #: ``Acted.memory`` passed through :meth:`reset_memory` with the copies whose episodes ended)
+    recurrent: ClassVar[bool] = False
 
     def __init__(self, spec: EnvSpec, params, *, device: str = "cpu"):
         self.spec, self.params, self.device = spec, params, torch.device(device)
@@ -83,6 +89,14 @@ class Algorithm(ABC):
     def load_state_dict(self, sd: dict) -> None: ...
 
     # ---------------------------------------------------------------- optional
+    def initial_memory(self, num_envs: int):
+        """A recurrent algorithm's memory at the start of ``num_envs`` episodes."""
+        raise NotImplementedError(f"{self.name} is not recurrent")
+
+    def reset_memory(self, memory, done: np.ndarray):
+        """``memory`` with the rows of copies whose episodes ended (``done``) back at their initial value."""
+        raise NotImplementedError(f"{self.name} is not recurrent")
+
     def action_probs(self, agent: int, obs: torch.Tensor, avail: torch.Tensor | None = None) -> torch.Tensor:
         """``pi^agent(.|o)`` as (B, n) probabilities for a Discrete agent (used for the QRE gap on tabular games)."""
         raise NotImplementedError(f"{self.name} does not expose its action probabilities")

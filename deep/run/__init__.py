@@ -1,6 +1,6 @@
 """Running algorithms: the two loops on one run directory (:mod:`.rundir`), seeding, evaluation.
 
-An algorithm's ``on_policy`` flag picks its loop: the module :data:`LOOP_MODULES` names, whose ``LOOP`` is a
+An algorithm's ``loop`` (a module name), or else its ``on_policy`` flag, picks its loop: the module :data:`LOOP_MODULES` names, whose ``LOOP`` is a
 :class:`.rundir.Run` subclass.
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ LOOP_MODULES = {False: "off_policy", True: "on_policy"}
 
 def loop_class(algo_cls):
     """The :class:`.rundir.Run` subclass that trains ``algo_cls`` (a registered algorithm class)."""
-    return importlib.import_module(f"{__name__}.{LOOP_MODULES[bool(algo_cls.on_policy)]}").LOOP
+    module = getattr(algo_cls, "loop", None) or LOOP_MODULES[bool(algo_cls.on_policy)]
+    return importlib.import_module(f"{__name__}.{module}").LOOP
 
 
 def start(cfg: dict, run_dir, *, overwrite: bool = False):

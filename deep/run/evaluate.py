@@ -9,24 +9,50 @@ import tabular
 from deep.envs.tabular_env import TabularGameEnv
 
 
-def evaluate(algo, env, episodes: int, seed: int) -> np.ndarray:
+#: per-episode task outcomes an environment may report in ``Step.info`` on done rows (1 / 0 or True / False),
+#: and the name of their rate in the logs: SMAC's battle won (smac), Bi-DexHands' success (bimanual)
+OUTCOMES = {"won": "win_rate", "success": "success_rate"}
+
+
+def episode_outcomes(step) -> dict[str, np.ndarray]:
+    """``{info key: (num_envs,) float}`` of the :data:`OUTCOMES` that ``step.info`` carries (valid on done rows)."""
+    return {k: np.asarray(step.info[k], dtype=np.float64) for k in OUTCOMES if k in step.info}
+
+
+def evaluate(algo, env, episodes: int, seed: int, outcomes: dict | None = None) -> np.ndarray:
     """Returns of ``episodes`` deterministic-policy episodes (mean / argmax actions), spread evenly over the
     copies: copy ``k`` plays ``episodes // E`` episodes, one more if ``k < episodes % E``, from
     ``env.reset(seed)``.  Every episode that is started is played to its end, so no copy's episodes are
-    preferred for ending early.  Ordered by copy, then by episode."""
+    preferred for ending early.  Ordered by copy, then by episode.  ``outcomes``, if given, is filled with
+    ``{info key: per-episode outcomes}`` (same order) for every :data:`OUTCOMES` key the environment reports.
+    A recurrent algorithm (``algo.recurrent``) carries its memory across steps, reset where an episode ends."""
     E = env.num_envs
     quota = np.full(E, episodes // E) + (np.arange(E) < episodes % E)
     r = env.reset(seed=seed)
     ret = np.zeros(E)
     out = [[] for _ in range(E)]
+    found: dict = {}
+    memory = algo.initial_memory(E) if getattr(algo, "recurrent", False) else None
     while any(len(o) < q for o, q in zip(out, quota)):
-        s = env.step(algo.act(r.obs, r.avail, deterministic=True).env_actions)
+        if memory is None:
+            acted = algo.act(r.obs, r.avail, deterministic=True)
+        else:
+            acted = algo.act(r.obs, r.avail, deterministic=True, memory=memory)
+            memory = acted.memory
+        s = env.step(acted.env_actions)
         ret += s.reward
+        got = episode_outcomes(s)
         for k in np.flatnonzero(s.done):
             if len(out[k]) < quota[k]:
                 out[k].append(ret[k])
+                for key, v in got.items():
+                    found.setdefault(key, [[] for _ in range(E)])[k].append(float(v[k]))
             ret[k] = 0.0
+        if memory is not None:
+            memory = algo.reset_memory(memory, s.done)
         r = s
+    if outcomes is not None:
+        outcomes.update({key: np.array([x for o in per_copy for x in o]) for key, per_copy in found.items()})
     return np.array([x for o in out for x in o])
 
 

@@ -40,7 +40,7 @@ from ..algos.base import Algorithm, check_device, make_algo
 from ..config import build_settings, flag, integer, validate
 from ..envs.base import Reset
 from ..envs.registry import make_env
-from .evaluate import evaluate, qre_gap
+from .evaluate import OUTCOMES, episode_outcomes, evaluate, qre_gap
 from .seeding import seeds
 
 CHECKPOINT = "checkpoint.pt"
@@ -92,9 +92,14 @@ def from_plain(x):
 
 # -------------------------------------------------------------------- CSV logs
 def csv_append(path: Path, row: dict, fields: list) -> None:
+    """Append ``row``; a file already there keeps its own header (a run begun by an older meharl, resumed,
+    drops the columns that header lacks)."""
     new = not path.exists()
+    if not new:
+        with open(path, newline="", encoding="utf-8") as fh:
+            fields = next(csv.reader(fh), None) or fields
     with open(path, "a", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
+        w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         if new:
             w.writeheader()
         w.writerow(row)
@@ -256,9 +261,11 @@ class Run:
                          "next_ckpt": t.checkpoint_interval or math.inf, "wall_time": 0.0}
         self.ep_ret = np.zeros(self.env.num_envs)
         self._reset_window()
-        self.progress_fields = (["env_steps", "updates", "episodes", "episode_return", "env_steps_per_s",
+        rates = list(OUTCOMES.values())
+        self.progress_fields = (["env_steps", "updates", "episodes", "episode_return", *rates, "env_steps_per_s",
                                  "updates_per_s", *self.time_fields, *self.algo.stat_names(), "wall_time"])
-        self.eval_fields = ["env_steps", "eval_return", "eval_return_std", "eval_episodes", "qre_gap", "wall_time"]
+        self.eval_fields = ["env_steps", "eval_return", "eval_return_std", "eval_episodes",
+                            *[f"eval_{r}" for r in rates], "qre_gap", "wall_time"]
         self._writer = None
         self._start = time.time()
         if not _resuming:
@@ -290,8 +297,11 @@ class Run:
     def observe(self, step) -> None:
         """Count one vector step ``step`` of the training environments and the episodes it ended."""
         self.ep_ret += step.reward
+        got = episode_outcomes(step)
         for k in np.flatnonzero(step.done):
             self.win["returns"].append(float(self.ep_ret[k]))
+            for key, v in got.items():
+                self.win["outcomes"].setdefault(key, []).append(float(v[k]))
             self.ep_ret[k] = 0.0
             self.counters["episodes"] += 1
         self.obs = step
@@ -345,6 +355,7 @@ class Run:
         self.counters = dict(sd["counters"])
         self._start = time.time() - float(self.counters["wall_time"])
         win = from_plain(sd["window"])
+        win.setdefault("outcomes", {})  # a checkpoint from before outcome rates were logged
         win["t0"] = time.perf_counter() - win.pop("elapsed")
         self.win = win
         self.rng.bit_generator.state = sd["rng"]
@@ -362,7 +373,7 @@ class Run:
 
     # ---------------------------------------------------------------- logs
     def _reset_window(self):
-        self.win = {"returns": [], "stats": {}, "n_updates": 0, "t0": time.perf_counter(),
+        self.win = {"returns": [], "outcomes": {}, "stats": {}, "n_updates": 0, "t0": time.perf_counter(),
                     "steps0": self.counters["env_steps"], "updates0": self.counters["updates"]}
 
     @property
@@ -379,6 +390,9 @@ class Run:
                "episode_return": float(np.mean(w["returns"])) if w["returns"] else "",
                "env_steps_per_s": (c["env_steps"] - w["steps0"]) / dt,
                "updates_per_s": (c["updates"] - w["updates0"]) / dt, "wall_time": time.time() - self._start}
+        for key, rate in OUTCOMES.items():
+            got = w.get("outcomes", {}).get(key)
+            row[rate] = float(np.mean(got)) if got else ""
         for k in self.time_fields:
             row[k] = w["stats"].get(k, 0.0)
         for k, v in w["stats"].items():
@@ -395,10 +409,13 @@ class Run:
     def run_evaluation(self, episodes: int | None = None) -> dict:
         """Deterministic-policy episodes on the evaluation copies (and the QRE gap on a tabular game)."""
         episodes = episodes or self.train_cfg.eval_episodes
-        rets = evaluate(self.algo, self.eval_env, episodes, self.seeds.eval_seed)
+        outcomes: dict = {}
+        rets = evaluate(self.algo, self.eval_env, episodes, self.seeds.eval_seed, outcomes)
         row = {"env_steps": self.counters["env_steps"], "eval_return": float(rets.mean()),
                "eval_return_std": float(rets.std()), "eval_episodes": len(rets), "qre_gap": "",
                "wall_time": time.time() - self._start}
+        for key, rate in OUTCOMES.items():
+            row[f"eval_{rate}"] = float(outcomes[key].mean()) if key in outcomes else ""
         if hasattr(self.env, "game") and self.algo.temperature() is not None:
             row["qre_gap"] = qre_gap(self.algo, self.env)
         return row
@@ -408,6 +425,9 @@ class Run:
         csv_append(self.dir / "eval.csv", row, self.eval_fields)
         if self.writer is not None:
             self.writer.add_scalar("eval/return", row["eval_return"], row["env_steps"])
+            for rate in OUTCOMES.values():
+                if row[f"eval_{rate}"] != "":
+                    self.writer.add_scalar(f"eval/{rate}", row[f"eval_{rate}"], row["env_steps"])
             if row["qre_gap"] != "":
                 self.writer.add_scalar("eval/qre_gap", row["qre_gap"], row["env_steps"])
         return row
