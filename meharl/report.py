@@ -59,6 +59,7 @@ PAPER_FIGURES = {
          "Ant-2x4", "Ant-4x2", "Ant-8x1", "HumanoidStandup-17x1", "ManyAgentSwimmer-10x2")]),
 }
 #: Table 1 (SMAC, median evaluation win rate % and its standard deviation over seeds), as printed in the paper
+#: (Liu et al., ICLR 2024, Table 1; transcribed in ../shared/paper/SPEC.md), algorithms in TABLE1_ALGOS's order
 TABLE1_ALGOS = ("hasac", "happo", "hatrpo", "mappo", "qmix", "fop")
 TABLE1 = {
     "8m_vs_9m": ((97.5, 1.2), (83.8, 4.1), (92.5, 3.7), (87.5, 4.0), (92.2, 1.0), (23.4, 1.6)),
@@ -70,6 +71,9 @@ TABLE1 = {
     "corridor": ((90.0, 10.8), (92.5, 13.9), (88.8, 2.7), (97.5, 1.2), (82.8, 4.4), (0.0, 0.0)),
     "6h_vs_8z": ((95.0, 3.1), (76.2, 3.1), (78.8, 0.6), (85.0, 2.0), (7.0, 27.0), (0.0, 0.0)),
 }
+#: Table 1's last column: the environment steps of each map's runs in the paper
+TABLE1_STEPS = {"8m_vs_9m": 10_000_000, "5m_vs_6m": 10_000_000, "3s5z": 10_000_000, "10m_vs_11m": 10_000_000,
+                "MMM2": 20_000_000, "3s5z_vs_3s6z": 20_000_000, "corridor": 20_000_000, "6h_vs_8z": 40_000_000}
 #: the paper's colours, roughly: HASAC red, then a fixed order so an algorithm keeps its colour in every panel
 ALGO_COLOURS = {"hasac": "tab:red", "happo": "tab:blue", "hatrpo": "tab:purple", "mappo": "tab:green",
                 "hatd3": "tab:orange", "qmix": "tab:brown", "fop": "tab:pink", "haddpg": "tab:olive",
@@ -296,26 +300,34 @@ def aggregate_scores(normalised: dict, tasks: list, labels: list, reps: int, see
     return agg, profiles, scores
 
 
+def final_scores(runs: list[Run], labels: dict) -> tuple[dict, dict, dict]:
+    """(runs grouped as task -> label -> runs in seed order, task -> metric, task -> label -> (seeds, final
+    scores, final env steps)): each run's last evaluation, its win rate where every run of the task has one."""
+    by_task: dict = {}
+    for r in sorted(runs, key=lambda r: (r.task_key, labels[r.path], r.seed)):
+        by_task.setdefault(r.task_key, {}).setdefault(labels[r.path], []).append(r)
+    metric = {t: "win rate" if all(r.win_rate is not None for g in by.values() for r in g) else "return"
+              for t, by in by_task.items()}
+    finals = {task: {lab: ([r.seed for r in group], np.array([_metric_values(r, metric[task])[-1] for r in group]),
+                           np.array([r.steps[-1] for r in group])) for lab, group in by_label.items()}
+              for task, by_label in by_task.items()}
+    return by_task, metric, finals
+
+
 def build(root, reps: int = 2000, seed: int = 0) -> Report:
     """Read every run under ``root`` and compute every statistic of the report."""
     if reps < 100:
         raise ValueError(f"--reps must be >= 100 bootstrap resamples, got {reps}")
     runs, skipped = find_runs(root)
     labels = label_runs(runs)
-    by_task: dict = {}
-    for r in sorted(runs, key=lambda r: (r.task_key, labels[r.path], r.seed)):
-        by_task.setdefault(r.task_key, {}).setdefault(labels[r.path], []).append(r)
-    metric = {t: "win rate" if all(r.win_rate is not None for g in by.values() for r in g) else "return"
-              for t, by in by_task.items()}
+    by_task, metric, finals = final_scores(runs, labels)
     from meharl.commands.plot import aggregate as common_steps
-    curves, finals = {}, {}
+    curves = {}
     for task, by_label in by_task.items():
-        curves[task], finals[task] = {}, {}
+        curves[task] = {}
         for lab, group in by_label.items():
             steps, vals = common_steps([(r.steps, _metric_values(r, metric[task])) for r in group])
             curves[task][lab] = (steps, vals, [r.seed for r in group])
-            finals[task][lab] = ([r.seed for r in group], np.array([_metric_values(r, metric[task])[-1] for r in group]),
-                                 np.array([r.steps[-1] for r in group]))
     norm = normalise(finals, metric)
     all_labels = sorted({lab for by in finals.values() for lab in by})
     shared = [t for t in finals if all(lab in finals[t] for lab in all_labels)]
@@ -361,25 +373,45 @@ def _markdown_table(header: list, rows: list) -> str:
     return "\n".join(lines)
 
 
+def table1_data(finals: dict, metric: dict) -> dict:
+    """Table 1 from final scores (:func:`final_scores`): ``maps`` (the paper's in its order, then others),
+    ``algorithms`` (the paper's six, then others) and ``cells[map][algorithm]``: ``seeds``, ``win_rates`` (%,
+    each run's final evaluation), ``median`` and ``std`` (sample standard deviation over seeds, ddof 1; 0 for
+    one seed) or None where there are no runs, and ``paper``: the paper's (median, std) or None; plus
+    ``missing_maps``: the paper's maps without runs."""
+    maps = {t.split(":", 1)[1]: t for t in finals if t.startswith("smac:") and metric[t] == "win rate"}
+    algos = list(TABLE1_ALGOS) + sorted({lab for t in maps.values() for lab in finals[t]} - set(TABLE1_ALGOS))
+    order = [*TABLE1, *sorted(set(maps) - set(TABLE1))]
+    cells = {}
+    for m in order:
+        cells[m] = {}
+        for k, algo in enumerate(algos):
+            got = finals[maps[m]].get(algo) if m in maps else None
+            paper = list(TABLE1[m][k]) if m in TABLE1 and k < len(TABLE1_ALGOS) else None
+            if got is None:
+                cells[m][algo] = {"seeds": [], "win_rates": [], "median": None, "std": None, "paper": paper}
+                continue
+            pct = 100 * got[1]
+            cells[m][algo] = {"seeds": list(got[0]), "win_rates": pct.tolist(), "median": float(np.median(pct)),
+                              "std": float(pct.std(ddof=1)) if len(pct) > 1 else 0.0, "paper": paper}
+    return {"maps": order, "algorithms": algos, "cells": cells, "missing_maps": [m for m in TABLE1 if m not in maps]}
+
+
+def table1_cell(cell: dict) -> str:
+    """``median (std) [paper median (std)]``, or ``no runs``."""
+    text = "no runs" if cell["median"] is None else f"{cell['median']:.1f} ({cell['std']:.1f})"
+    return text + (" [paper {:.1f} ({:.1f})]".format(*cell["paper"]) if cell["paper"] else "")
+
+
 def table1(report: Report) -> tuple[str | None, list[str]]:
     """Table 1's layout (maps x algorithms: median final win rate % (std over seeds)) from the SMAC runs, each
     cell beside the paper's value, and the maps without runs.  ``None`` when no SMAC run has a win rate."""
-    maps = {t.split(":", 1)[1]: t for t in report.finals if t.startswith("smac:") and report.metric[t] == "win rate"}
-    if not maps:
+    data = table1_data(report.finals, report.metric)
+    if len(data["missing_maps"]) == len(TABLE1) and not set(data["maps"]) - set(TABLE1):
         return None, list(TABLE1)
-    algos = list(TABLE1_ALGOS) + sorted({lab for t in maps.values() for lab in report.finals[t]} - set(TABLE1_ALGOS))
-    rows = []
-    for m in [*[m for m in TABLE1 if m in maps], *sorted(set(maps) - set(TABLE1))]:
-        row = [m]
-        for k, algo in enumerate(algos):
-            got = report.finals[maps[m]].get(algo)
-            cell = "-" if got is None else (f"{100 * np.median(got[1]):.1f} "
-                                             f"({100 * (got[1].std(ddof=1) if len(got[1]) > 1 else 0.0):.1f})")
-            if m in TABLE1 and k < len(TABLE1_ALGOS):
-                cell += " [paper {:.1f} ({:.1f})]".format(*TABLE1[m][k])
-            row.append(cell)
-        rows.append(row)
-    return _markdown_table(["map", *algos], rows), [m for m in TABLE1 if m not in maps]
+    rows = [[m, *(table1_cell(data["cells"][m][a]) for a in data["algorithms"])] for m in data["maps"]
+            if m not in data["missing_maps"]]
+    return _markdown_table(["map", *data["algorithms"]], rows), data["missing_maps"]
 
 
 # --------------------------------------------------------------------------- figures

@@ -47,6 +47,11 @@ CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_FORMAT = "meharl-deep-2"  #: checkpoints written before the deep/ restructure have no such key
 
 
+#: the columns of eval.csv: one per deterministic evaluation (an outcome rate is empty where the env has none)
+EVAL_FIELDS = ("env_steps", "eval_return", "eval_return_std", "eval_episodes",
+               *[f"eval_{rate}" for rate in OUTCOMES.values()], "qre_gap", "wall_time")
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """The ``train`` section common to every loop (budget, evaluation, logs, checkpoints)."""
@@ -264,8 +269,7 @@ class Run:
         rates = list(OUTCOMES.values())
         self.progress_fields = (["env_steps", "updates", "episodes", "episode_return", *rates, "env_steps_per_s",
                                  "updates_per_s", *self.time_fields, *self.algo.stat_names(), "wall_time"])
-        self.eval_fields = ["env_steps", "eval_return", "eval_return_std", "eval_episodes",
-                            *[f"eval_{r}" for r in rates], "qre_gap", "wall_time"]
+        self.eval_fields = list(EVAL_FIELDS)
         self._writer = None
         self._start = time.time()
         if not _resuming:
