@@ -1,0 +1,230 @@
+"""QMIX (Rashid et al., ICML 2018): per-agent recurrent Q-networks mixed monotonically into ``Q_tot``.
+
+- Agents: one GRU Q-network shared by every agent, whose input is the agent's observation (zero-padded to
+  the largest) and its one-hot id (pymarl's ``RNNAgent`` with ``obs_agent_id``); action values of actions an
+  agent lacks or may not take now are masked (``avail``) in action selection and in the target's max.
+  pymarl also appends the last action; SMAC observations here already carry it (``smac`` option
+  ``obs_last_action``, on by default), so it is not added twice.
+- Mixer: ``Q_tot = w_2^T elu(W_1^T q + b_1) + V(s)``, with ``W_1 = |hyper_1(s)|``, ``w_2 = |hyper_2(s)|``
+  (absolute values: ``dQ_tot / dq_i >= 0``, the monotonicity constraint, eq. 5 of the paper), ``b_1`` a linear
+  function of ``s`` and ``V`` a 2-layer MLP of ``s``; ``hyper_*`` are 2-layer MLPs (pymarl's
+  ``hypernet_layers: 2``).
+- Loss: ``sum_t mask_t (Q_tot(tau_t, a_t, s_t) - y_t)^2 / sum_t mask_t`` over sampled whole episodes, with the
+  double-Q target ``y_t = r_t + gamma (1 - terminated_t) Q_tot^-(tau_{t+1}, argmax_a Q(tau_{t+1}, a), s_{t+1})``
+  (actions chosen by the online agents, valued by the target agents and mixer).  A truncated episode
+  bootstraps from its final observation.
+- Targets: a *hard* copy every ``target_update_interval`` updates (200, pymarl's default, counted there in
+  episodes with one update per episode): as in the paper and its reference code; Polyak averaging would
+  depart from both for no measured gain.
+- Exploration: epsilon-greedy over the available actions, epsilon annealed linearly from 1.0 to 0.05 over
+  50,000 environment steps (the paper's SMAC setting; pymarl's ``epsilon_anneal_time``).
+- Optimiser: RMSprop (lr 5e-4, alpha 0.99, eps 1e-5), gradient norm clipped at 10 (pymarl's defaults).
+Defaults: pymarl (``src/config/default.yaml``, ``algs/qmix.yaml``): 64 GRU units, mixing embedding 32,
+hypernetwork embedding 64, batches of 32 episodes, gamma 0.99.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from deep.config import flag, integer, number
+from deep.envs.base import EnvSpec
+from deep.storage.episodes import stack_avail, stack_obs
+
+from .base import Acted, Algorithm, register
+
+
+@dataclass(frozen=True)
+class QMIXParams:
+    """QMIX's hyper-parameters; defaults from the paper / pymarl (module docstring)."""
+
+    rnn_hidden: int = integer(64, "GRU units of the agent network (pymarl rnn_hidden_dim)")
+    mixing_embed: int = integer(32, "mixing network's hidden units (pymarl mixing_embed_dim)")
+    hypernet_embed: int = integer(64, "hidden units of the hypernetworks (pymarl hypernet_embed)")
+    lr: float = number(5e-4, "RMSprop learning rate", lo=0, lo_open=True)
+    optim_alpha: float = number(0.99, "RMSprop smoothing constant", lo=0, hi=1)
+    optim_eps: float = number(1e-5, "RMSprop epsilon", lo=0, lo_open=True)
+    gamma: float = number(0.99, "discount", lo=0, hi=1, hi_open=True, allow_none="for a tabular game's own discount")
+    batch_size: int = integer(32, "episodes per gradient update")
+    epsilon_start: float = number(1.0, "exploration epsilon at the start", lo=0, hi=1)
+    epsilon_finish: float = number(0.05, "exploration epsilon after annealing", lo=0, hi=1)
+    epsilon_anneal_steps: int = integer(50_000, "environment steps of linear epsilon annealing", minimum=0)
+    target_update_interval: int = integer(200, "updates between hard copies into the target networks")
+    grad_norm_clip: float = number(10.0, "gradient norm clip", lo=0, lo_open=True)
+    double_q: bool = flag(True, "double-Q targets (online argmax, target value)")
+
+
+class RNNAgent(nn.Module):
+    """fc -> ReLU -> GRUCell -> fc: Q-values of every action from (observation + agent id, hidden state)."""
+
+    def __init__(self, in_dim: int, hidden: int, n_actions: int):
+        super().__init__()
+        self.fc1, self.rnn, self.fc2 = nn.Linear(in_dim, hidden), nn.GRUCell(hidden, hidden), nn.Linear(hidden, n_actions)
+
+    def forward(self, x, h):
+        h = self.rnn(torch.relu(self.fc1(x)), h)
+        return self.fc2(h), h
+
+
+class QMixer(nn.Module):
+    """The monotonic mixing network with state-conditioned hypernetworks (absolute weights)."""
+
+    def __init__(self, n_agents: int, state_dim: int, embed: int, hyper_embed: int):
+        super().__init__()
+        self.n, self.embed = n_agents, embed
+        self.hyper_w1 = nn.Sequential(nn.Linear(state_dim, hyper_embed), nn.ReLU(), nn.Linear(hyper_embed, n_agents * embed))
+        self.hyper_w2 = nn.Sequential(nn.Linear(state_dim, hyper_embed), nn.ReLU(), nn.Linear(hyper_embed, embed))
+        self.hyper_b1 = nn.Linear(state_dim, embed)
+        self.v = nn.Sequential(nn.Linear(state_dim, embed), nn.ReLU(), nn.Linear(embed, 1))
+
+    def forward(self, qs, state):
+        """``qs`` (..., n) agent values, ``state`` (..., S) -> ``Q_tot`` (...)."""
+        w1 = self.hyper_w1(state).abs().view(*qs.shape[:-1], self.n, self.embed)
+        hidden = nn.functional.elu((qs.unsqueeze(-2) @ w1).squeeze(-2) + self.hyper_b1(state))
+        return (hidden * self.hyper_w2(state).abs()).sum(-1) + self.v(state).squeeze(-1)
+
+
+@register("qmix")
+class QMIX(Algorithm):
+    on_policy = False
+    supports = frozenset({"discrete"})
+    Params = QMIXParams
+    loop = "episodic"
+    recurrent = True
+
+    def __init__(self, spec: EnvSpec, params: QMIXParams = QMIXParams(), *, device: str = "cpu"):
+        super().__init__(spec, params, device=device)
+        self.n = spec.n_agents
+        self.D, self.n_actions = max(spec.obs_dims), [int(s.n) for s in spec.action_spaces]
+        self.A = max(self.n_actions)
+        self.agent = RNNAgent(self.D + self.n, params.rnn_hidden, self.A).to(self.device)
+        self.mixer = QMixer(self.n, spec.state_dim, params.mixing_embed, params.hypernet_embed).to(self.device)
+        self.target_agent, self.target_mixer = copy.deepcopy(self.agent), copy.deepcopy(self.mixer)
+        self.target_agent.requires_grad_(False)
+        self.target_mixer.requires_grad_(False)
+        self.opt = torch.optim.RMSprop(self.param_groups()["q"], lr=params.lr, alpha=params.optim_alpha,
+                                       eps=params.optim_eps)
+        self.act_steps = 0   #: environment steps acted on with exploration (epsilon's clock)
+        self.updates = 0
+        self._ids = torch.eye(self.n, device=self.device)
+
+    # ------------------------------------------------------------------ acting
+    def epsilon(self) -> float:
+        p = self.params
+        frac = min(self.act_steps / p.epsilon_anneal_steps, 1.0) if p.epsilon_anneal_steps else 1.0
+        return p.epsilon_start + frac * (p.epsilon_finish - p.epsilon_start)
+
+    def initial_memory(self, num_envs: int) -> torch.Tensor:
+        return torch.zeros(num_envs, self.n, self.params.rnn_hidden, device=self.device)
+
+    def reset_memory(self, memory, done):
+        return memory * torch.as_tensor(~np.asarray(done), dtype=memory.dtype, device=self.device)[:, None, None]
+
+    def _inputs(self, obs):
+        """(..., n, D) observations -> (..., n, D + n) with the agents' one-hot ids."""
+        return torch.cat([obs, self._ids.expand(*obs.shape[:-1], self.n)], -1)
+
+    def _q(self, net, obs, h):
+        """One step of ``net`` for every agent: (E, n, D) observations, (E, n, H) memory -> (E, n, A), memory."""
+        E = obs.shape[0]
+        q, h = net(self._inputs(obs).reshape(E * self.n, -1), h.reshape(E * self.n, -1))
+        return q.view(E, self.n, self.A), h.view(E, self.n, -1)
+
+    @torch.no_grad()
+    def act(self, obs, avail, *, deterministic: bool = False, rng: np.random.Generator | None = None,
+            memory=None) -> Acted:
+        """Greedy available actions, or epsilon-greedy (uniform over the available actions; ``rng`` draws)."""
+        E = obs[0].shape[0]
+        if memory is None:
+            raise ValueError("qmix is recurrent: act() needs memory= (initial_memory, then Acted.memory)")
+        m = stack_avail(avail, self.n_actions, self.A, E)
+        q, h = self._q(self.agent, torch.as_tensor(stack_obs(obs, self.D), device=self.device), memory)
+        q = q.masked_fill(~torch.as_tensor(m, device=self.device), -torch.inf)
+        a = q.argmax(-1).cpu().numpy()
+        if not deterministic:
+            if rng is None:
+                raise ValueError("exploring actions need rng")
+            explore = rng.random((E, self.n)) < self.epsilon()
+            uniform = np.argmax(rng.random(m.shape) * m, axis=-1)   # uniform over the available actions
+            a = np.where(explore, uniform, a)
+            self.act_steps += E
+        acts = [a[:, i].astype(np.int64) for i in range(self.n)]
+        return Acted(acts, acts, None, memory=h)
+
+    # ------------------------------------------------------------------ learning
+    def _unroll(self, agent, obs):
+        """Q-values over whole episodes: (B, L+1, n, D) -> (B, L+1, n, A), memory from zeros."""
+        h = self.initial_memory(obs.shape[0])
+        qs = []
+        for t in range(obs.shape[1]):
+            q, h = self._q(agent, obs[:, t], h)
+            qs.append(q)
+        return torch.stack(qs, 1)
+
+    def _td(self, batch):
+        p = self.params
+        obs, avail, state = batch["obs"].to(self.device), batch["avail"].to(self.device), batch["state"].to(self.device)
+        act, mask = batch["act"].to(self.device), batch["filled"].to(self.device).float()
+        q = self._unroll(self.agent, obs)
+        chosen = q[:, :-1].gather(-1, act.unsqueeze(-1)).squeeze(-1)
+        q_tot = self.mixer(chosen, state[:, :-1])
+        with torch.no_grad():
+            tq = self._unroll(self.target_agent, obs)[:, 1:]
+            if p.double_q:
+                best = q[:, 1:].detach().masked_fill(~avail[:, 1:], -torch.inf).argmax(-1, keepdim=True)
+                t_next = tq.gather(-1, best).squeeze(-1)
+            else:
+                t_next = tq.masked_fill(~avail[:, 1:], -torch.inf).max(-1).values
+            y = (batch["reward"].to(self.device) + p.gamma * (1 - batch["term"].to(self.device).float())
+                 * self.target_mixer(t_next, state[:, 1:]))
+        err = (q_tot - y) * mask
+        return (err ** 2).sum() / mask.sum(), q_tot, y, mask
+
+    def losses(self, batch) -> dict:
+        return {"q": self._td(batch)[0]}
+
+    def update(self, batch, rng: np.random.Generator) -> dict:
+        loss, q_tot, y, mask = self._td(batch)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.param_groups()["q"], self.params.grad_norm_clip)
+        self.opt.step()
+        self.updates += 1
+        if self.updates % self.params.target_update_interval == 0:
+            self.target_agent.load_state_dict(self.agent.state_dict())
+            self.target_mixer.load_state_dict(self.mixer.state_dict())
+        n = mask.sum()
+        return {"q_loss": float(loss.detach()), "q_tot_mean": float((q_tot.detach() * mask).sum() / n),
+                "target_mean": float((y * mask).sum() / n), "grad_norm": float(norm), "epsilon": self.epsilon()}
+
+    def stat_names(self) -> list[str]:
+        return ["q_loss", "q_tot_mean", "target_mean", "grad_norm", "epsilon"]
+
+    def param_groups(self) -> dict:
+        return {"q": [*self.agent.parameters(), *self.mixer.parameters()]}
+
+    def target_params(self) -> list:
+        return [*self.target_agent.parameters(), *self.target_mixer.parameters()]
+
+    @torch.no_grad()
+    def greedy_values(self, obs, avail) -> torch.Tensor:
+        """Every agent's Q-values of its first step's observation, unavailable actions at -inf (for checks)."""
+        q, _ = self._q(self.agent, torch.as_tensor(stack_obs(obs, self.D), device=self.device),
+                       self.initial_memory(obs[0].shape[0]))
+        m = stack_avail(avail, self.n_actions, self.A, obs[0].shape[0])
+        return q.masked_fill(~torch.as_tensor(m, device=self.device), -torch.inf)
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        return {"agent": self.agent.state_dict(), "mixer": self.mixer.state_dict(),
+                "target_agent": self.target_agent.state_dict(), "target_mixer": self.target_mixer.state_dict(),
+                "opt": self.opt.state_dict(), "act_steps": self.act_steps, "updates": self.updates}
+
+    def load_state_dict(self, sd: dict) -> None:
+        for k in ("agent", "mixer", "target_agent", "target_mixer", "opt"):
+            getattr(self, k).load_state_dict(sd[k])
+        self.act_steps, self.updates = int(sd["act_steps"]), int(sd["updates"])
