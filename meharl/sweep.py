@@ -11,7 +11,8 @@ Everything that can be refused is refused before Ray starts: unknown algorithms,
 algorithm / task pairs whose action spaces the algorithm does not support (``deep.algos.base.check_supported``),
 and run directories holding a different config.  Ray (``ray==2.60.0``): without an address a local instance
 with ``num_cpus`` CPUs and no dashboard; with one, the existing cluster (the root must then be a path every node
-sees).  Each run asks for ``cpus_per_run`` CPUs (and ``gpus_per_run`` GPUs) and uses that many torch threads.
+sees).  Each run asks for ``cpus_per_run`` CPUs (and ``gpus_per_run`` GPUs; give ``--set device=cuda`` with them)
+and uses that many torch threads.
 """
 from __future__ import annotations
 
@@ -294,7 +295,8 @@ def run_sweep(sweep: Sweep, address: str | None = None, num_cpus: int | None = N
          "tasks": [f"{e}:{t}" for e, t in sweep.tasks], "seeds": sweep.seeds, "set": sweep.overrides,
          "cpus_per_run": sweep.cpus_per_run, "gpus_per_run": sweep.gpus_per_run}, sort_keys=False))
     status = _load_status(root)
-    todo = [r for r in runs if status.get(r.name) != "done"]
+    from deep.run.rundir import CHECKPOINT
+    todo = [r for r in runs if status.get(r.name) != "done" or not (root / r.name / CHECKPOINT).exists()]
     progress = Progress(runs, root, out)
     progress.say(f"sweep of {len(runs)} runs under {root}: {len(runs) - len(todo)} finished before, "
                  f"{len(todo)} to run")
