@@ -269,14 +269,16 @@ class Progress:
         self.start_steps = {n: min(_steps_done(root / n), t) for n, t in self.total.items()}
         self.t0 = time.time()
 
-    def line(self, done: int, running: int, failed: int, queued: int) -> str:
-        steps = {n: min(_steps_done(self.root / n), t) for n, t in self.total.items()}
-        frac = sum(steps.values()) / max(sum(self.total.values()), 1)
-        gained = sum(steps.values()) - sum(self.start_steps.values())
-        left = sum(self.total.values()) - sum(steps.values())
+    def line(self, done: int, running: int, failed: list, queued: int) -> str:
+        """The status line; the steps of ``failed`` runs count neither as done nor as left."""
+        total = {n: t for n, t in self.total.items() if n not in failed}
+        steps = {n: min(_steps_done(self.root / n), t) for n, t in total.items()}
+        frac = sum(steps.values()) / max(sum(total.values()), 1)
+        gained = sum(steps.values()) - sum(self.start_steps[n] for n in total)
+        left = sum(total.values()) - sum(steps.values())
         eta = _duration(left * (time.time() - self.t0) / gained) if gained > 0 and left > 0 else "-"
         return (f"[sweep {_duration(time.time() - self.t0)}] {done} done, {running} running, {queued} queued, "
-                f"{failed} failed; {100 * frac:.0f}% of env steps, ETA {eta}")
+                f"{len(failed)} failed; {100 * frac:.0f}% of env steps, ETA {eta}")
 
     def say(self, text: str) -> None:
         print(text, file=self.out or sys.stdout, flush=True)
@@ -333,7 +335,7 @@ def run_sweep(sweep: Sweep, address: str | None = None, num_cpus: int | None = N
                 if ready or time.time() - last_line >= poll_s:
                     running = sum(1 for r in pending.values() if logs[r.name].exists()
                                   and logs[r.name].stat().st_size > sizes[r.name])
-                    progress.say(progress.line(len(runs) - len(todo) + done_now, running, len(failures),
+                    progress.say(progress.line(len(runs) - len(todo) + done_now, running, list(failures),
                                                len(pending) - running))
                     last_line = time.time()
         finally:
