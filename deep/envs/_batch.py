@@ -12,7 +12,7 @@ from abc import abstractmethod
 from typing import Any, Sequence
 
 import numpy as np
-from gymnasium.spaces import Box, Discrete
+from gymnasium.spaces import Box, Discrete, MultiDiscrete
 
 from .base import BatchedMultiAgentEnv, EnvSpec, Reset, Step, copy_seeds
 
@@ -34,6 +34,13 @@ def check_actions(actions: Sequence[Any], spaces: Sequence[Any], num_envs: int) 
                 bad = a[(a < space.start) | (a >= space.start + space.n)]
                 raise ValueError(f"agent {i}'s actions must lie in {space.start}..{space.start + space.n - 1}, "
                                  f"got {bad.tolist()}")
+        elif isinstance(space, MultiDiscrete):
+            if a.shape != (num_envs, *space.shape) or not np.issubdtype(a.dtype, np.integer):
+                raise ValueError(f"agent {i}'s MultiDiscrete({space.nvec.tolist()}) actions must be integers of "
+                                 f"shape {(num_envs, *space.shape)}, got {a.dtype} array of shape {a.shape}")
+            if (a < 0).any() or (a >= space.nvec).any():
+                raise ValueError(f"agent {i}'s actions must lie in 0..nvec-1 for nvec {space.nvec.tolist()}, "
+                                 f"got rows {a[((a < 0) | (a >= space.nvec)).any(axis=1)].tolist()}")
         elif isinstance(space, Box):
             if a.shape != (num_envs, *space.shape):
                 raise ValueError(f"agent {i}'s Box actions must have shape {(num_envs, *space.shape)}, "
@@ -55,7 +62,8 @@ def check_int(value, name: str, minimum: int = 1) -> int:
 
 
 class LoopedEnv(BatchedMultiAgentEnv):
-    """``num_envs`` copies of one simulator; subclasses implement the four ``_copy`` hooks.
+    """``num_envs`` copies of one simulator; subclasses implement the four ``_copy`` hooks (or
+    ``_step_batch`` in place of ``_step_copy``).
 
     Hooks write the observation of copy ``k`` into row ``k`` of ``self._obs`` (per agent) and
     ``self._state``.  Beyond the interface, ``Step.info`` holds ``episode_return`` and ``episode_length``
@@ -82,9 +90,19 @@ class LoopedEnv(BatchedMultiAgentEnv):
     def _reset_copy(self, k: int, seed: int | None) -> None:
         """Start a new episode in copy ``k`` (seeding it when ``seed`` is given); write its observation."""
 
-    @abstractmethod
     def _step_copy(self, k: int, actions: list[np.ndarray]) -> tuple[float, bool]:
-        """Advance copy ``k`` by one step; write its observation; return (shared reward, terminated)."""
+        """Advance copy ``k`` by one step; write its observation; return (shared reward, terminated).
+        Required unless :meth:`_step_batch` is overridden."""
+        raise NotImplementedError
+
+    def _step_batch(self, actions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Advance every copy by one step; return (shared reward, terminated) per copy.  By default one
+        ``_step_copy`` per copy; adapters that vectorise across copies override this instead."""
+        reward = np.zeros(self.num_envs, np.float64)
+        terminated = np.zeros(self.num_envs, bool)
+        for k in range(self.num_envs):
+            reward[k], terminated[k] = self._step_copy(k, [a[k] for a in actions])
+        return reward, terminated
 
     @abstractmethod
     def _get_copy(self, k: int) -> Any:
@@ -95,6 +113,11 @@ class LoopedEnv(BatchedMultiAgentEnv):
     @abstractmethod
     def _set_copy(self, k: int, snapshot: Any) -> None:
         """Restore copy ``k``'s simulator and RNG from ``_get_copy``'s snapshot."""
+
+    def _episode_info(self, done: np.ndarray) -> dict:
+        """Extra per-episode ``Step.info`` entries of the copies that end this step (rows where ``done``),
+        read before they reset; none by default."""
+        return {}
 
     # ---------------------------------------------------------------- interface
     def _view(self) -> Reset:
@@ -118,18 +141,14 @@ class LoopedEnv(BatchedMultiAgentEnv):
         if not self._started:
             raise ValueError("call reset() (or set_state()) before the first step()")
         acts = check_actions(actions, self.spec.action_spaces, self.num_envs)
-        n = self.num_envs
-        reward = np.zeros(n, np.float64)
-        terminated = np.zeros(n, bool)
-        for k in range(n):
-            reward[k], terminated[k] = self._step_copy(k, [a[k] for a in acts])
+        reward, terminated = self._step_batch(acts)
         self._t += 1
         self._return += reward
         truncated = ~terminated & (self._t >= self.spec.episode_limit)
         done = terminated | truncated
         final = self._view()
         info = {"episode_return": np.where(done, self._return, np.nan),
-                "episode_length": np.where(done, self._t, 0)}
+                "episode_length": np.where(done, self._t, 0), **self._episode_info(done)}
         for k in np.flatnonzero(done):
             self._reset_copy(int(k), None)
         self._t[done] = 0

@@ -136,8 +136,9 @@ def load_checkpoint(path: Path) -> dict:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first sentence of an exception's message (torch's go on for a paragraph)."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return text[0].split(". ")[0].rstrip(".") if text else type(exc).__name__
 
 
 def read_config(run_dir: Path) -> dict:
