@@ -101,33 +101,61 @@ def test_same_seed_twice_gives_identical_runs(tmp_path):
     assert not torch.equal(_params(other)["critic.q1.0.weight"], _params(runs[0])["critic.q1.0.weight"])
 
 
-def test_sigkill_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path):
-    extra = ["train.total_steps=4000", "train.checkpoint_interval=800", "algo.hidden=[64, 64]"]
-    ref = start(_tabular_cfg(extra=extra), tmp_path / "ref")
+#: columns that measure the machine's speed, not the run: they differ between any two runs
+WALL_CLOCK = {"wall_time", "env_steps_per_s", "updates_per_s"}
+
+
+def _rows(path):
+    """A CSV's rows without the wall-clock columns (``WALL_CLOCK`` and the ``time_*`` splits)."""
+    with open(path, newline="") as fh:
+        return [{k: v for k, v in r.items() if k not in WALL_CLOCK and not k.startswith("time_")}
+                for r in csv.DictReader(fh)]
+
+
+INTERRUPT = ["train.total_steps=4000", "train.checkpoint_interval=800", "algo.hidden=[64, 64]",
+             "train.log_interval=600"]  # checkpoints fall inside logging windows: the open window is saved
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    ref = start(_tabular_cfg(extra=INTERRUPT), tmp_path_factory.mktemp("ref") / "run")
     ref.run()
-    run_dir = tmp_path / "killed"
+    return ref
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path, uninterrupted, sig):
+    """SIGKILL loses the work since the last checkpoint; SIGINT and SIGTERM save a checkpoint on the way
+    out and say so.  Either way `meharl resume` ends with the parameters and logs of an uninterrupted run."""
+    run_dir = tmp_path / "stopped"
     cmd = [sys.executable, "-m", "meharl", "train", "--env", "tabular", "--task", "paper-matrix", "--seed", "0",
            "--run-dir", str(run_dir), "--set", *QUIET, "train.warmup_steps=160", "train.eval_interval=800",
-           *extra]
+           *INTERRUPT]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     ck = run_dir / "checkpoint.pt"
     deadline = time.time() + 120
     while not ck.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    time.sleep(0.3)  # let it train past the checkpoint, so that work is lost and redone
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, f"the run ended before it was killed: {proc.stderr.read()}"
+    time.sleep(0.3)  # let it train past the checkpoint, so that work is lost (SIGKILL) or saved mid-window
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert out.splitlines()[0] == f"run directory: {run_dir}"
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL, f"the run ended before it was killed: {err}"
+    else:
+        assert proc.returncode == 128 + sig, f"the run ended before the signal: {err}"
+        assert f"{sig.name}: stopped at" in err and "checkpoint saved" in err and "meharl resume" in err
+        assert "Traceback" not in err
     saved = torch.load(ck, weights_only=True)["counters"]["env_steps"]
     assert 0 < saved < 4000
     resumed = resume(run_dir)
     resumed.run()
-    assert resumed.counters["env_steps"] == ref.counters["env_steps"] == 4000
-    _assert_same(_params(ref), _params(resumed))
-    with open(run_dir / "eval.csv") as fh:
-        steps = [int(r["env_steps"]) for r in csv.DictReader(fh)]
-    assert steps == sorted(set(steps)) and steps[-1] == 4000  # rows after the checkpoint were not duplicated
+    assert resumed.counters["env_steps"] == uninterrupted.counters["env_steps"] == 4000
+    _assert_same(_params(uninterrupted), _params(resumed))
+    for name in ("progress.csv", "eval.csv"):
+        assert _rows(run_dir / name) == _rows(uninterrupted.dir / name), f"{name} differs"
+    assert [int(r["env_steps"]) for r in _rows(run_dir / "eval.csv")] == [800, 1600, 2400, 3200, 4000]
 
 
 def test_cli_train_eval_resume_plot(tmp_path, capsys):
@@ -136,6 +164,7 @@ def test_cli_train_eval_resume_plot(tmp_path, capsys):
         d = tmp_path / f"s{seed}"
         assert main(["train", "--env", "tabular", "--task", "paper-matrix", "--seed", str(seed), "--run-dir", str(d),
                      "--set", *QUIET, "train.total_steps=1600", "train.eval_interval=400"]) == 0
+        assert capsys.readouterr().out.splitlines()[0] == f"run directory: {d}"  # said when the run starts
         runs.append(str(d))
     saved = yaml.safe_load(open(Path(runs[0]) / "config.yaml"))
     assert saved["algo"]["alpha"] == 10.0 and saved["train"]["total_steps"] == 1600
@@ -229,3 +258,137 @@ def test_checkpoints_of_the_old_format_get_a_clear_error(tmp_path, capsys):
         assert main(cmd) == 2
         err = capsys.readouterr().err
         assert "written by meharl before the deep/ restructure" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- run directories and clear errors
+def _tree(path: Path) -> dict:
+    """Every file under ``path`` with its bytes (to show that a failed command left everything as it was)."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def _fails_cleanly(capsys, argv, message):
+    """``meharl argv`` exits 2 with one line naming the problem, no traceback; returns that line."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err, err
+    return err
+
+
+TINY = ["--set", *QUIET, "train.total_steps=400", "train.warmup_steps=160", "train.eval_interval=0"]
+
+
+def test_logs_without_a_checkpoint_are_refused_unless_overwritten(tmp_path, capsys):
+    run_dir = tmp_path / "crashed"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text("old: config\n")
+    (run_dir / "progress.csv").write_text("env_steps,updates\n800,10\n")
+    before = _tree(run_dir)
+    argv = ["train", "--env", "tabular", "--task", "paper-matrix", "--run-dir", str(run_dir), *TINY]
+    err = _fails_cleanly(capsys, argv, "stopped before its first checkpoint")
+    assert "another directory" in err and "--overwrite" in err
+    assert _tree(run_dir) == before
+    assert main([*argv, "--overwrite"]) == 0
+    assert not (run_dir / "progress.csv").exists()  # the old log is gone (400 steps < log_interval: no new one)
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["task"] == "paper-matrix"
+    err = _fails_cleanly(capsys, argv, "already holds a run")
+    assert f"meharl resume {run_dir}" in err and "--overwrite" in err
+
+
+def test_truncated_or_corrupted_checkpoints_are_clear_errors_for_resume_and_eval(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", "--env", "tabular", "--task", "paper-matrix", "--run-dir", str(run_dir), *TINY]) == 0
+    ck = run_dir / "checkpoint.pt"
+    good = ck.read_bytes()
+    for damaged in (good[:len(good) // 2], b"\x00" * 64 + good[64:], b""):
+        ck.write_bytes(damaged)
+        before = _tree(run_dir)
+        for cmd in (["resume", str(run_dir)], ["resume", str(run_dir), "--total-steps", "800"], ["eval", str(run_dir)]):
+            _fails_cleanly(capsys, cmd, "is truncated or corrupted")
+            assert _tree(run_dir) == before
+
+
+def test_bad_devices_and_run_directories_are_clear_errors_that_write_nothing(tmp_path, capsys):
+    base = ["train", "--env", "tabular", "--task", "paper-matrix", *TINY]
+    if not torch.cuda.is_available():
+        _fails_cleanly(capsys, [*base, "device=cuda", "--run-dir", str(tmp_path / "gpu")], "device=cuda, but this torch")
+        assert not (tmp_path / "gpu").exists()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    _fails_cleanly(capsys, [*base, "--run-dir", str(blocker / "sub" / "run")], f"{blocker} is a regular file")
+    _fails_cleanly(capsys, [*base, "--run-dir", str(blocker)], f"{blocker} is a regular file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        _fails_cleanly(capsys, [*base, "--run-dir", str(locked / "run")], "cannot write run directory")
+        assert list(locked.iterdir()) == []
+    elif os.path.isdir("/sys"):  # root writes anywhere a mode allows; sysfs refuses new directories
+        _fails_cleanly(capsys, [*base, "--run-dir", "/sys/meharl-run/x"], "cannot write run directory /sys/meharl-run/x")
+        assert not os.path.exists("/sys/meharl-run")
+    # any other OSError: a config "file" that is a directory
+    _fails_cleanly(capsys, [*base, "--config", str(tmp_path), "--run-dir", str(tmp_path / "r")], "Is a directory")
+
+
+def test_game_files_json_and_nfg_train_with_the_shipped_config_or_fail_clearly(tmp_path, capsys):
+    from tabular import NormalFormGame, write_nfg
+    from tabular.paper import paper_matrix_game
+    game = paper_matrix_game()
+    game.save(tmp_path / "matrix.json")
+    write_nfg(game, tmp_path / "matrix.nfg")
+    for name in ("matrix.json", "matrix.nfg"):  # a matrix game: one-step episodes whatever the config
+        d = tmp_path / f"run_{name}"
+        assert main(["train", "--env", "tabular", "--task", str(tmp_path / name), "--run-dir", str(d), "--set",
+                     *QUIET, "train.total_steps=320", "train.warmup_steps=160", "algo.gamma=null"]) == 0
+        rows = _rows(d / "eval.csv")
+        assert len(rows) == 1 and float(rows[0]["eval_return"]) <= game.payoff.max()
+    capsys.readouterr()
+    (tmp_path / "broken.json").write_text('{"format": "meharl.matrix_game", "version": 1}')
+    _fails_cleanly(capsys, ["train", "--env", "tabular", "--task", str(tmp_path / "broken.json")],
+                   "key 'payoff' is missing")
+    write_nfg(NormalFormGame([np.eye(2), -np.eye(2)]), tmp_path / "zero_sum.nfg")
+    _fails_cleanly(capsys, ["train", "--env", "tabular", "--task", str(tmp_path / "zero_sum.nfg")],
+                   "general-sum game")
+    assert not Path("runs").exists() or not any(p.name.startswith("tabular_broken") for p in Path("runs").iterdir())
+
+
+# ---------------------------------------------------------------- evaluation
+def test_eval_interval_0_and_the_final_evaluation_switch(tmp_path):
+    for final, rows in ((True, [1600]), (False, None)):
+        tr = start(_tabular_cfg(extra=["train.eval_interval=0", f"train.final_eval={str(final).lower()}"]),
+                   tmp_path / str(final))
+        tr.run()
+        path = tr.dir / "eval.csv"
+        assert (None if not path.exists() else [int(r["env_steps"]) for r in _rows(path)]) == rows
+
+
+def test_evaluation_plays_exactly_the_requested_episodes_spread_over_the_copies():
+    """Copy k's episodes last k + 1 steps and return k: keeping the first episodes to end would favour
+    copy 0; an even spread gives every copy its share."""
+    from gymnasium.spaces import Discrete
+
+    from deep.algos.base import Acted
+    from deep.envs.base import BatchedMultiAgentEnv, EnvSpec, Reset, Step
+    from deep.run.evaluate import evaluate
+
+    class Lengths(BatchedMultiAgentEnv):
+        spec = EnvSpec("lengths", 1, (1,), 1, (Discrete(2),), 10)
+        num_envs = 3
+
+        def reset(self, seed=None):
+            self.t = np.zeros(3, int)
+            return Reset([np.zeros((3, 1), np.float32)], np.zeros((3, 1), np.float32), [None])
+
+        def step(self, actions):
+            self.t += 1
+            done = self.t == np.arange(1, 4)
+            self.t[done] = 0
+            z = np.zeros((3, 1), np.float32)
+            return Step([z], z, [None], reward=np.where(done, np.arange(3.0), 0.0), terminated=done,
+                        truncated=np.zeros(3, bool), final_obs=[z], final_state=z, final_avail=[None])
+
+    class Idle:
+        def act(self, obs, avail, *, deterministic=False, rng=None):
+            return Acted([np.zeros(3, np.int64)], [np.zeros(3, np.int64)], None)
+
+    for episodes, expected in ((6, [0, 0, 1, 1, 2, 2]), (7, [0, 0, 0, 1, 1, 2, 2]), (2, [0, 1])):
+        np.testing.assert_array_equal(evaluate(Idle(), Lengths(), episodes, seed=0), expected)

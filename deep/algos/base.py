@@ -155,10 +155,18 @@ def check_supported(name: str, spec: EnvSpec) -> None:
                          f"has; {name} supports {', '.join(k for k in ACTION_KINDS if k in cls.supports)} actions")
 
 
+def check_device(device: str) -> None:
+    """A ValueError if torch cannot use ``device`` (``cuda`` on a torch built without CUDA or with no GPU)."""
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        why = "has no CUDA support" if torch.version.cuda is None else "finds no CUDA device"
+        raise ValueError(f"device={device}, but this torch ({torch.__version__}) {why}; use device=cpu")
+
+
 def make_algo(name: str, spec: EnvSpec, params=None, *, device: str = "cpu") -> Algorithm:
     """Algorithm ``name`` on ``spec``: the pair is checked first; ``params`` is a Params instance, a mapping
     of fields (validated by name) or None (the defaults)."""
     check_supported(name, spec)
+    check_device(device)
     cls = algo_class(name)
     if not isinstance(params, cls.Params):
         from deep.config import build_settings

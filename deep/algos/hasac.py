@@ -118,6 +118,13 @@ class HASAC(Algorithm):
     def _t(self, x, dtype=torch.float32):
         return None if x is None else torch.as_tensor(x, dtype=dtype, device=self.device)
 
+    def target_entropy_of(self, i: int, avail) -> float:
+        """Agent ``i``'s target entropy on a batch: ``target_entropy[i]`` unless its mask ``avail`` removes
+        actions, then the batch mean of the configured fraction of log(available actions) per state."""
+        if avail is None or bool(avail.all()):
+            return self.target_entropy[i]
+        return float(self.actors[i].target_entropy(self.params.target_entropy_fraction, avail).mean())
+
     def _expected(self, i: int) -> bool:
         return isinstance(self.actors[i], CategoricalActor) and self.params.discrete_actor_loss == "expected"
 
@@ -215,14 +222,14 @@ class HASAC(Algorithm):
     def update(self, batch, rng: np.random.Generator) -> dict:
         """One HASAC gradient update; ``rng`` draws the permutation.  Returns statistics and timings."""
         t0 = time.perf_counter()
-        loss, qstats = self.critic_loss(batch)
+        loss, qstats = self.critic_loss(batch)          # 1. soft Bellman residual, eq. 4-6
         self.critic_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.critic_opt.step()
         t1 = time.perf_counter()
 
         stats = {"critic_loss": loss.detach(), **{k: v.detach() for k, v in qstats.items()}}
-        perm = [int(i) for i in rng.permutation(self.n_agents)]
+        perm = [int(i) for i in rng.permutation(self.n_agents)]   # 2. a fresh order i_{1:n} (Algorithm 1)
         # a ~ pi_old for every agent.  An agent's parameters do not change before its own turn, so its
         # sample, drawn now with its graph, is also the reparameterised action of its loss (unless the
         # network is shared and updated by an earlier agent, or the loss takes the exact expectation).
@@ -235,13 +242,13 @@ class HASAC(Algorithm):
             own[i] = s if reusable else None
             reps.append(s.rep.detach())
         for m, i in enumerate(perm):
-            a_loss, mean_logp = self.actor_loss(i, batch, reps, own[i], features)
+            a_loss, mean_logp = self.actor_loss(i, batch, reps, own[i], features)   # eq. 10 for agent i_m
             opt = self.actor_opts[self._opt_of[i]]
             opt.zero_grad(set_to_none=True)
             a_loss.backward()
             opt.step()
-            if self.params.auto_alpha:
-                al = -(self.log_alpha[i] * (mean_logp.detach() + self.target_entropy[i]))
+            if self.params.auto_alpha:                  # 3. temperature towards the target entropy
+                al = -(self.log_alpha[i] * (mean_logp.detach() + self.target_entropy_of(i, batch["avail"][i])))
                 self.alpha_opts[i].zero_grad(set_to_none=True)
                 al.backward()
                 self.alpha_opts[i].step()
@@ -250,7 +257,7 @@ class HASAC(Algorithm):
                     reps[i] = self.actors[i].sample(batch["obs"][i], batch["avail"][i]).rep
             stats[f"actor_loss/{i}"] = a_loss.detach()
             stats[f"entropy/{i}"] = -mean_logp.detach()
-        with torch.no_grad():
+        with torch.no_grad():                               # 4. Polyak targets
             tp, sp_ = list(self.critic_target.parameters()), list(self.critic.parameters())
             torch._foreach_mul_(tp, 1.0 - self.params.polyak)
             torch._foreach_add_(tp, sp_, alpha=self.params.polyak)
@@ -279,7 +286,8 @@ class HASAC(Algorithm):
             loss, mean_logp = self.actor_loss(i, batch, reps)
             out[f"actor/{i}"] = loss
             if self.params.auto_alpha:
-                out[f"alpha/{i}"] = -(self.log_alpha[i] * (mean_logp.detach() + self.target_entropy[i]))
+                out[f"alpha/{i}"] = -(self.log_alpha[i] * (mean_logp.detach()
+                                                           + self.target_entropy_of(i, batch["avail"][i])))
         return out
 
     def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:

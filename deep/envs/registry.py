@@ -47,7 +47,7 @@ def make_env(env: str, task: str, num_envs: int, seed: int | None = None, **opti
     """``num_envs`` copies of ``task`` in ``env`` (a key of :data:`FAMILIES`), seeded with ``seed``.
     Unknown envs, tasks or options raise ``ValueError`` naming the valid ones.  Options per env:
 
-    - tabular: ``episode_limit``; task "paper-matrix" or the path of a game saved as JSON;
+    - tabular: ``episode_limit``; task "paper-matrix" or the path of a cooperative game file (JSON or .nfg);
     - mpe: ``episode_limit`` (mpe2's max_cycles) and the ``mpe2`` constructor's arguments, e.g.
       ``continuous_actions`` (default False, as in mpe2), ``local_ratio``;
     - mamujoco: ``obs_mode`` ("full+id" or "khop"), ``k`` (k-hop depth), ``episode_limit``;

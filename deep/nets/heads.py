@@ -8,7 +8,8 @@ Every actor maps an observation to a distribution and offers the same operations
 * ``act(obs, avail)``: the deterministic action used for evaluation (mean / argmax);
 * ``rep_of(stored)``: critic representation of an action stored in the replay buffer;
 * ``random(n, avail, rng)``: uniform warm-up actions with their log density;
-* ``target_entropy(fraction)``: ``-dim`` for Box, ``fraction * log|A^i|`` for discrete spaces.
+* ``target_entropy(fraction, avail)``: ``-dim`` for Box, ``fraction * log|A^i|`` for discrete spaces, of the
+  available actions of each row where a mask is given.
 
 Box actions are squashed Gaussians mapped affinely onto ``[low, high]`` (each Box's own bounds, not an assumed
 symmetric ``[-1, 1]``) and their log density includes that map's Jacobian.  Discrete actions are Gumbel-softmax
@@ -95,7 +96,7 @@ class SquashedGaussianActor(nn.Module):
         logp = torch.full((n,), -(self.log_jac + self.dim * math.log(2.0)))
         return Sample(rep=squashed, env=self._to_env(squashed), logp=logp, stored=squashed)
 
-    def target_entropy(self, fraction: float) -> float:
+    def target_entropy(self, fraction: float, avail=None) -> float:
         return -float(self.dim)
 
 
@@ -146,8 +147,11 @@ class CategoricalActor(nn.Module):
         return Sample(rep=self.rep_of(idx), env=idx, logp=torch.as_tensor(-np.log(counts), dtype=torch.float32),
                       stored=idx)
 
-    def target_entropy(self, fraction: float) -> float:
-        return float(fraction) * math.log(self.n)
+    def target_entropy(self, fraction: float, avail=None):
+        """``fraction * log|A^i|``; with a mask (B, n), ``fraction * log(available actions)`` per row (B,)."""
+        if avail is None:
+            return float(fraction) * math.log(self.n)
+        return float(fraction) * torch.log(avail.sum(-1).double())
 
 
 class MultiDiscreteActor(nn.Module):
@@ -201,8 +205,11 @@ class MultiDiscreteActor(nn.Module):
         idx = torch.as_tensor(np.stack(cols, -1))
         return Sample(rep=self.rep_of(idx), env=idx, logp=torch.as_tensor(logp, dtype=torch.float32), stored=idx)
 
-    def target_entropy(self, fraction: float) -> float:
-        return float(fraction) * sum(math.log(k) for k in self.nvec)
+    def target_entropy(self, fraction: float, avail=None):
+        """``fraction * sum_j log|A^i_j|``; with a mask, of the available actions of each component, per row."""
+        if avail is None:
+            return float(fraction) * sum(math.log(k) for k in self.nvec)
+        return float(fraction) * sum(torch.log(m.sum(-1).double()) for m in torch.split(avail, self.nvec, -1))
 
 
 def make_actor(obs_dim: int, space, hidden, gumbel_tau: float = 1.0) -> nn.Module:

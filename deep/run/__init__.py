@@ -16,23 +16,17 @@ def loop_class(algo_cls):
     return importlib.import_module(f"{__name__}.{LOOP_MODULES[bool(algo_cls.on_policy)]}").LOOP
 
 
-def start(cfg: dict, run_dir):
-    """A new run of the (resolved) config ``cfg`` in ``run_dir``, on its algorithm's loop."""
+def start(cfg: dict, run_dir, *, overwrite: bool = False):
+    """A new run of the (resolved) config ``cfg`` in ``run_dir``, on its algorithm's loop (``overwrite``:
+    replace a run or logs already there)."""
     from ..algos.base import algo_class
-    return loop_class(algo_class(cfg["algo_name"]))(cfg, run_dir)
+    return loop_class(algo_class(cfg["algo_name"]))(cfg, run_dir, overwrite=overwrite)
 
 
 def resume(run_dir, total_steps: int | None = None, *, truncate_logs: bool = True):
     """The run of ``run_dir`` rebuilt from its checkpoint, on its algorithm's loop (see ``Run.resume``)."""
-    import yaml
-
     from ..algos.base import algo_class
-    path = Path(run_dir) / "config.yaml"
-    if not path.exists():
-        raise FileNotFoundError(f"no config.yaml in {run_dir}: not a run directory")
-    with open(path, encoding="utf-8") as fh:
-        cfg = yaml.safe_load(fh)
-    if not isinstance(cfg, dict):
-        raise ValueError(f"{path} does not hold a config mapping")
+    from .rundir import read_config
+    cfg = read_config(Path(run_dir))
     return loop_class(algo_class(cfg.get("algo_name", "hasac"))).resume(run_dir, total_steps,
                                                                       truncate_logs=truncate_logs)

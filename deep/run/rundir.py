@@ -20,7 +20,11 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import pickle
+import shutil
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +36,7 @@ import yaml
 
 from tabular._io import atomic_write, atomic_write_text
 
-from ..algos.base import Algorithm, algo_class, make_algo
+from ..algos.base import Algorithm, check_device, make_algo
 from ..config import build_settings, flag, integer, validate
 from ..envs.base import Reset
 from ..envs.registry import make_env
@@ -51,6 +55,7 @@ class TrainSettings:
     eval_interval: int = integer(200_000, "environment steps between evaluations (0: none during training)",
                                  minimum=0)
     eval_episodes: int = integer(40, "episodes per evaluation, spread evenly over the evaluation copies")
+    final_eval: bool = flag(True, "evaluate at the end of the run (whatever eval_interval)")
     log_interval: int = integer(10_000, "environment steps between progress.csv rows")
     checkpoint_interval: int = integer(200_000, "environment steps between checkpoints (0: only at the end)",
                                        minimum=0)
@@ -117,7 +122,7 @@ def load_checkpoint(path: Path) -> dict:
     try:
         sd = torch.load(path, weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        if "Unsupported global" in str(exc):  # a pickled object, not damage
             raise ValueError(f"{path} holds objects other than plain tensors and containers: it was written "
                              f"by meharl before the deep/ restructure, or not by meharl; it cannot be loaded "
                              f"(start a new run)") from None
@@ -131,8 +136,74 @@ def load_checkpoint(path: Path) -> dict:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first sentence of an exception's message (torch's go on for a paragraph)."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return text[0].split(". ")[0].rstrip(".") if text else type(exc).__name__
+
+
+def read_config(run_dir: Path) -> dict:
+    """The ``config.yaml`` of a run directory, or a ValueError naming the problem."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no config.yaml in {run_dir}: not a run directory")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            cfg = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path} is not valid YAML ({_first_line(exc)})") from None
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("train"), dict):
+        raise ValueError(f"{path} does not hold a run config")
+    return cfg
+
+
+RUN_FILES = ("config.yaml", "progress.csv", "eval.csv", "tb", CHECKPOINT)  #: what a run writes into its directory
+
+
+def check_new_run_dir(path: Path, overwrite: bool = False) -> None:
+    """A ValueError, before anything is built or written, if a new run cannot go into ``path``: it lies under
+    a regular file, or it holds a run (continue it with ``meharl resume``) or the logs of one that stopped
+    before its first checkpoint; ``overwrite`` lets a new run replace those files."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"cannot create run directory {path}: {existing} is a regular file")
+    if existing == path and not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write into run directory {path}: permission denied")
+    if overwrite or existing != path:
+        return
+    if (path / CHECKPOINT).exists():
+        raise ValueError(f"{path} already holds a run: continue it with `meharl resume {path}`, train into "
+                         f"another directory, or pass --overwrite to replace it")
+    present = [f for f in RUN_FILES if (path / f).exists()]
+    if present:
+        raise ValueError(f"{path} holds logs ({', '.join(present)}) of a run that stopped before its first "
+                         f"checkpoint, so it cannot be resumed: train into another directory, or pass "
+                         f"--overwrite to replace them")
+
+
+def create_run_dir(path: Path, cfg: dict) -> None:
+    """Create ``path`` (replacing the files of :data:`RUN_FILES`) and write ``config.yaml``; on an OSError
+    remove the directories it created and raise a ValueError naming the problem."""
+    created = []
+    parent = path
+    while not parent.exists() and parent != parent.parent:
+        created.append(parent)
+        parent = parent.parent
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        for name in RUN_FILES:
+            f = path / name
+            if f.is_dir():
+                shutil.rmtree(f)
+            elif f.exists():
+                f.unlink()
+        atomic_write_text(path / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    except OSError as exc:
+        for d in created:
+            if d.exists():
+                d.rmdir()
+        raise ValueError(f"cannot write run directory {path}: {exc.strerror or exc}") from None
 
 
 def resolve_gamma(cfg: dict, env) -> None:
@@ -162,11 +233,12 @@ class Run:
     #: the loop's own timing columns of progress.csv (seconds per logging window)
     time_fields: ClassVar[tuple[str, ...]] = ("time_env", "time_act")
 
-    def __init__(self, cfg: dict, run_dir, *, _resuming: bool = False):
+    def __init__(self, cfg: dict, run_dir, *, overwrite: bool = False, _resuming: bool = False):
         self.cfg = validate(cfg)
         self.dir = Path(run_dir)
-        if not _resuming and (self.dir / CHECKPOINT).exists():
-            raise ValueError(f"{self.dir} already holds a run; continue it with `meharl resume {self.dir}`")
+        if not _resuming:
+            check_new_run_dir(self.dir, overwrite)
+        check_device(cfg["device"])
         self.train_cfg = build_settings(self.Train, cfg["train"], "train")
         torch.set_num_threads(cfg["threads"])
         self.seeds = seeds(cfg["seed"])
@@ -190,8 +262,7 @@ class Run:
         self._writer = None
         self._start = time.time()
         if not _resuming:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.dir / "config.yaml", yaml.safe_dump(self.cfg, sort_keys=False))
+            create_run_dir(self.dir, self.cfg)
 
     # ---------------------------------------------------------------- hooks of a loop
     def setup(self) -> None:
@@ -242,11 +313,10 @@ class Run:
     def resume(cls, run_dir, total_steps: int | None = None, *, truncate_logs: bool = True) -> "Run":
         """Rebuild the run of ``run_dir`` from its checkpoint; ``truncate_logs`` drops log rows written after it."""
         run_dir = Path(run_dir)
+        cfg = read_config(run_dir)
         ck = run_dir / CHECKPOINT
         if not ck.exists():
             raise FileNotFoundError(f"no checkpoint in {run_dir} (expected {ck})")
-        with open(run_dir / "config.yaml", encoding="utf-8") as fh:
-            cfg = yaml.safe_load(fh)
         sd = load_checkpoint(ck)
         if total_steps is not None:
             cfg["train"]["total_steps"] = int(total_steps)
@@ -345,16 +415,22 @@ class Run:
     # ---------------------------------------------------------------- the loop
     def run(self, stop_after: int | None = None) -> dict:
         """Train until ``train.total_steps`` (or ``stop_after`` more :meth:`collect` calls); returns the last
-        progress and evaluation rows."""
+        progress and evaluation rows, and ``interrupted``: the name of the signal (SIGINT, SIGTERM) that
+        stopped the run, after a checkpoint was saved (``meharl resume`` continues it), or None."""
         from tqdm import tqdm
         t, c = self.train_cfg, self.counters
         total = t.total_steps
-        last = {"progress": None, "eval": None}
+        last = {"progress": None, "eval": None, "interrupted": None}
         bar = tqdm(total=total, initial=min(c["env_steps"], total), unit="step", dynamic_ncols=True,
                    disable=not t.progress, desc=f"{self.cfg['algo_name']} {self.cfg['env']}:{self.cfg['task']}")
+        stop: list[int] = []
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+            handlers = {sig: signal.signal(sig, lambda signum, frame: stop.append(signum))
+                        for sig in (signal.SIGINT, signal.SIGTERM)}
         done = 0
         try:
-            while c["env_steps"] < total and (stop_after is None or done < stop_after):
+            while c["env_steps"] < total and (stop_after is None or done < stop_after) and not stop:
                 before = c["env_steps"]
                 self.collect()
                 done += 1
@@ -372,11 +448,16 @@ class Run:
                 if c["env_steps"] >= c["next_ckpt"]:
                     c["next_ckpt"] = _next(c["next_ckpt"], c["env_steps"], t.checkpoint_interval)
                     self.save_checkpoint()
-            if c["env_steps"] >= total and done:
-                if last["eval"] is None or last["eval"]["env_steps"] != c["env_steps"]:
+            if stop and c["env_steps"] < total:
+                self.save_checkpoint()
+                last["interrupted"] = signal.Signals(stop[0]).name
+            elif c["env_steps"] >= total and done:
+                if t.final_eval and (last["eval"] is None or last["eval"]["env_steps"] != c["env_steps"]):
                     last["eval"] = self._eval_and_log()
                 self.save_checkpoint()
         finally:
+            for sig, h in handlers.items():
+                signal.signal(sig, h)
             bar.close()
             if self._writer is not None:
                 self._writer.flush()

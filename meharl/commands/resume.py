@@ -12,14 +12,19 @@ def add_arguments(p):
 
 def run(args) -> int:
     from deep.run import resume
+
+    from .train import report_interrupted
     if args.total_steps is not None and args.total_steps < 1:
         raise ValueError(f"--total-steps must be >= 1, got {args.total_steps}")
     tr = resume(args.run_dir, args.total_steps)
     start = tr.counters["env_steps"]
+    print(f"run directory: {args.run_dir} (resuming at {start} env steps)", flush=True)
     try:
         last = tr.run()
     finally:
         tr.close()
+    if last["interrupted"]:
+        return report_interrupted(tr, last)
     ev = last["eval"]
     tail = f", evaluation return {ev['eval_return']:.4g}" if ev is not None else " (already complete)"
     print(f"{args.run_dir}: resumed at {start} env steps, now {tr.counters['env_steps']}{tail}")

@@ -20,6 +20,7 @@ def add_arguments(p):
                    help="override config keys, e.g. algo.n_step=5 train.total_steps=200000")
     p.add_argument("--config", default=None, help="a YAML file to use instead of the task's and paper's configs")
     p.add_argument("--run-dir", default=None, help="run directory (default: runs/ENV_TASK_ALGO_seedN_TIME)")
+    p.add_argument("--overwrite", action="store_true", help="replace the run or logs already in --run-dir")
 
 
 def run(args) -> int:
@@ -29,14 +30,26 @@ def run(args) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     safe_task = Path(args.task).stem if args.env == "tabular" and Path(args.task).suffix else args.task
     run_dir = args.run_dir or f"runs/{args.env}_{safe_task}_{args.algo}_seed{cfg['seed']}_{stamp}"
-    tr = start(cfg, run_dir)
+    tr = start(cfg, run_dir, overwrite=args.overwrite)
+    print(f"run directory: {run_dir}", flush=True)
     try:
         last = tr.run()
     finally:
         tr.close()
+    if last["interrupted"]:
+        return report_interrupted(tr, last)
     ev = last["eval"]
     if ev is not None:
         gap = f", QRE gap {ev['qre_gap']:.3g}" if ev["qre_gap"] != "" else ""
         print(f"{run_dir}: {ev['env_steps']} env steps, evaluation return {ev['eval_return']:.4g} "
               f"(std {ev['eval_return_std']:.3g} over {ev['eval_episodes']} episodes){gap}")
     return 0
+
+
+def report_interrupted(run, last) -> int:
+    """Say that a signal stopped ``run`` after saving its checkpoint; the exit status is 128 + the signal."""
+    import signal
+    import sys
+    print(f"{last['interrupted']}: stopped at {run.counters['env_steps']} env steps; checkpoint saved to "
+          f"{run.dir / 'checkpoint.pt'}; continue with `meharl resume {run.dir}`", file=sys.stderr)
+    return 128 + int(signal.Signals[last["interrupted"]])
