@@ -11,6 +11,7 @@ batch format is needed here.
 """
 import copy
 import csv
+import dataclasses
 import os
 import signal
 import subprocess
@@ -60,6 +61,8 @@ def _tensors(x, prefix=""):
         return {prefix: x}
     if isinstance(x, np.ndarray):
         return {prefix: torch.from_numpy(x)}
+    if dataclasses.is_dataclass(x):  # e.g. an on-policy RolloutBatch
+        x = vars(x)
     out = {}
     if isinstance(x, dict):
         for k, v in x.items():

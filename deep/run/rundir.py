@@ -36,7 +36,7 @@ import yaml
 
 from tabular._io import atomic_write, atomic_write_text
 
-from ..algos.base import Algorithm, check_device, make_algo
+from ..algos.base import Algorithm, check_device, check_supported, make_algo
 from ..config import build_settings, flag, integer, validate
 from ..envs.base import Reset
 from ..envs.registry import make_env
@@ -244,6 +244,7 @@ class Run:
         self.seeds = seeds(cfg["seed"])
         self.seeds.seed_torch()
         self.env = build_env(cfg, cfg["num_envs"], self.seeds.env_seed)
+        check_supported(cfg["algo_name"], self.env.spec)  # before the evaluation copies and the networks
         resolve_gamma(self.cfg, self.env)
         self.eval_env = build_env(cfg, cfg["eval_num_envs"], self.seeds.eval_seed)
         self.algo: Algorithm = make_algo(cfg["algo_name"], self.env.spec, cfg["algo"], device=cfg["device"])
@@ -352,8 +353,9 @@ class Run:
         if sd["env"] is not None and hasattr(self.env, "set_state"):
             self.env.set_state(from_plain(sd["env"]))
             self.obs, self.ep_ret = Reset(**from_plain(sd["obs"])), from_plain(sd["ep_ret"]).copy()
-        else:  # an environment without state capture restarts its episodes (documented departure)
-            self.obs = self.env.reset(seed=self.seeds.env_seed + self.counters["vector_steps"])
+        else:  # an environment without state capture restarts its episodes, on a stream of its own
+            restart = np.random.SeedSequence((self.seeds.env_seed, self.counters["vector_steps"]))
+            self.obs = self.env.reset(seed=int(restart.generate_state(1)[0]))
 
     def save_checkpoint(self) -> None:
         """Stream the checkpoint into a temporary file beside it, fsync, then rename it into place (atomic;
