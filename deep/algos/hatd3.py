@@ -35,7 +35,7 @@ from deep.nets.critics import TwinCritic, polyak_
 from deep.nets.heads import make_deterministic_actor
 
 from .base import Acted, Algorithm, register
-from .hasac import fused_adam
+from .hasac import HASAC, fused_adam
 
 
 @dataclass(frozen=True)
@@ -99,11 +99,7 @@ class HATD3(Algorithm):
         return Acted([s.env.cpu().numpy() for s in samples], [s.stored.cpu().numpy() for s in samples],
                      [s.logp.cpu().numpy() for s in samples])
 
-    def random_act(self, avail: Sequence, num: int, rng: np.random.Generator) -> Acted:
-        """Uniform warm-up actions over the available ones (off-policy warm-up)."""
-        samples = [actor.random(num, avail[i], rng) for i, actor in enumerate(self.actors)]
-        return Acted([s.env.numpy() for s in samples], [s.stored.numpy() for s in samples],
-                     [s.logp.numpy() for s in samples])
+    random_act = HASAC.random_act   #: uniform warm-up actions over the available ones, per agent, as HASAC's
 
     # ------------------------------------------------------------------ the three places deterministic HASAC differs
     def next_actions(self, batch) -> list[torch.Tensor]:
