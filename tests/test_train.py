@@ -308,6 +308,13 @@ def test_truncated_or_corrupted_checkpoints_are_clear_errors_for_resume_and_eval
         for cmd in (["resume", str(run_dir)], ["resume", str(run_dir), "--total-steps", "800"], ["eval", str(run_dir)]):
             _fails_cleanly(capsys, cmd, "is truncated or corrupted")
             assert _tree(run_dir) == before
+    ck.write_bytes(good)  # an intact checkpoint of other networks than config.yaml describes
+    cfg_text = (run_dir / "config.yaml").read_text()
+    (run_dir / "config.yaml").write_text(cfg_text.replace("- 64\n  - 64", "- 32\n  - 32"))
+    before = _tree(run_dir)
+    for cmd in (["resume", str(run_dir), "--total-steps", "800"], ["eval", str(run_dir)]):
+        _fails_cleanly(capsys, cmd, "does not fit the run that")
+        assert _tree(run_dir) == before
 
 
 def test_bad_devices_and_run_directories_are_clear_errors_that_write_nothing(tmp_path, capsys):

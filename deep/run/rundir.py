@@ -322,9 +322,14 @@ class Run:
         if total_steps is not None:
             cfg["train"]["total_steps"] = int(total_steps)
         run = cls(cfg, run_dir, _resuming=True)
+        try:
+            run.load_state_dict(sd)
+        except (KeyError, RuntimeError, TypeError, IndexError, ValueError) as exc:
+            run.close()
+            raise ValueError(f"{ck} does not fit the run that {run_dir / 'config.yaml'} describes "
+                             f"({_first_line(exc)})") from None
         if total_steps is not None:
             atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(run.cfg, sort_keys=False))
-        run.load_state_dict(sd)
         for name in ("progress.csv", "eval.csv") if truncate_logs else ():
             csv_truncate(run_dir / name, run.counters["env_steps"])
         return run
