@@ -24,7 +24,6 @@ Statistics, and where they come from:
 from __future__ import annotations
 
 import csv
-import inspect
 import json
 import math
 from dataclasses import dataclass, field
@@ -249,27 +248,6 @@ def normalise(finals: dict, metric: dict) -> dict:
     return out
 
 
-def _rliable():
-    """Import rliable's library.  rliable 1.2.0 requires ``arch<8``, whose 7.x releases decorate with pandas'
-    ``deprecate_kwarg(old, new)``; pandas 3 made the warning class its first argument.  When pandas has the new
-    signature, calls in the old form are passed on with ``FutureWarning`` (what pandas 2 used) so arch imports."""
-    import pandas.util._decorators as pandas_decorators
-    original = pandas_decorators.deprecate_kwarg
-    if next(iter(inspect.signature(original).parameters)) == "klass":
-        def deprecate_kwarg(*args, **kwargs):
-            if args and isinstance(args[0], str):
-                return original(FutureWarning, *args, **kwargs)
-            return original(*args, **kwargs)
-        pandas_decorators.deprecate_kwarg = deprecate_kwarg
-        try:
-            from rliable import library, metrics
-        finally:
-            pandas_decorators.deprecate_kwarg = original
-    else:
-        from rliable import library, metrics
-    return library, metrics
-
-
 AGGREGATES = ("IQM", "median", "mean", "optimality gap")
 
 
@@ -277,7 +255,7 @@ def aggregate_scores(normalised: dict, tasks: list, labels: list, reps: int, see
     """rliable's point estimates and 95% stratified-bootstrap CIs of :data:`AGGREGATES` and performance
     profiles, over ``tasks``, for each label; every label must have the same number of runs on every task
     (rliable's (runs x tasks) matrices)."""
-    library, metrics = _rliable()
+    from rliable import library, metrics
     scores = {lab: np.stack([normalised[t][lab] for t in tasks], axis=1) for lab in labels}
 
     def stats(x):

@@ -11,7 +11,8 @@ Everything that can be refused is refused before Ray starts: unknown algorithms,
 algorithm / task pairs whose action spaces the algorithm does not support (``deep.algos.base.check_supported``),
 and run directories holding a different config.  Ray (``ray==2.60.0``): without an address a local instance
 with ``num_cpus`` CPUs and no dashboard; with one, the existing cluster (the root must then be a path every node
-sees).  Each run asks for ``cpus_per_run`` CPUs (and ``gpus_per_run`` GPUs) and uses that many torch threads.
+sees).  Each run asks for ``cpus_per_run`` CPUs (and ``gpus_per_run`` GPUs; give ``--set device=cuda`` with them)
+and uses that many torch threads.
 """
 from __future__ import annotations
 
@@ -268,14 +269,16 @@ class Progress:
         self.start_steps = {n: min(_steps_done(root / n), t) for n, t in self.total.items()}
         self.t0 = time.time()
 
-    def line(self, done: int, running: int, failed: int, queued: int) -> str:
-        steps = {n: min(_steps_done(self.root / n), t) for n, t in self.total.items()}
-        frac = sum(steps.values()) / max(sum(self.total.values()), 1)
-        gained = sum(steps.values()) - sum(self.start_steps.values())
-        left = sum(self.total.values()) - sum(steps.values())
+    def line(self, done: int, running: int, failed: list, queued: int) -> str:
+        """The status line; the steps of ``failed`` runs count neither as done nor as left."""
+        total = {n: t for n, t in self.total.items() if n not in failed}
+        steps = {n: min(_steps_done(self.root / n), t) for n, t in total.items()}
+        frac = sum(steps.values()) / max(sum(total.values()), 1)
+        gained = sum(steps.values()) - sum(self.start_steps[n] for n in total)
+        left = sum(total.values()) - sum(steps.values())
         eta = _duration(left * (time.time() - self.t0) / gained) if gained > 0 and left > 0 else "-"
         return (f"[sweep {_duration(time.time() - self.t0)}] {done} done, {running} running, {queued} queued, "
-                f"{failed} failed; {100 * frac:.0f}% of env steps, ETA {eta}")
+                f"{len(failed)} failed; {100 * frac:.0f}% of env steps, ETA {eta}")
 
     def say(self, text: str) -> None:
         print(text, file=self.out or sys.stdout, flush=True)
@@ -294,7 +297,8 @@ def run_sweep(sweep: Sweep, address: str | None = None, num_cpus: int | None = N
          "tasks": [f"{e}:{t}" for e, t in sweep.tasks], "seeds": sweep.seeds, "set": sweep.overrides,
          "cpus_per_run": sweep.cpus_per_run, "gpus_per_run": sweep.gpus_per_run}, sort_keys=False))
     status = _load_status(root)
-    todo = [r for r in runs if status.get(r.name) != "done"]
+    from deep.run.rundir import CHECKPOINT
+    todo = [r for r in runs if status.get(r.name) != "done" or not (root / r.name / CHECKPOINT).exists()]
     progress = Progress(runs, root, out)
     progress.say(f"sweep of {len(runs)} runs under {root}: {len(runs) - len(todo)} finished before, "
                  f"{len(todo)} to run")
@@ -331,7 +335,7 @@ def run_sweep(sweep: Sweep, address: str | None = None, num_cpus: int | None = N
                 if ready or time.time() - last_line >= poll_s:
                     running = sum(1 for r in pending.values() if logs[r.name].exists()
                                   and logs[r.name].stat().st_size > sizes[r.name])
-                    progress.say(progress.line(len(runs) - len(todo) + done_now, running, len(failures),
+                    progress.say(progress.line(len(runs) - len(todo) + done_now, running, list(failures),
                                                len(pending) - running))
                     last_line = time.time()
         finally:

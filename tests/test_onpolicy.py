@@ -167,3 +167,22 @@ def test_sequential_algorithms_refuse_shared_parameters():
     env = make_env("tabular", "paper-matrix", 1, seed=0)
     with pytest.raises(ValueError, match="share_params"):
         HAPPO(env.spec, PPOClipParams(share_params=True))
+
+
+def test_value_norm_debiasing_makes_its_statistics_exact_running_averages():
+    """With debiasing, after updates x_1..x_k the mean is sum_j w_j mean(x_j) / sum_j w_j with w_j =
+    beta^(k-j) (1 - beta): exactly mean(x_1) after one update, whatever beta."""
+    from deep.nets.distributions import ValueNorm
+    vn = ValueNorm(beta=0.9)
+    x1, x2 = torch.tensor([1.0, 3.0, 8.0]), torch.tensor([-2.0, 0.0])
+    vn.update(x1)
+    mean, var = vn.stats()
+    assert float(mean) == pytest.approx(4.0, rel=1e-12) and float(var) == pytest.approx(74 / 3 - 16, rel=1e-12)
+    vn.update(x2)
+    w = np.array([0.9 * 0.1, 0.1])
+    m = (w @ [4.0, -1.0]) / w.sum()
+    m2 = (w @ [74 / 3, 2.0]) / w.sum()
+    mean, var = vn.stats()
+    assert float(mean) == pytest.approx(m, rel=1e-12) and float(var) == pytest.approx(m2 - m * m, rel=1e-12)
+    y = torch.tensor([0.5, -7.0])
+    torch.testing.assert_close(vn.denormalize(vn.normalize(y)), y)

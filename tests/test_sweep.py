@@ -17,15 +17,15 @@ from deep.run.rundir import CHECKPOINT, load_checkpoint
 from meharl.cli import main
 from meharl.sweep import execute, make_sweep, plan
 
-# Two HASAC configurations (mappo is not on this branch yet) x two seeds on the paper's matrix game, tiny budgets:
-# 800 env steps with a checkpoint every 200, so a kill at the first checkpoint leaves most of a run to resume.
+# HASAC and MAPPO x two seeds on the paper's matrix game, tiny budgets: 800 env steps with a checkpoint every
+# 200, so a kill at the first checkpoint leaves most of a run to resume.
 SWEEP = {
-    "algos": ["hasac", {"label": "hasac-alpha5", "algo": "hasac", "set": ["algo.alpha=5"]}],
+    "algos": [{"algo": "hasac", "set": ["train.warmup_steps=80", "algo.batch_size=32", "algo.hidden=[16]"]},
+              {"algo": "mappo", "set": ["algo.hidden=[16]"]}],
     "tasks": ["tabular:paper-matrix"],
     "seeds": "0-1",
-    "set": ["train.tensorboard=false", "train.total_steps=800", "train.warmup_steps=80",
-            "train.eval_interval=200", "train.log_interval=100", "train.checkpoint_interval=200",
-            "algo.batch_size=32", "algo.hidden=[16]", "train.eval_episodes=8"],
+    "set": ["train.tensorboard=false", "train.total_steps=800", "train.eval_interval=200",
+            "train.log_interval=100", "train.checkpoint_interval=200", "train.eval_episodes=8"],
 }
 #: a run that fails at run time: a CUDA device on a machine without one (the config itself is valid)
 BROKEN = {"label": "broken", "algo": "hasac", "set": ["device=cuda"]}

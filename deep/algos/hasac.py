@@ -27,11 +27,10 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from deep.config import choice, flag, integer, number, sizes
 from deep.envs.base import EnvSpec
-from deep.nets.critics import TwinCritic
+from deep.nets.critics import TwinCritic, polyak_
 from deep.nets.heads import CategoricalActor, make_actor
 
 from .base import Acted, Algorithm, register
@@ -63,7 +62,7 @@ class HASACParams:
     huber_delta: float = number(10.0, "Huber loss threshold", lo=0, lo_open=True)
 
 
-def _adam(params, lr: float) -> torch.optim.Adam:
+def fused_adam(params, lr: float) -> torch.optim.Adam:
     """Adam with the fused kernel (one pass over the parameters; about 6x faster than the default on a CPU)."""
     return torch.optim.Adam(params, lr=lr, fused=True)
 
@@ -96,12 +95,12 @@ class HASAC(Algorithm):
         self.critic = TwinCritic(spec.state_dim, sum(self.rep_dims), hidden).to(self.device)
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
-        self.actor_opts = [_adam(a.parameters(), params.actor_lr) for a in self.unique]
+        self.actor_opts = [fused_adam(a.parameters(), params.actor_lr) for a in self.unique]
         self._opt_of = [next(k for k, u in enumerate(self.unique) if u is a) for a in self.actors]
-        self.critic_opt = _adam(self.critic.parameters(), params.critic_lr)
+        self.critic_opt = fused_adam(self.critic.parameters(), params.critic_lr)
         self.log_alpha = [torch.tensor(float(np.log(params.alpha)), requires_grad=params.auto_alpha,
                                        device=self.device) for _ in range(n)]
-        self.alpha_opts = ([_adam([la], params.alpha_lr) for la in self.log_alpha]
+        self.alpha_opts = ([fused_adam([la], params.alpha_lr) for la in self.log_alpha]
                            if params.auto_alpha else [])
         self.target_entropy = [a.target_entropy(params.target_entropy_fraction) for a in self.actors]
         self.updates = 0
@@ -186,12 +185,7 @@ class HASAC(Algorithm):
     def critic_loss(self, batch) -> tuple[torch.Tensor, dict]:
         y = self.critic_target_values(batch)
         joint = torch.cat([a.rep_of(act) for a, act in zip(self.actors, batch["act"])], -1)
-        q1, q2 = self.critic(batch["state"], joint)
-        if self.params.critic_loss == "huber":
-            loss = (F.huber_loss(q1, y, delta=self.params.huber_delta) + F.huber_loss(q2, y, delta=self.params.huber_delta))
-        else:
-            loss = 0.5 * ((q1 - y).pow(2).mean() + (q2 - y).pow(2).mean())
-        return loss, {"q1_mean": q1.mean(), "q1_min": q1.min(), "q1_max": q1.max(), "target_mean": y.mean()}
+        return self.critic.loss(batch["state"], joint, y, self.params.critic_loss, self.params.huber_delta)
 
     def actor_loss(self, i: int, batch, reps: list, own=None, features=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq. 10 for agent ``i`` with the other agents' actions ``reps``; returns (loss, E[log pi^i]).
@@ -257,10 +251,7 @@ class HASAC(Algorithm):
                     reps[i] = self.actors[i].sample(batch["obs"][i], batch["avail"][i]).rep
             stats[f"actor_loss/{i}"] = a_loss.detach()
             stats[f"entropy/{i}"] = -mean_logp.detach()
-        with torch.no_grad():                               # 4. Polyak targets
-            tp, sp_ = list(self.critic_target.parameters()), list(self.critic.parameters())
-            torch._foreach_mul_(tp, 1.0 - self.params.polyak)
-            torch._foreach_add_(tp, sp_, alpha=self.params.polyak)
+        polyak_(self.critic_target, self.critic, self.params.polyak)   # 4. Polyak targets
         t2 = time.perf_counter()
         self.updates += 1
         out = {k: float(v) for k, v in stats.items()}

@@ -88,10 +88,12 @@ class HATRPO(OnPolicyAlgorithm):
         loss = self.surrogate(k, d, factor)
         g = parameters_to_vector(torch.autograd.grad(loss, params))
 
+        # grad of the mean KL at theta_old, with its graph: every Fisher-vector product differentiates it again
+        kl_grad = parameters_to_vector(torch.autograd.grad(self.mean_kl(k, d, old), params, create_graph=True))
+
         def fvp(v):
-            kl = self.mean_kl(k, d, old)
-            grad = parameters_to_vector(torch.autograd.grad(kl, params, create_graph=True))
-            return parameters_to_vector(torch.autograd.grad(grad @ v, params)).detach() + self.params.cg_damping * v
+            hv = torch.autograd.grad(kl_grad @ v, params, retain_graph=True)
+            return parameters_to_vector(hv).detach() + self.params.cg_damping * v
 
         x = conjugate_gradient(fvp, g, self.params.cg_iters)
         xhx = float(x @ fvp(x))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .mlp import mlp
@@ -33,6 +34,17 @@ class TwinCritic(nn.Module):
         q1, q2 = self(state, joint_action)
         return torch.minimum(q1, q2)
 
+    def loss(self, state: torch.Tensor, joint_action: torch.Tensor, y: torch.Tensor, kind: str = "mse",
+             huber_delta: float = 10.0) -> tuple[torch.Tensor, dict]:
+        """Both networks' regression loss to the targets ``y`` (``0.5 * squared error`` or Huber), and
+        statistics of Q1 and of the targets."""
+        q1, q2 = self(state, joint_action)
+        if kind == "huber":
+            loss = F.huber_loss(q1, y, delta=huber_delta) + F.huber_loss(q2, y, delta=huber_delta)
+        else:
+            loss = 0.5 * ((q1 - y).pow(2).mean() + (q2 - y).pow(2).mean())
+        return loss, {"q1_mean": q1.mean(), "q1_min": q1.min(), "q1_max": q1.max(), "target_mean": y.mean()}
+
     def _linears(self):
         return [[m for m in q if isinstance(m, nn.Linear)] for q in (self.q1, self.q2)]
 
@@ -48,6 +60,14 @@ class TwinCritic(nn.Module):
         ``Q1 == Q2`` the gradient is Q1's (``torch.minimum`` would split it; ties have probability zero).
         """
         return _FrozenMinQ.apply(joint_action, features[0], features[1], self._linears(), self.state_dim)
+
+
+@torch.no_grad()
+def polyak_(target: nn.Module, source: nn.Module, rate: float) -> None:
+    """``target <- (1 - rate) target + rate source``, parameter by parameter (Polyak averaging)."""
+    tp = list(target.parameters())
+    torch._foreach_mul_(tp, 1.0 - rate)
+    torch._foreach_add_(tp, list(source.parameters()), alpha=rate)
 
 
 class _FrozenMinQ(torch.autograd.Function):

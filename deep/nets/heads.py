@@ -52,10 +52,11 @@ def _check_avail(avail, n: int, what: str):
     return avail
 
 
-class SquashedGaussianActor(nn.Module):
-    """``a = low + (tanh(u) + 1) (high - low) / 2`` with ``u ~ N(mu(o), sigma(o))``."""
+class _BoxActor(nn.Module):
+    """What every actor of a Box space shares: the affine map of ``[-1, 1]^d`` onto ``[low, high]`` (each Box's
+    own bounds), the stored and critic form (the value in ``[-1, 1]^d``) and uniform warm-up actions."""
 
-    def __init__(self, obs_dim: int, space: Box, hidden):
+    def __init__(self, space: Box):
         super().__init__()
         low, high = np.asarray(space.low, dtype=np.float64), np.asarray(space.high, dtype=np.float64)
         if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
@@ -64,13 +65,28 @@ class SquashedGaussianActor(nn.Module):
             raise ValueError(f"Box action space with high <= low: {space}")
         self.dim = int(low.size)
         self.rep_dim = self.dim
-        self.body = mlp(obs_dim, hidden, 2 * self.dim)
         self.register_buffer("low", torch.as_tensor(low.ravel(), dtype=torch.float32))
         self.register_buffer("scale", torch.as_tensor((high - low).ravel() / 2, dtype=torch.float32))
         self.log_jac = float(np.log((high - low) / 2).sum())
 
     def _to_env(self, squashed):
         return self.low + (squashed + 1.0) * self.scale
+
+    def rep_of(self, stored):
+        return stored
+
+    def random(self, n: int, avail, rng: np.random.Generator):
+        squashed = torch.as_tensor(rng.uniform(-1.0, 1.0, size=(n, self.dim)), dtype=torch.float32)
+        logp = torch.full((n,), -(self.log_jac + self.dim * math.log(2.0)))
+        return Sample(rep=squashed, env=self._to_env(squashed), logp=logp, stored=squashed)
+
+
+class SquashedGaussianActor(_BoxActor):
+    """``a = low + (tanh(u) + 1) (high - low) / 2`` with ``u ~ N(mu(o), sigma(o))``."""
+
+    def __init__(self, obs_dim: int, space: Box, hidden):
+        super().__init__(space)
+        self.body = mlp(obs_dim, hidden, 2 * self.dim)
 
     def sample(self, obs, avail=None) -> Sample:
         mu, log_std = self.body(obs).chunk(2, dim=-1)
@@ -88,16 +104,20 @@ class SquashedGaussianActor(nn.Module):
         squashed = torch.tanh(mu)
         return Sample(rep=squashed, env=self._to_env(squashed), logp=torch.zeros(obs.shape[0]), stored=squashed)
 
-    def rep_of(self, stored):
-        return stored
-
-    def random(self, n: int, avail, rng: np.random.Generator):
-        squashed = torch.as_tensor(rng.uniform(-1.0, 1.0, size=(n, self.dim)), dtype=torch.float32)
-        logp = torch.full((n,), -(self.log_jac + self.dim * math.log(2.0)))
-        return Sample(rep=squashed, env=self._to_env(squashed), logp=logp, stored=squashed)
-
     def target_entropy(self, fraction: float, avail=None) -> float:
         return -float(self.dim)
+
+
+def _uniform_discrete(k: int, n: int, avail, rng: np.random.Generator) -> Sample:
+    """``n`` uniform draws among the available ones of ``k`` actions, with their log-probabilities."""
+    m = np.ones((n, k), dtype=bool) if avail is None else np.asarray(avail, dtype=bool)
+    counts = m.sum(axis=1)
+    if np.any(counts == 0):
+        raise ValueError("Discrete actor: some row of the availability mask has no available action")
+    pick = np.floor(rng.random(n) * counts).astype(np.int64)  # pick-th available action of each row
+    idx = torch.as_tensor((np.cumsum(m, axis=1) > pick[:, None]).argmax(axis=1))
+    return Sample(rep=F.one_hot(idx, k).float(), env=idx, logp=torch.as_tensor(-np.log(counts), dtype=torch.float32),
+                  stored=idx)
 
 
 class CategoricalActor(nn.Module):
@@ -138,14 +158,7 @@ class CategoricalActor(nn.Module):
         return F.one_hot(stored.long(), self.n).float()
 
     def random(self, n: int, avail, rng: np.random.Generator):
-        m = np.ones((n, self.n), dtype=bool) if avail is None else np.asarray(avail, dtype=bool)
-        counts = m.sum(axis=1)
-        if np.any(counts == 0):
-            raise ValueError("Discrete actor: some row of the availability mask has no available action")
-        pick = np.floor(rng.random(n) * counts).astype(np.int64)  # pick-th available action of each row
-        idx = torch.as_tensor((np.cumsum(m, axis=1) > pick[:, None]).argmax(axis=1))
-        return Sample(rep=self.rep_of(idx), env=idx, logp=torch.as_tensor(-np.log(counts), dtype=torch.float32),
-                      stored=idx)
+        return _uniform_discrete(self.n, n, avail, rng)
 
     def target_entropy(self, fraction: float, avail=None):
         """``fraction * log|A^i|``; with a mask (B, n), ``fraction * log(available actions)`` per row (B,)."""
@@ -210,6 +223,75 @@ class MultiDiscreteActor(nn.Module):
         if avail is None:
             return float(fraction) * sum(math.log(k) for k in self.nvec)
         return float(fraction) * sum(torch.log(m.sum(-1).double()) for m in torch.split(avail, self.nvec, -1))
+
+
+class _Deterministic:
+    """Deterministic actors (HATD3, deterministic HASAC): ``proto(o)`` is a differentiable point of
+    ``[-1, 1]^d``; :meth:`act` perturbs it with clipped Gaussian noise (exploration, target policy smoothing)
+    and maps it to an action (``to_action``)."""
+
+    def act(self, obs, avail=None, noise: float = 0.0, clip: float | None = None) -> Sample:
+        x = self.proto(obs, avail)
+        if noise > 0:
+            eps = noise * torch.randn_like(x)
+            if clip is not None:
+                eps = eps.clamp(-clip, clip)
+            x = (x + eps).clamp(-1.0, 1.0)
+        return self.to_action(x, avail)
+
+
+class DeterministicBoxActor(_Deterministic, _BoxActor):
+    """``a = low + (tanh(f(o)) + 1) (high - low) / 2``; noise is added to ``tanh(f(o))``, so a noise of
+    ``sigma`` is ``sigma (high - low) / 2`` in the environment's units (as the reference code scales it)."""
+
+    def __init__(self, obs_dim: int, space: Box, hidden):
+        super().__init__(space)
+        self.body = mlp(obs_dim, hidden, self.dim)
+
+    def proto(self, obs, avail=None):
+        return torch.tanh(self.body(obs))
+
+    def to_action(self, x, avail=None) -> Sample:
+        return Sample(rep=x, env=self._to_env(x), logp=torch.zeros(x.shape[0], device=x.device), stored=x)
+
+
+class DeterministicDiscreteActor(_Deterministic, nn.Module):
+    """A deterministic policy over ``n`` actions through a proto-action ``x = tanh(f(o))`` in ``[-1, 1]^n``
+    (Dulac-Arnold et al. 2015, "Deep RL in large discrete action spaces", with one neighbour): the action is
+    the available one nearest to ``(x + 1) / 2`` among the one-hot vectors, i.e. ``argmax`` of ``x`` over the
+    available actions.  The critic sees one-hot actions, as HASAC's does; the actor's loss evaluates it at the
+    differentiable proto-action ``(x + 1) / 2`` (a one-hot vector exactly where ``x`` is at a corner with
+    one +1).  Exploration noise and target smoothing perturb ``x``."""
+
+    def __init__(self, obs_dim: int, n: int, hidden):
+        super().__init__()
+        if n < 1:
+            raise ValueError(f"a Discrete space needs at least one action, got {n}")
+        self.n = self.rep_dim = int(n)
+        self.body = mlp(obs_dim, hidden, self.n)
+
+    def proto(self, obs, avail=None):
+        return torch.tanh(self.body(obs))
+
+    def to_action(self, x, avail=None) -> Sample:
+        z = x if avail is None else x.masked_fill(~_check_avail(avail, self.n, "Discrete actor"), -2.0)
+        idx = z.argmax(-1)
+        return Sample(rep=(x + 1.0) / 2.0, env=idx, logp=torch.zeros(x.shape[0], device=x.device), stored=idx)
+
+    def rep_of(self, stored):
+        return F.one_hot(stored.long(), self.n).float()
+
+    def random(self, n: int, avail, rng: np.random.Generator):
+        return _uniform_discrete(self.n, n, avail, rng)
+
+
+def make_deterministic_actor(obs_dim: int, space, hidden) -> nn.Module:
+    """A deterministic actor for a Box or Discrete space (MultiDiscrete: a ValueError)."""
+    if isinstance(space, Box):
+        return DeterministicBoxActor(obs_dim, space, hidden)
+    if isinstance(space, Discrete) and int(space.start) == 0:
+        return DeterministicDiscreteActor(obs_dim, int(space.n), hidden)
+    raise ValueError(f"deterministic actors need a Box or a Discrete space starting at 0, got {space!r}")
 
 
 def make_actor(obs_dim: int, space, hidden, gumbel_tau: float = 1.0) -> nn.Module:

@@ -36,7 +36,7 @@ import yaml
 
 from tabular._io import atomic_write, atomic_write_text
 
-from ..algos.base import Algorithm, check_device, make_algo
+from ..algos.base import Algorithm, check_device, check_supported, make_algo
 from ..config import build_settings, flag, integer, validate
 from ..envs.base import Reset
 from ..envs.registry import make_env
@@ -254,6 +254,7 @@ class Run:
         self.seeds = seeds(cfg["seed"])
         self.seeds.seed_torch()
         self.env = build_env(cfg, cfg["num_envs"], self.seeds.env_seed)
+        check_supported(cfg["algo_name"], self.env.spec)  # before the evaluation copies and the networks
         resolve_gamma(self.cfg, self.env)
         self.eval_env = build_env(cfg, cfg["eval_num_envs"], self.seeds.eval_seed)
         self.algo: Algorithm = make_algo(cfg["algo_name"], self.env.spec, cfg["algo"], device=cfg["device"])
@@ -335,9 +336,14 @@ class Run:
         if total_steps is not None:
             cfg["train"]["total_steps"] = int(total_steps)
         run = cls(cfg, run_dir, _resuming=True)
+        try:
+            run.load_state_dict(sd)
+        except (KeyError, RuntimeError, TypeError, IndexError, ValueError) as exc:
+            run.close()
+            raise ValueError(f"{ck} does not fit the run that {run_dir / 'config.yaml'} describes "
+                             f"({_first_line(exc)})") from None
         if total_steps is not None:
             atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(run.cfg, sort_keys=False))
-        run.load_state_dict(sd)
         for name in ("progress.csv", "eval.csv") if truncate_logs else ():
             csv_truncate(run_dir / name, run.counters["env_steps"])
         return run
@@ -367,8 +373,9 @@ class Run:
         if sd["env"] is not None and hasattr(self.env, "set_state"):
             self.env.set_state(from_plain(sd["env"]))
             self.obs, self.ep_ret = Reset(**from_plain(sd["obs"])), from_plain(sd["ep_ret"]).copy()
-        else:  # an environment without state capture restarts its episodes (documented departure)
-            self.obs = self.env.reset(seed=self.seeds.env_seed + self.counters["vector_steps"])
+        else:  # an environment without state capture restarts its episodes, on a stream of its own
+            restart = np.random.SeedSequence((self.seeds.env_seed, self.counters["vector_steps"]))
+            self.obs = self.env.reset(seed=int(restart.generate_state(1)[0]))
 
     def save_checkpoint(self) -> None:
         """Stream the checkpoint into a temporary file beside it, fsync, then rename it into place (atomic;
