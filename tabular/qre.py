@@ -125,6 +125,9 @@ def _start_x(system, start) -> np.ndarray:
 def _newton(system, x0: np.ndarray, lam: float, xtol: float = 1e-12):
     """scipy's hybrid Newton (MINPACK hybrj) with the analytic Jacobian, then plain Newton steps to polish
     the last digits (quadratic convergence from hybrj's answer)."""
+    if getattr(system, "matrix_free", False):  # no dense Jacobian for hybrj: Newton-Krylov steps
+        x, ok, _ = newton_fixed(system, x0, lam, max_iter=100)
+        return x, 0, "Newton with preconditioned GMRES solves" + ("" if ok else " (no convergence)")
     sol = root(lambda x: system.jacobian(x, lam)[:2], x0, jac=True, method="hybr", options={"xtol": xtol})
     how = f"scipy.optimize.root(method='hybr'): {sol.message.strip()}"
     x, ok = newton_fixed(system, sol.x, lam)[:2] if np.all(np.isfinite(sol.x)) else (sol.x, False)
