@@ -28,6 +28,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.special import xlogy
 
+from .best_response import _others_weight
 from .games import GameError, MarkovGame, MatrixGame, NormalFormGame, as_normal_form, mix_rows
 from .policy import JointPolicy
 
@@ -377,19 +378,12 @@ class SparseMarkovSystem(MarkovSystem):
 
     matrix_free = True
 
-    def _kernels(self, p):
-        """``P_pi`` (sparse) and each agent's induced kernel ``Pbar_i`` (sparse, ``(S*|A^i|, S)``)."""
-        from .best_response import _others_weight
-        pol = JointPolicy(p)
-        S = self.n_states
-        pi = reduce(lambda a, b: a[..., None] * b.reshape((S,) + (1,) * (a.ndim - 1) + (-1,)), p[1:], p[0])
-        P_pi = mix_rows(self.game.P, pi.reshape(S, 1, -1))
-        return pi, P_pi, [mix_rows(self.game.P, _others_weight(pol, i)) for i in range(self.n_agents)]
-
     def _evaluate(self, x: np.ndarray, lam: float):
         g, S = self.game, self.n_states
         logp, p = zip(*(_log_softmax(xi) for xi in self.split(x)))
-        pi, P_pi, _ = self._kernels(p)
+        pi = reduce(lambda a, b: a[..., None] * b.reshape((S,) + (1,) * (a.ndim - 1) + (-1,)), p[1:], p[0])
+        P_pi = mix_rows(g.P, pi.reshape(S, 1, -1))  # sparse
+        self._P_pi = P_pi  # kept for det_sign of the Jacobian at this point
         r_pi = (pi * g.r).reshape(S, -1).sum(axis=1)
         h = -sum(np.where(pi_i > 0, pi_i * li, 0.0).sum(axis=1) for pi_i, li in zip(p, logp))
         if self.gamma:
@@ -412,8 +406,9 @@ class SparseMarkovSystem(MarkovSystem):
         Jl = np.concatenate([-(qr - (si * qr).sum(axis=1, keepdims=True)).ravel()
                              for qr, si in ((self._contract(Qr, p, [i]), soft[i]) for i in range(n))])
         M = {(i, j): self._contract(Q, p, [i, j]) for i in range(n) for j in range(n) if i != j}
-        if self.gamma:
-            Pbar = self._kernels(p)[2]
+        if self.gamma:  # every agent's induced kernel (S*|A^i|, S), sparse
+            P_pi = self._P_pi
+            Pbar = [mix_rows(self.game.P, _others_weight(JointPolicy(p), i)) for i in range(n)]
             gvec = np.concatenate([(qj - lj - 1.0).ravel() for qj, lj in zip(q, logp)])
 
         def columns(v):  # C: the softmax chain rule on the columns, per agent and state
@@ -452,10 +447,9 @@ class SparseMarkovSystem(MarkovSystem):
             for i in range(n):
                 wi = w[:, start[i]:start[i + 1]]
                 wi = wi - wi.sum(axis=1, keepdims=True) * soft[i]  # times R_i = I - 1 s_i^T
-                rows = sp.csr_matrix((wi.ravel(), np.arange(S * K[i]), np.arange(0, S * K[i] + 1, K[i])),
-                                     shape=(S, S * K[i]))
-                Y = Y + rows @ Pbar[i]
-            P_pi = self._kernels(p)[1]
+                per_state = sp.csr_matrix((wi.ravel(), np.arange(S * K[i]), np.arange(0, S * K[i] + 1, K[i])),
+                                          shape=(S, S * K[i]))
+                Y = Y + per_state @ Pbar[i]
             cap = np.eye(S) - self.gamma * (P_pi.toarray() + Y.toarray())
             return sign * int(np.linalg.slogdet(cap)[0])
         Jx.det_sign = det_sign
