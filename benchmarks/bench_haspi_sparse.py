@@ -2,9 +2,13 @@
 
 Games: 3 agents x 5 actions (125 joint actions), 5 successor states per state-joint-action pair, gamma 0.95,
 alpha 1.  One HASPI iteration = exact soft evaluation of the current policy + the 3 sequential updates.
-Each size runs in its own process so its peak resident memory (ru_maxrss) is its own.
+Each size runs in its own process so its peak resident memory (ru_maxrss, game construction included) is its
+own; bytes/nnz divides it by the non-zeros of P (P itself needs 12: a float64 and an int32 column index).
 
-    python benchmarks/bench_haspi_sparse.py [--states 1000 10000 100000] [--iters 5]
+    python benchmarks/bench_haspi_sparse.py [--states 1000 10000 100000] [--iters 5] [--million]
+
+``--million`` adds 10^6 states (625M non-zeros, about 13 GB at peak); it runs only when the machine reports at
+least ``MILLION_FREE_GB`` available.
 """
 from __future__ import annotations
 
@@ -15,6 +19,15 @@ import resource
 import subprocess
 import sys
 import time
+
+#: Memory the 10^6-state run must find available before it starts (its peak is about 13 GB, plus margin).
+MILLION_FREE_GB = 18
+
+
+def available_gb() -> float:
+    with open("/proc/meminfo") as fh:
+        info = dict(line.split(":", 1) for line in fh)
+    return int(info["MemAvailable"].split()[0]) / 2 ** 20
 
 
 def one(n_states: int, iters: int) -> dict:
@@ -46,6 +59,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--states", type=int, nargs="+", default=[1000, 10000, 100000])
     ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--million", action="store_true", help="also run 10^6 states (needs ~13 GB)")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -54,7 +68,13 @@ def main() -> None:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     print(f"{'states':>8} {'pairs':>10} {'nnz(P)':>10} {'s/iter':>8} {'eval s':>8} {'update s':>9} "
           f"{'residual':>9} {'peak MB':>8} {'bytes/nnz':>9}")
-    for S in args.states:
+    sizes = list(args.states)
+    if args.million:
+        if available_gb() < MILLION_FREE_GB:
+            print(f"10^6 states skipped: {available_gb():.1f} GB available, {MILLION_FREE_GB} GB needed")
+        else:
+            sizes.append(1_000_000)
+    for S in sizes:
         out = subprocess.run([sys.executable, __file__, "--one", str(S), "--iters", str(args.iters)],
                              capture_output=True, text=True, env=env, check=True).stdout
         r = json.loads(out.strip().splitlines()[-1])

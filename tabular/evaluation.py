@@ -50,22 +50,44 @@ def _check_alpha(alpha) -> float:
 
 
 def policy_kernel(game: MarkovGame, pi_joint: np.ndarray):
-    """``P_pi(s'|s) = sum_a pi(a|s) P(s'|s,a)`` (dense ``(S, S)`` or sparse CSR)."""
+    """``P_pi(s'|s) = sum_a pi(a|s) P(s'|s,a)``: dense ``(S, S)``, or for a sparse game a CSR matrix that shares
+    ``P``'s column indices (see :func:`tabular.games.mix_rows`)."""
     return game.transition_under(pi_joint.reshape(game.n_states, 1, -1))
 
 
+def policy_operator(game: MarkovGame, pi_joint: np.ndarray) -> spla.LinearOperator:
+    """``v -> P_pi v = sum_a pi(a|s) (P v)(s, a)`` without forming ``P_pi``: one product with ``P`` per call and
+    no memory per non-zero, the form used for sparse games too large for a direct solve."""
+    S = game.n_states
+    w = pi_joint.reshape(S, -1)
+
+    def matvec(v):
+        return np.einsum("sa,sa->s", w, (game.P @ np.ravel(v)).reshape(S, -1))
+    return spla.LinearOperator((S, S), matvec=matvec, dtype=float)
+
+
+def _kernel(game: MarkovGame, pi_joint: np.ndarray):
+    """``P_pi`` in the form :func:`solve_values` handles best for this game."""
+    if game.is_sparse and game.n_states > SPARSE_DIRECT_MAX_STATES:
+        return policy_operator(game, pi_joint)
+    return policy_kernel(game, pi_joint)
+
+
 def solve_values(P_pi, c: np.ndarray, gamma: float, x0: np.ndarray | None = None) -> tuple[np.ndarray, str]:
-    """Solve ``(I - gamma P_pi) V = c`` exactly; returns ``V`` and the solver used."""
+    """Solve ``(I - gamma P_pi) V = c`` exactly; returns ``V`` and the solver used.
+
+    ``P_pi`` is a dense array (LU), a sparse matrix (sparse LU up to ``SPARSE_DIRECT_MAX_STATES`` states, GMRES
+    above) or a :class:`scipy.sparse.linalg.LinearOperator` (GMRES)."""
     S, g = c.shape[0], gamma
     if g == 0.0:
         return c.copy(), "exact"
-    if not sp.issparse(P_pi):
+    if isinstance(P_pi, np.ndarray):
         return sla.solve(np.eye(S) - g * P_pi, c), "exact-lu"
-    M = (sp.identity(S, format="csr") - g * P_pi).tocsc()
-    if S <= SPARSE_DIRECT_MAX_STATES:
-        return spla.spsolve(M, c), "exact-splu"
+    if sp.issparse(P_pi) and S <= SPARSE_DIRECT_MAX_STATES:
+        return spla.spsolve((sp.identity(S, format="csr") - g * P_pi).tocsc(), c), "exact-splu"
     # Large sparse kernels: a direct factorisation fills in (random successor structure), so use GMRES,
     # which converges fast because I - gamma P_pi is well conditioned, and polish to machine precision.
+    M = spla.LinearOperator((S, S), matvec=lambda v: v - g * (P_pi @ np.ravel(v)), dtype=float)
     scale = max(1.0, float(np.max(np.abs(c))) / (1.0 - g))
     V, info = spla.gmres(M, c, x0=x0, rtol=1e-14, atol=1e-15 * scale, restart=60, maxiter=200)
     for _ in range(3):  # iterative refinement: each pass costs one mat-vec
@@ -83,23 +105,26 @@ def soft_evaluate(game: MarkovGame, policy: JointPolicy, alpha: float, *, method
 
     ``method="exact"`` solves the linear system; ``method="iterative"`` iterates the soft Bellman backup
     from ``V0`` (zeros by default) until successive values differ by at most ``tol`` (sup norm).
+    Arrays of the size of ``Q`` are made only where needed (``pi``, ``Q`` and one product with ``P``), so that
+    on large sparse games memory stays close to that of ``P``.
     """
     alpha = _check_alpha(alpha)
     if method not in ("exact", "iterative"):
         raise GameError(f"unknown evaluation method {method!r}; use 'exact' or 'iterative'")
     policy.check_game(game)
+    S = game.n_states
     pi = policy.joint()
-    c = (pi * game.r).reshape(game.n_states, -1).sum(axis=1)
-    if alpha:
-        c = c + alpha * policy.entropy_sum()
+    pi_rows = pi.reshape(S, -1)
+    r_pi = np.einsum("sa,sa->s", pi_rows, game.r.reshape(S, -1))
+    c = r_pi + alpha * policy.entropy_sum() if alpha else r_pi
     nit = 1
     if game.gamma == 0.0:
         V, how = c, "exact"
     elif method == "exact":
-        V, how = solve_values(policy_kernel(game, pi), c, game.gamma, V0)
+        V, how = solve_values(_kernel(game, pi), c, game.gamma, V0)
     else:
-        P_pi = policy_kernel(game, pi)
-        V = np.zeros(game.n_states) if V0 is None else np.asarray(V0, dtype=float).copy()
+        P_pi = _kernel(game, pi)
+        V = np.zeros(S) if V0 is None else np.asarray(V0, dtype=float).copy()
         how = "iterative"
         for nit in range(1, max_iter + 1):
             V_new = c + game.gamma * (P_pi @ V)
@@ -110,8 +135,13 @@ def soft_evaluate(game: MarkovGame, policy: JointPolicy, alpha: float, *, method
         else:
             raise RuntimeError(f"soft Bellman backup did not reach tol={tol} in {max_iter} iterations")
     V = np.asarray(V, dtype=float)
-    Q = game.r + game.gamma * game.expected_next(V) if game.gamma else game.r.copy()
-    residual = float(np.max(np.abs(V - c - ((Q - game.r) * pi).reshape(game.n_states, -1).sum(1))))
+    if game.gamma:
+        Q = game.expected_next(V)  # a fresh array: scaled and shifted in place
+        Q *= game.gamma
+        Q += game.r
+    else:
+        Q = game.r.copy()
+    residual = float(np.max(np.abs(V - c - (np.einsum("sa,sa->s", pi_rows, Q.reshape(S, -1)) - r_pi))))
     return SoftEvaluation(V=V, Q=Q, J=float(game.d @ V), alpha=alpha, method=how, nit=nit, residual=residual)
 
 

@@ -64,6 +64,15 @@ def mix_rows(P, weights: np.ndarray):
     ``weights`` has shape ``(S, K, A)``; the result has shape ``(S*K, S')`` and is sparse (CSR) when ``P`` is.
     """
     S, K, A = weights.shape
+    if sp.issparse(P) and K == 1:
+        # The rows (s, a) of one state are contiguous in P, so row s of the result is their concatenation with
+        # each scaled by its weight: P's column indices are shared (no copy) and only the data is new.  The
+        # result may repeat a column within a row (two joint actions reaching one successor), which products
+        # with vectors sum exactly as they should; call ``sum_duplicates`` for a canonical matrix.
+        P = P.tocsr()
+        data = np.repeat(weights.reshape(-1), np.diff(P.indptr))
+        data *= P.data
+        return sp.csr_matrix((data, P.indices, np.ascontiguousarray(P.indptr[::A])), shape=(S, P.shape[1]))
     if sp.issparse(P):
         s, k, a = np.nonzero(weights)
         M = sp.csr_matrix((weights[s, k, a], (s * K + k, s * A + a)), shape=(S * K, S * A))
@@ -147,7 +156,7 @@ class MarkovGame:
                 k = int(np.argmin(P.data))
                 row = int(np.searchsorted(P.indptr, k, side="right") - 1)
                 raise GameError(f"transitions have a negative probability {P.data[k]:.3g} at {self._pair_label(row)}")
-            sums = np.asarray(P.sum(axis=1)).ravel()
+            sums = P @ np.ones(S)  # row sums without a temporary the size of P
             off = np.abs(sums - 1.0)
             if off.max() > PROB_TOL:
                 i = int(np.argmax(off))
@@ -316,6 +325,16 @@ def load_game(path):
     return game_from_dict(obj)
 
 
+#: Rows per block when :func:`random_markov_game` looks for repeated successors.
+DUPLICATE_CHECK_ROWS = 1 << 20
+
+
+def _repeats_in_rows(cols: np.ndarray) -> np.ndarray:
+    """Whether each row of ``cols`` names some column twice."""
+    srt = np.sort(cols, axis=1)
+    return np.any(srt[:, 1:] == srt[:, :-1], axis=1)
+
+
 def random_markov_game(n_states: int, n_actions: Sequence[int], *, gamma: float = 0.9,
                        n_successors: int | None = None, sparse: bool = False,
                        reward_scale: float = 1.0, seed=None) -> MarkovGame:
@@ -342,16 +361,18 @@ def random_markov_game(n_states: int, n_actions: Sequence[int], *, gamma: float 
         cols[:] = np.arange(S, dtype=np.int32)
     else:
         # k distinct successors per row without an S-sized draw: sample with replacement, then
-        # re-draw duplicates until distinct (k << S makes this converge in a couple of passes).
+        # re-draw duplicates until distinct (k << S makes this converge in a couple of passes).  Rows are
+        # checked in blocks so the sorted copy never approaches the size of the kernel.
         cols[:] = rng.integers(0, S, size=(rows, k), dtype=np.int32)
         while True:
-            srt = np.sort(cols, axis=1)
-            dup = np.any(srt[:, 1:] == srt[:, :-1], axis=1)
+            dup = np.concatenate([_repeats_in_rows(cols[i:i + DUPLICATE_CHECK_ROWS])
+                                  for i in range(0, rows, DUPLICATE_CHECK_ROWS)])
             if not dup.any():
                 break
             cols[dup] = rng.integers(0, S, size=(int(dup.sum()), k), dtype=np.int32)
     if sparse:
-        indptr = np.arange(0, rows * k + 1, k, dtype=np.int64)
+        index = np.int32 if rows * k < 2 ** 31 else np.int64  # scipy's own choice: no conversion copy
+        indptr = np.arange(0, rows * k + 1, k, dtype=index)
         P = sp.csr_matrix((w.ravel(), cols.ravel(), indptr), shape=(rows, S))
     else:
         P = np.zeros((rows, S))

@@ -29,7 +29,8 @@ from .evaluation import soft_evaluate
 from .games import GameError, MarkovGame, MatrixGame
 from .haspi import haspi, order_sampler
 from .policy import JointPolicy
-from .qre_path import QREBranch, ascent_directions, build_branch, describe, newton_fixed, trace_branch
+from .qre_path import (QREBranch, ascent_directions, build_branch, describe, krylov_solve, newton_fixed,
+                       trace_branch)
 from .qre_system import MarkovSystem, NormalFormSystem, _log_softmax, make_system
 
 METHODS = ("branch", "newton", "fixed-point")
@@ -125,6 +126,8 @@ def _start_x(system, start) -> np.ndarray:
 def _newton(system, x0: np.ndarray, lam: float, xtol: float = 1e-12):
     """scipy's hybrid Newton (MINPACK hybrj) with the analytic Jacobian, then plain Newton steps to polish
     the last digits (quadratic convergence from hybrj's answer)."""
+    if getattr(system, "matrix_free", False):  # no dense Jacobian for hybrj: a globalised Newton-Krylov
+        return _newton_krylov(system, x0, lam)
     sol = root(lambda x: system.jacobian(x, lam)[:2], x0, jac=True, method="hybr", options={"xtol": xtol})
     how = f"scipy.optimize.root(method='hybr'): {sol.message.strip()}"
     x, ok = newton_fixed(system, sol.x, lam)[:2] if np.all(np.isfinite(sol.x)) else (sol.x, False)
@@ -135,6 +138,32 @@ def _newton(system, x0: np.ndarray, lam: float, xtol: float = 1e-12):
         if ok2:
             x, how = x2, how + "; stalled, so plain Newton steps from the start were used"
     return x, int(sol.nfev), how
+
+
+def _newton_krylov(system, x: np.ndarray, lam: float, max_iter: int = 200):
+    """Newton steps with GMRES solves (:func:`tabular.qre_path.krylov_solve`), each shortened by backtracking
+    until ``max |F|`` decreases (Armijo's rule with halving: full steps diverge from far starts, as undamped
+    Newton does on these equations), then plain Newton steps to polish once full steps are accepted."""
+    F = system.equations(x, lam)
+    for nit in range(1, max_iter + 1):
+        size = float(np.max(np.abs(F)))
+        if size <= 1e-13:
+            break
+        dx = krylov_solve(system.jacobian(x, lam)[1], -F)
+        if dx is None:
+            return x, nit, "Newton-Krylov: GMRES failed (singular Jacobian?)"
+        step = 1.0
+        while step >= 1e-6:
+            F_new = system.equations(x + step * dx, lam)
+            if np.all(np.isfinite(F_new)) and np.max(np.abs(F_new)) <= (1 - 1e-4 * step) * size:
+                break
+            step *= 0.5
+        else:
+            return x, nit, "Newton-Krylov: no step decreases the residual (a local minimum of |F|)"
+        x, F = x + step * dx, F_new
+    x, ok, _ = newton_fixed(system, x, lam)
+    return x, nit, ("Newton with preconditioned GMRES solves and backtracking, polished by plain Newton steps"
+                    + ("" if ok else " (no convergence)"))
 
 
 def _fixed_point(game, system, lam, alpha, start, kind, damping, order, seed, tol, max_iter):

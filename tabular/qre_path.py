@@ -27,10 +27,11 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg as sla
+import scipy.sparse.linalg as spla
 
 from .games import GameError
 from .policy import JointPolicy
-from .qre_system import NormalFormSystem
+from .qre_system import KRYLOV_RTOL, NormalFormSystem
 
 # LAPACK directly (no argument checking): these run thousands of times per trace on small matrices
 _getrf, _getrs, _gesv = sla.lapack.dgetrf, sla.lapack.dgetrs, sla.lapack.dgesv
@@ -43,6 +44,9 @@ MIN_COS = 0.9
 MAX_DISTANCE = 0.25
 #: Step-size control aims at first corrections of this fraction of the step.
 TARGET_DISTANCE = 0.1
+#: GMRES restart length and number of restarts for the bordered systems of a matrix-free system.
+KRYLOV_RESTART = 60
+KRYLOV_RESTARTS = 20
 #: Arclength step below which a persisting sign change of det [dF/dx, dF/dlambda; t] is accepted as a branch point.
 BIFURCATION_STEP = 1e-5
 
@@ -136,6 +140,28 @@ def ascent_directions(system, x: np.ndarray, lam: float) -> int:
     return int(pos) - n
 
 
+def krylov_solve(Jx, rhs: np.ndarray, Jl: np.ndarray | None = None, row: np.ndarray | None = None):
+    """Solve ``dF/dx d = rhs`` or, with ``Jl`` and ``row``, the bordered ``[dF/dx, dF/dlambda; row] d = rhs``, for
+    a matrix-free ``dF/dx`` (:class:`tabular.qre_system.SparseMarkovSystem`) by GMRES preconditioned with its
+    per-state blocks; ``None`` when GMRES does not get the residual below 1e-8 relative (treated like a singular
+    matrix by the callers)."""
+    N = Jx.shape[0]
+    P = Jx.precondition
+    if Jl is None:
+        A, M = Jx, P
+    else:
+        A = spla.LinearOperator((N + 1, N + 1), dtype=float,
+                                matvec=lambda v: np.append(Jx @ v[:N] + Jl * v[N], row @ v))
+        M = None if P is None else spla.LinearOperator((N + 1, N + 1), dtype=float,
+                                                        matvec=lambda v: np.append(P @ v[:N], v[N]))
+    size = _absmax(rhs)
+    if size == 0.0:
+        return np.zeros_like(rhs)
+    d, _ = spla.gmres(A, rhs, M=M, rtol=KRYLOV_RTOL, atol=0.0, restart=KRYLOV_RESTART, maxiter=KRYLOV_RESTARTS)
+    ok = np.all(np.isfinite(d)) and _absmax(rhs - A @ d) <= 1e-8 * size
+    return d if ok else None
+
+
 def newton_fixed(system, x: np.ndarray, lam: float, tol: float = 1e-14, max_iter: int = 30):
     """Plain Newton on ``F(., lam) = 0`` from a nearby point; returns ``(x, converged, (dF/dx, dF/dlam))`` with
     the last Jacobian evaluated (one step before ``x``).
@@ -149,7 +175,11 @@ def newton_fixed(system, x: np.ndarray, lam: float, tol: float = 1e-14, max_iter
         jac = (Jx, Jl)
         if _absmax(F) <= 1e-15:  # already a root to rounding (also where dF/dx is singular)
             return x, True, jac
-        _, _, dx, info = _gesv(Jx, -F)
+        if isinstance(Jx, np.ndarray):
+            _, _, dx, info = _gesv(Jx, -F)
+        else:
+            dx = krylov_solve(Jx, -F)
+            info = int(dx is None)
         if info > 0:  # exactly singular
             return x, False, jac
         x = x + dx
@@ -197,13 +227,19 @@ def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, sta
     lo, hi = min(start_lam, lam_max), max(start_lam, lam_max)
     y = np.empty(N + 1)
     y[:N], y[N] = x0, start_lam
-    A = np.empty((N + 1, N + 1))
+    # A matrix-free system (large Markov games) solves the bordered systems by GMRES and gets the determinant's
+    # sign from its structure (SparseMarkovSystem.jacobian).
+    free = getattr(system, "matrix_free", False)
+    A = None if free else np.empty((N + 1, N + 1))
     e_last = np.zeros(N + 1)
     e_last[N] = 1.0
     rows = np.arange(N + 1)
 
     def factor(Jx, Jl, row):
-        """LU of the augmented matrix ``[dF/dx, dF/dlambda; row]`` (LAPACK getrf; info > 0: exactly singular)."""
+        """LU of the augmented matrix ``[dF/dx, dF/dlambda; row]`` (LAPACK getrf; info > 0: exactly singular);
+        for a matrix-free system, the operator's pieces."""
+        if free:
+            return (Jx, Jl, row), None, 0
         A[:N, :N], A[:N, N], A[N] = Jx, Jl, row
         return _getrf(A)
 
@@ -211,6 +247,13 @@ def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, sta
         """Unit tangent with ``t_old . t > 0`` (continuity, never a determinant sign) and that determinant's sign."""
         if info > 0:  # landed exactly on a singular point: keep the last tangent
             return t_old, sign
+        if free:  # det [dF/dx, dF/dlambda; row] = det(dF/dx) / tn[N] (Cramer's rule for tn[N])
+            Jx, Jl, row = lu
+            tn = krylov_solve(Jx, e_last, Jl, row)
+            if tn is None:
+                return t_old, sign
+            det_sign = Jx.det_sign() * (1 if tn[N] > 0 else -1)
+            return tn / math.sqrt(tn @ tn), (det_sign or sign)
         tn = _getrs(lu, piv, e_last)[0]
         return tn / math.sqrt(tn @ tn), _lu_sign(lu, piv, rows)
 
@@ -296,9 +339,13 @@ def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, sta
         z, ok, prev = y_pred.copy(), False, np.inf
         for it in range(MAX_CORRECTOR):
             F, Jx, Jl = system.jacobian(z[:N], z[N])
-            A[:N, :N], A[:N, N], A[N] = Jx, Jl, t
             np.negative(F, out=rhs[:N])
-            lu, piv, dz, info = _gesv(A, rhs)  # LU of [dF/dx, dF/dlambda; t] (kept for the tangent) and the solve
+            if free:
+                (lu, piv, info), dz = factor(Jx, Jl, t), krylov_solve(Jx, rhs, Jl, t)
+                info = int(dz is None)
+            else:
+                A[:N, :N], A[:N, N], A[N] = Jx, Jl, t
+                lu, piv, dz, info = _gesv(A, rhs)  # LU of [dF/dx, dF/dlambda; t] (kept for the tangent) and the solve
             if info > 0:
                 break
             z += dz

@@ -24,13 +24,23 @@ from functools import reduce
 
 import numpy as np
 import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 from scipy.special import xlogy
 
-from .games import GameError, MarkovGame, MatrixGame, NormalFormGame, as_normal_form
+from .best_response import _others_weight
+from .games import GameError, MarkovGame, MatrixGame, NormalFormGame, as_normal_form, mix_rows
 from .policy import JointPolicy
 
-#: Markov games are solved with a dense Jacobian; refuse ones whose dense kernel would exceed this many entries.
+#: Markov games whose dense kernel ``S * |A| * S`` has at most this many entries get a dense Jacobian; larger
+#: ones the matrix-free linearisation of :class:`SparseMarkovSystem`, solved by GMRES.
 MAX_DENSE_KERNEL = 20_000_000
+#: ... and at most this many unknowns ``S * sum |A^i|`` (a dense LU of the Jacobian costs ``size^3``: at 1,500
+#: unknowns hybrj with it already takes 50 times as long as the matrix-free Newton-Krylov solve).
+MAX_DENSE_SIZE = 500
+#: Relative accuracy of the GMRES solves of the matrix-free linearisation (Newton and the path follower then
+#: converge as with exact solves: each correction is accurate to far below the step it makes).
+KRYLOV_RTOL = 1e-13
 #: Normal-form games with ``N ** n`` at most this (``N`` actions in all, ``n`` players) form their payoff blocks
 #: with one dense matrix-vector product; larger ones with a batched product over the pairs of players.
 DENSE_BLOCKS = 2 ** 15
@@ -264,17 +274,15 @@ class MarkovSystem(_System):
     def __init__(self, game: MarkovGame):
         if not isinstance(game, MarkovGame):
             raise GameError(f"expected a MarkovGame, got {type(game).__name__}")
-        S, A = game.n_states, game.n_joint_actions
-        if game.gamma and S * A * S > MAX_DENSE_KERNEL:
-            raise GameError(f"the soft-QRE solver uses a dense Jacobian; S*|A|*S = {S * A * S} exceeds "
-                            f"{MAX_DENSE_KERNEL} (use tabular.haspi for large games)")
+        S = game.n_states
         self.game = game
         self.common = True  #: a Markov game here always has one shared reward
         self.n_agents, self.n_states, self.counts = game.n_agents, S, tuple(game.n_actions)
         self.n_actions = self.counts
         self._layout()
         self.gamma = game.gamma
-        self.P = (game.P.toarray() if game.is_sparse else np.asarray(game.P)).reshape(*game.joint_shape, S)
+        if not isinstance(self, SparseMarkovSystem):
+            self.P = (game.P.toarray() if game.is_sparse else np.asarray(game.P)).reshape(*game.joint_shape, S)
         n = self.n_agents
         L = string.ascii_letters[1:]
         self._letters = L[:n]
@@ -356,6 +364,136 @@ class MarkovSystem(_System):
         return F, np.eye(N) - D, Jl
 
 
+class SparseMarkovSystem(MarkovSystem):
+    r"""The soft-QRE equations of :class:`MarkovSystem` for games too large for a dense Jacobian: ``P`` stays
+    sparse and ``dF/dx`` is an operator (a :class:`scipy.sparse.linalg.LinearOperator`), never a matrix.
+
+    ``dF/dx = I - R (D_loc + gamma Pbar G E diag(g)) C`` (the dense :meth:`MarkovSystem.jacobian`, factored):
+    ``C`` is the softmax chain rule on the columns (``diag p - p p^T`` per agent and state), ``R`` the one on
+    the rows (``I - 1 s^T``), ``D_loc`` the same-state blocks ``E_{a^-(i,j)}[Q]``, ``E`` sums a vector over the
+    entries of each state, ``G = (I - gamma P_pi)^{-1}`` (one LU of the ``S x S`` kernel per point) and ``Pbar``
+    stacks every agent's sparse induced kernel.  A product with it costs one product with each ``Pbar_i`` and
+    one solve with ``G``.  The per-state blocks ``I - R D_loc C`` are inverted exactly and precondition GMRES.
+    """
+
+    matrix_free = True
+
+    def _evaluate(self, x: np.ndarray, lam: float):
+        g, S = self.game, self.n_states
+        logp, p = zip(*(_log_softmax(xi) for xi in self.split(x)))
+        pi = reduce(lambda a, b: a[..., None] * b.reshape((S,) + (1,) * (a.ndim - 1) + (-1,)), p[1:], p[0])
+        P_pi = mix_rows(g.P, pi.reshape(S, 1, -1))  # sparse
+        self._P_pi = P_pi  # kept for det_sign of the Jacobian at this point
+        r_pi = (pi * g.r).reshape(S, -1).sum(axis=1)
+        h = -sum(np.where(pi_i > 0, pi_i * li, 0.0).sum(axis=1) for pi_i, li in zip(p, logp))
+        if self.gamma:
+            G = sla.lu_factor(np.eye(S) - self.gamma * P_pi.toarray())
+            Q = lam * g.r + self.gamma * g.expected_next(sla.lu_solve(G, lam * r_pi + h))
+        else:
+            G, Q = None, lam * g.r
+        return list(p), list(logp), G, r_pi, Q
+
+    def jacobian(self, x: np.ndarray, lam: float):
+        """``F``, ``dF/dx`` as a :class:`scipy.sparse.linalg.LinearOperator` (with ``.precondition``, the exact
+        inverse of its per-state blocks) and ``dF/dlambda``."""
+        n, S, off, N, K = self.n_agents, self.n_states, self.offsets, self.size, self.counts
+        xs = self.split(x)
+        p, logp, G, r_pi, Q = self._evaluate(x, lam)
+        q = [self._contract(Q, p, [i]) for i in range(n)]
+        soft = [_log_softmax(qi)[1] for qi in q]
+        F = np.concatenate([(xi - _log_softmax(qi)[0]).ravel() for xi, qi in zip(xs, q)])
+        Qr = self.game.r + (self.gamma * self.game.expected_next(sla.lu_solve(G, r_pi)) if self.gamma else 0.0)
+        Jl = np.concatenate([-(qr - (si * qr).sum(axis=1, keepdims=True)).ravel()
+                             for qr, si in ((self._contract(Qr, p, [i]), soft[i]) for i in range(n))])
+        M = {(i, j): self._contract(Q, p, [i, j]) for i in range(n) for j in range(n) if i != j}
+        if self.gamma:  # every agent's induced kernel (S*|A^i|, S), sparse
+            P_pi = self._P_pi
+            Pbar = [mix_rows(self.game.P, _others_weight(JointPolicy(p), i)) for i in range(n)]
+            gvec = np.concatenate([(qj - lj - 1.0).ravel() for qj, lj in zip(q, logp)])
+
+        def columns(v):  # C: the softmax chain rule on the columns, per agent and state
+            return [pj * (vj - (pj * vj).sum(axis=1, keepdims=True)) for pj, vj in zip(p, self.split(v))]
+
+        def rows(y):  # R: the chain rule of log softmax(q_i) on the rows
+            return np.concatenate([(yi - (si * yi).sum(axis=1, keepdims=True)).ravel() for yi, si in zip(y, soft)])
+
+        def matvec(v):
+            v = np.ravel(v)
+            cv = columns(v)
+            y = [sum(np.einsum("sab,sb->sa", M[i, j], cv[j]) for j in range(n) if j != i) for i in range(n)]
+            if self.gamma:  # gamma Pbar G E diag(g) C v
+                z = sla.lu_solve(G, self._state_sums(gvec * np.concatenate([c.ravel() for c in cv])))
+                y = [yi + self.gamma * (Pb @ z).reshape(S, K[i]) for i, (yi, Pb) in enumerate(zip(y, Pbar))]
+            return v - rows(y)
+
+        Jx = spla.LinearOperator((N, N), matvec=matvec, dtype=float)
+        blocks = self._blocks(p, soft, M)
+        Jx.precondition = None if blocks is None else blocks[0]
+
+        def det_sign() -> int:
+            """Sign of ``det dF/dx`` (0 if unknown: a singular per-state block).  By the matrix determinant lemma,
+            with ``dF/dx = J_loc - U W``, ``U = gamma R Pbar``, ``W = G E diag(g) C``:
+            ``det = det J_loc det(G) det(G^-1 - E diag(g) C J_loc^-1 U)``; ``det G > 0`` (the eigenvalues of
+            ``I - gamma P_pi`` have positive real parts) and the last matrix is ``S x S``, its second term a
+            sparse product because ``E diag(g) C J_loc^-1 R`` has one row of ``sum |A^i|`` entries per state."""
+            if blocks is None:
+                return 0
+            _, Binv, C, order, sign = blocks
+            if not self.gamma:
+                return sign
+            w = np.einsum("sk,skl,slm->sm", gvec[order].reshape(S, -1), C, Binv)
+            start = np.concatenate([[0], np.cumsum(K)])
+            Y = 0
+            for i in range(n):
+                wi = w[:, start[i]:start[i + 1]]
+                wi = wi - wi.sum(axis=1, keepdims=True) * soft[i]  # times R_i = I - 1 s_i^T
+                per_state = sp.csr_matrix((wi.ravel(), np.arange(S * K[i]), np.arange(0, S * K[i] + 1, K[i])),
+                                          shape=(S, S * K[i]))
+                Y = Y + per_state @ Pbar[i]
+            cap = np.eye(S) - self.gamma * (P_pi.toarray() + Y.toarray())
+            return sign * int(np.linalg.slogdet(cap)[0])
+        Jx.det_sign = det_sign
+        return F, Jx, Jl
+
+    def _blocks(self, p, soft, M):
+        """The per-state blocks ``J_loc,s = I - R_s D_loc,s C_s`` of ``dF/dx`` without the coupling through the
+        future (all of it at ``gamma = 0``): ``(preconditioner v -> J_loc^-1 v, J_loc,s^-1, C_s, the permutation
+        from the stacked (agent, state, action) order to the per-state (agent, action) order, sign det J_loc)``;
+        ``None`` where a block is singular."""
+        n, S, K, off = self.n_agents, self.n_states, self.counts, self.offsets
+        start = np.concatenate([[0], np.cumsum(K)])
+        Kt = int(start[-1])
+        D = np.zeros((S, Kt, Kt))
+        C = np.zeros((S, Kt, Kt))
+        R = np.zeros((S, Kt, Kt))
+        for i in range(n):
+            a = slice(start[i], start[i + 1])
+            C[:, a, a] = np.einsum("sa,ab->sab", p[i], np.eye(K[i])) - p[i][:, :, None] * p[i][:, None, :]
+            R[:, a, a] = np.eye(K[i]) - soft[i][:, None, :]
+            for j in range(n):
+                if j != i:
+                    D[:, a, start[j]:start[j + 1]] = M[i, j]
+        B = np.eye(Kt) - R @ D @ C
+        signs = np.linalg.slogdet(B)[0]
+        if np.any(signs == 0):
+            return None
+        Binv = np.linalg.inv(B)
+        # stacked (agent, state, action) order <-> per-state (agent, action) order
+        order = np.concatenate([(off[i] + np.arange(S)[:, None] * K[i] + np.arange(K[i])[None, :])
+                                for i in range(n)], axis=1).ravel()
+
+        def apply(v):
+            out = np.empty(self.size)
+            out[order] = np.einsum("skl,sl->sk", Binv, np.ravel(v)[order].reshape(S, Kt)).ravel()
+            return out
+        return (spla.LinearOperator((self.size, self.size), matvec=apply, dtype=float), Binv, C, order,
+                int(np.prod(signs)))
+
+    def _state_sums(self, u: np.ndarray) -> np.ndarray:
+        """``E u``: the sum of a stacked vector over every agent's actions at each state."""
+        return sum(ui.sum(axis=1) for ui in self.split(u))
+
+
 def make_system(game):
     """The logit system for ``game``: a normal-form game (general sum) or a cooperative Markov game.
 
@@ -368,7 +506,10 @@ def make_system(game):
     if isinstance(game, (NormalFormGame, MatrixGame)):
         system = NormalFormSystem(game)
     elif isinstance(game, MarkovGame):
-        system = MarkovSystem(game)
+        S = game.n_states
+        size = S * sum(game.n_actions)
+        dense = not game.gamma or (S * game.n_joint_actions * S <= MAX_DENSE_KERNEL and size <= MAX_DENSE_SIZE)
+        system = MarkovSystem(game) if dense else SparseMarkovSystem(game)
     else:
         raise GameError(f"expected a NormalFormGame, MatrixGame or MarkovGame, got {type(game).__name__}")
     game.__dict__["_logit_system"] = system

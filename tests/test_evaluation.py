@@ -51,6 +51,34 @@ def test_sparse_large_game_uses_gmres_to_machine_precision(monkeypatch):
     np.testing.assert_allclose(krylov.V, direct.V, atol=1e-10)
 
 
+def test_sparse_kernels_equal_the_dense_ones():
+    """P_pi from a sparse P (a CSR sharing P's column indices, with repeated columns) and the matrix-free
+    operator used above SPARSE_DIRECT_MAX_STATES both equal the dense P_pi."""
+    from tabular.evaluation import policy_kernel, policy_operator
+    sparse = T.random_markov_game(30, (3, 2, 2), gamma=0.9, n_successors=4, sparse=True, seed=2)
+    dense = T.MarkovGame(sparse.P.toarray(), sparse.r, sparse.gamma)
+    pi = T.JointPolicy.random(sparse, seed=3).joint()
+    expected = policy_kernel(dense, pi)
+    shared = policy_kernel(sparse, pi)
+    assert np.shares_memory(shared.indices, sparse.P.indices)
+    np.testing.assert_allclose(shared.toarray(), expected, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(policy_operator(sparse, pi) @ np.eye(30), expected, rtol=0, atol=1e-15)
+
+
+def test_matrix_free_gmres_equals_dense_lu(monkeypatch):
+    import tabular.evaluation as E
+    sparse = T.random_markov_game(60, (3, 2, 2), gamma=0.95, n_successors=5, sparse=True, seed=4)
+    dense = T.MarkovGame(sparse.P.toarray(), sparse.r, sparse.gamma)
+    pi = T.JointPolicy.random(sparse, seed=5)
+    lu = T.soft_evaluate(dense, pi, 0.7)
+    monkeypatch.setattr(E, "SPARSE_DIRECT_MAX_STATES", 10)
+    krylov = T.soft_evaluate(sparse, pi, 0.7)
+    assert lu.method == "exact-lu" and krylov.method == "exact-gmres"
+    scale = np.max(np.abs(lu.Q))  # 1e-10 relative to the values compared
+    np.testing.assert_allclose(krylov.Q, lu.Q, rtol=0, atol=1e-10 * scale)
+    assert krylov.residual <= 1e-12 * scale
+
+
 def test_bad_alpha_and_method():
     g = T.MatrixGame([[1.0, 0.0], [0.0, 1.0]])
     pi = T.JointPolicy.uniform(g)

@@ -4,7 +4,8 @@ import pytest
 
 import tabular as T
 from tabular.paper import initial_policy, paper_matrix_game
-from tabular.qre_system import make_system
+from tabular.qre_path import trace_branch
+from tabular.qre_system import MarkovSystem, SparseMarkovSystem, make_system
 
 METHODS = ("branch", "newton", "fixed-point")
 
@@ -232,6 +233,54 @@ def test_analytic_jacobian_matches_finite_differences(game):
     assert np.allclose(F, s.equations(x, 1.3), atol=1e-14)
     assert np.max(np.abs(fd - Jx)) < 1e-7
     assert np.max(np.abs((s.equations(x, 1.3 + h) - s.equations(x, 1.3 - h)) / (2 * h) - Jl)) < 1e-7
+
+
+# ------------------------------------------------------------------ large Markov games: the matrix-free system
+def _folding_game():
+    """A small sparse Markov game whose principal branch folds four times before lambda = 3."""
+    return T.random_markov_game(8, (2, 3, 2), gamma=0.9, n_successors=3, sparse=True, seed=4, reward_scale=2.0)
+
+
+def test_matrix_free_linearisation_equals_the_dense_jacobian():
+    game = _folding_game()
+    dense, free = MarkovSystem(game), SparseMarkovSystem(game)
+    x = dense.to_x(T.JointPolicy.random(game, seed=3)) + 0.5 * np.random.default_rng(0).normal(size=dense.size)
+    for lam in (0.3, 1.3, 20.0):
+        F, Jx, Jl = dense.jacobian(x, lam)
+        Ff, op, Jlf = free.jacobian(x, lam)
+        columns = np.stack([op @ e for e in np.eye(free.size)], axis=1)
+        scale = max(1.0, np.max(np.abs(Jx)))  # 1e-10 relative to the entries compared
+        assert np.max(np.abs(Ff - F)) <= 1e-10 * scale and np.max(np.abs(Jlf - Jl)) <= 1e-10 * scale
+        assert np.max(np.abs(columns - Jx)) <= 1e-10 * scale
+        assert op.det_sign() == np.linalg.slogdet(Jx)[0]  # the sign the path follower orients itself by
+        inverse = np.stack([op.precondition @ e for e in np.eye(free.size)], axis=1)
+        assert np.all(np.isfinite(inverse))
+    local = SparseMarkovSystem(T.MarkovGame(game.P, game.r, 0.0))  # no coupling through the future:
+    _, op, _ = local.jacobian(x, 1.3)                                  # the preconditioner is the exact inverse
+    J = np.stack([op @ e for e in np.eye(local.size)], axis=1)
+    P = np.stack([op.precondition @ e for e in np.eye(local.size)], axis=1)
+    assert np.max(np.abs(P @ J - np.eye(local.size))) <= 1e-10
+
+
+def test_matrix_free_newton_and_branch_equal_the_dense_ones():
+    game = _folding_game()
+    dense, free = MarkovSystem(game), SparseMarkovSystem(game)
+    a, b = trace_branch(dense, 3.0), trace_branch(free, 3.0)
+    assert [e.kind for e in b.events] == [e.kind for e in a.events] == ["fold"] * 4
+    assert len(b.lams) == len(a.lams) and b.lams[-1] == a.lams[-1] == 3.0
+    assert np.max(np.abs(b.xs[-1] - a.xs[-1])) <= 1e-10 * np.max(np.abs(a.xs[-1]))
+    assert free.residual(free.probabilities(b.xs[-1]), 3.0) <= 1e-12
+    game.__dict__["_logit_system"] = free  # what make_system builds above MAX_DENSE_SIZE unknowns
+    res = T.logit_qre(game, lam=0.8, method="newton")
+    ref = T.logit_qre(T.MarkovGame(game.P, game.r, game.gamma), lam=0.8, method="newton")
+    assert res.converged and res.residual <= 1e-12 and res.policy.max_abs_diff(ref.policy) <= 1e-10
+
+
+def test_large_markov_games_get_the_matrix_free_system():
+    game = T.random_markov_game(40, (5, 5, 5), gamma=0.95, n_successors=5, sparse=True, seed=0)
+    assert isinstance(make_system(game), SparseMarkovSystem)  # 600 unknowns
+    res = T.logit_qre(game, alpha=1.0)
+    assert res.converged and res.residual <= 1e-12 and T.qre_gap(game, res.policy, 1.0) <= 1e-10
 
 
 # ------------------------------------------------------------------ bad input
