@@ -13,6 +13,7 @@ from deep.algos.base import ACTION_KINDS, action_kind, algo_class, algo_names, m
 from deep.config import algo_and_loop, fields, resolve
 from deep.envs.base import EnvSpec
 from deep.run import resume, start
+from meharl.cli import main
 
 #: one task per family (two for aircombat: without and with the shoot component of the action)
 TASKS = [("smac", "3m", "smax"), ("aircombat", "1v1-NoWeapon-vsBaseline", "jsbsim"),
@@ -135,3 +136,42 @@ def test_actions_honour_the_families_mask_layout(algo, kind):
 
 def test_the_task_list_covers_every_action_kind():
     assert sorted(KINDS.values()) == sorted(ACTION_KINDS)
+
+
+# ---------------------------------------------------------------- meharl eval --video
+def _tiny_run(tmp_path, env, task) -> str:
+    run_dir = str(tmp_path / env)
+    cfg = resolve(env, task, 0, [*_tiny("hasac"), "train.total_steps=60", "env_options.episode_limit=6"],
+                  algo="hasac")
+    tr = start(cfg, run_dir)
+    tr.run()
+    tr.close()
+    return run_dir
+
+
+def test_eval_video_films_a_deterministic_bimanual_episode(tmp_path, capsys):
+    """Rendering is part of the supported set-up (libosmesa6, .ci/run): this test does not skip."""
+    import imageio.v3 as iio
+    pytest.importorskip("mujoco")
+    run_dir = _tiny_run(tmp_path, "bimanual", "hand_over")
+    path = tmp_path / "episode.gif"
+    film = ["eval", run_dir, "--video", str(path), "--size", "160x120", "--json"]
+    assert main(film) == 0
+    frames = iio.imread(path, index=None)
+    assert 1 < len(frames) <= 6 and frames.shape[1:] == (120, 160, 3)  # at most episode_limit=6 steps
+    assert frames.std() > 1.0 and not np.array_equal(frames[0], frames[-1])  # an image, and the hands moved
+    assert f'"frames": {len(frames)}' in capsys.readouterr().out
+    assert main(film) == 0  # deterministic: the same film again
+    np.testing.assert_array_equal(iio.imread(path, index=None), frames)
+
+
+def test_eval_video_refuses_families_that_cannot_render_and_bad_paths(tmp_path, capsys):
+    pytest.importorskip("jsbsim")
+    run_dir = _tiny_run(tmp_path, "aircombat", "1v1-NoWeapon-vsBaseline")
+    assert main(["eval", run_dir, "--video"]) == 2
+    assert "env aircombat cannot render frames" in capsys.readouterr().err
+    assert main(["eval", run_dir, "--video", str(tmp_path / "x.avi")]) == 2
+    assert "must end in .gif or .mp4" in capsys.readouterr().err
+    assert main(["eval", run_dir, "--video", "--size", "big"]) == 2
+    assert "--size must be WIDTHxHEIGHT" in capsys.readouterr().err
+    assert not list(tmp_path.glob("**/*.gif")) and not list(tmp_path.glob("**/*.avi"))
