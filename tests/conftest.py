@@ -6,6 +6,10 @@ for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 
+from deep.run.video import use_headless_gl  # noqa: E402
+
+use_headless_gl()  # MuJoCo renders without a display (OSMesa) in the rendering tests
+
 # Derandomised so the suite is reproducible; deadline off because CI machines vary in speed.
 settings.register_profile("meharl", derandomize=True, deadline=None, max_examples=40,
                           suppress_health_check=[HealthCheck.too_slow])

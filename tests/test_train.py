@@ -42,7 +42,7 @@ def _assert_same(a: dict, b: dict):
 # ---------------------------------------------------------------- configs
 def test_every_shipped_config_validates_and_holds_the_paper_settings():
     paths = sorted(CONFIG_DIR.glob("tasks/*/*.yaml"))
-    assert len(paths) == 15 + 13  # + the smac maps
+    assert len(paths) == 15 + 13 + 4 + 6  # + the smac maps, aircombat and bimanual tasks
     for path in paths:
         env = path.parent.name
         task = "g.json" if (env, path.stem) == ("tabular", "game") else path.stem
@@ -58,6 +58,13 @@ def test_every_shipped_config_validates_and_holds_the_paper_settings():
     assert (hc["n_step"], hc["actor_lr"], hc["critic_lr"], hc["auto_alpha"]) == (10, 1e-3, 1e-3, True)
     ant = resolve("mamujoco", "Ant-2x4", 0)["algo"]
     assert (ant["batch_size"], ant["n_step"], ant["auto_alpha"], ant["alpha"]) == (2200, 5, False, 0.2)
+    m89 = resolve("smac", "8m_vs_9m", 0)["algo"]
+    assert (m89["gamma"], m89["n_step"], m89["actor_lr"], m89["critic_loss"]) == (0.95, 5, 3e-4, "huber")
+    corridor = resolve("smac", "corridor", 0)["algo"]
+    assert (corridor["auto_alpha"], corridor["alpha"], corridor["actor_lr"]) == (False, 0.002, 5e-4)
+    hand_over = resolve("bimanual", "hand_over", 0)
+    assert (hand_over["algo"]["n_step"], hand_over["env_options"]["episode_limit"]) == (20, 75)
+    assert resolve("aircombat", "2v2-ShootMissile-vsBaseline", 0)["env_options"]["episode_limit"] == 1000
     walker = resolve("mamujoco", "Walker2d-6x1", 0)["algo"]
     assert (walker["n_step"], walker["actor_lr"], walker["critic_lr"], walker["alpha"]) == (20, 5e-4, 1e-3, 0.2)
 
