@@ -55,7 +55,8 @@ def check_int(value, name: str, minimum: int = 1) -> int:
 
 
 class LoopedEnv(BatchedMultiAgentEnv):
-    """``num_envs`` copies of one simulator; subclasses implement the four ``_copy`` hooks.
+    """``num_envs`` copies of one simulator; subclasses implement the four ``_copy`` hooks (or the batched
+    ``_reset_copies`` / ``_step_copies`` in place of the first two).
 
     Hooks write the observation of copy ``k`` into row ``k`` of ``self._obs`` (per agent) and
     ``self._state``.  Beyond the interface, ``Step.info`` holds ``episode_return`` and ``episode_length``
@@ -78,13 +79,27 @@ class LoopedEnv(BatchedMultiAgentEnv):
         self._started = False
 
     # ---------------------------------------------------------------- per-copy hooks
-    @abstractmethod
     def _reset_copy(self, k: int, seed: int | None) -> None:
         """Start a new episode in copy ``k`` (seeding it when ``seed`` is given); write its observation."""
+        raise NotImplementedError
 
-    @abstractmethod
     def _step_copy(self, k: int, actions: list[np.ndarray]) -> tuple[float, bool]:
         """Advance copy ``k`` by one step; write its observation; return (shared reward, terminated)."""
+        raise NotImplementedError
+
+    def _reset_copies(self, ks: Sequence[int], seeds: Sequence[int | None]) -> None:
+        """Reset copies ``ks`` (``seeds`` alongside); an adapter whose copies live in worker processes
+        overrides this (and :meth:`_step_copies`) instead of the one-copy hooks, to run them in parallel."""
+        for k, seed in zip(ks, seeds):
+            self._reset_copy(int(k), seed)
+
+    def _step_copies(self, acts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Step every copy (``acts[i]`` holds agent i's actions, one row per copy): (reward, terminated)."""
+        reward = np.zeros(self.num_envs, np.float64)
+        terminated = np.zeros(self.num_envs, bool)
+        for k in range(self.num_envs):
+            reward[k], terminated[k] = self._step_copy(k, [a[k] for a in acts])
+        return reward, terminated
 
     @abstractmethod
     def _get_copy(self, k: int) -> Any:
@@ -106,8 +121,7 @@ class LoopedEnv(BatchedMultiAgentEnv):
         if seed is None:
             seed, self._seed = self._seed, None
         seeds = [None] * self.num_envs if seed is None else copy_seeds(seed, self.num_envs)
-        for k in range(self.num_envs):
-            self._reset_copy(k, seeds[k])
+        self._reset_copies(range(self.num_envs), seeds)
         self._t[:] = 0
         self._return[:] = 0.0
         self._started = True
@@ -117,11 +131,7 @@ class LoopedEnv(BatchedMultiAgentEnv):
         if not self._started:
             raise ValueError("call reset() (or set_state()) before the first step()")
         acts = check_actions(actions, self.spec.action_spaces, self.num_envs)
-        n = self.num_envs
-        reward = np.zeros(n, np.float64)
-        terminated = np.zeros(n, bool)
-        for k in range(n):
-            reward[k], terminated[k] = self._step_copy(k, [a[k] for a in acts])
+        reward, terminated = self._step_copies(acts)
         self._t += 1
         self._return += reward
         truncated = ~terminated & (self._t >= self.spec.episode_limit)
@@ -129,8 +139,8 @@ class LoopedEnv(BatchedMultiAgentEnv):
         final = self._view()
         info = {"episode_return": np.where(done, self._return, np.nan),
                 "episode_length": np.where(done, self._t, 0)}
-        for k in np.flatnonzero(done):
-            self._reset_copy(int(k), None)
+        ended = np.flatnonzero(done)
+        self._reset_copies(ended, [None] * len(ended))
         self._t[done] = 0
         self._return[done] = 0.0
         view = self._view()

@@ -13,7 +13,7 @@ import importlib
 from .base import BatchedMultiAgentEnv
 
 #: family name -> module of this package that builds it
-FAMILIES = {"tabular": "tabular_env", "mpe": "mpe", "mamujoco": "mamujoco"}
+FAMILIES = {"tabular": "tabular_env", "mpe": "mpe", "mamujoco": "mamujoco", "football": "football"}
 ENVS = tuple(FAMILIES)
 
 
@@ -51,5 +51,7 @@ def make_env(env: str, task: str, num_envs: int, seed: int | None = None, **opti
     - mpe: ``episode_limit`` (mpe2's max_cycles) and the ``mpe2`` constructor's arguments, e.g.
       ``continuous_actions`` (default False, as in mpe2), ``local_ratio``;
     - mamujoco: ``obs_mode`` ("full+id" or "khop"), ``k`` (k-hop depth), ``episode_limit``.
+    - football: ``n_agents`` (controlled players; the task's default as in the reference code), ``workers``
+      (processes stepping the copies; 0: in this process).
     """
     return family_module(env).make(str(task), num_envs, seed, **options)
