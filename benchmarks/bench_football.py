@@ -2,7 +2,8 @@
 
 For each task: steps/s of one copy in this process, of ``--envs`` copies in this process (``workers=0``) and
 of the same copies in ``--workers`` worker processes (the speed-up is the ratio of the last two, measured in
-the same run so a loaded machine affects both alike); then a uniformly random policy's score rate (the
+the same run), each with its steps per CPU-second and the cores it kept busy (CPU time of this process and
+its workers over wall time: on a machine loaded by other jobs, the share of the cores it got); then a uniformly random policy's score rate (the
 share of episodes in which the left team scores: the baseline for learning curves) and win rate over
 ``--episodes`` episodes, with its binomial standard error.
 
@@ -16,6 +17,7 @@ import os
 import time
 
 import numpy as np
+import psutil
 
 from deep.envs import make_env
 
@@ -24,15 +26,24 @@ def random_actions(env, rng) -> list[np.ndarray]:
     return [rng.integers(0, sp.n, env.num_envs) for sp in env.spec.action_spaces]
 
 
-def steps_per_second(task: str, num_envs: int, workers: int, steps: int, seed: int) -> float:
-    """Copy-steps per second of ``steps`` batched random steps (engine creation and reset excluded)."""
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time used so far by this process and the worker processes ``pids``."""
+    workers = sum(sum(psutil.Process(p).cpu_times()[:2]) for p in pids)
+    return time.process_time() + workers
+
+
+def steps_per_second(task: str, num_envs: int, workers: int, steps: int, seed: int) -> tuple[float, float, float]:
+    """Over ``steps`` batched random steps (engine creation and reset excluded): copy-steps per wall second,
+    copy-steps per CPU second (this process and its workers) and the cores kept busy (CPU / wall time)."""
     with make_env("football", task, num_envs, seed=seed, workers=workers) as env:
         env.reset()
         rng = np.random.default_rng(seed)
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), cpu_seconds(env.worker_pids)
         for _ in range(steps):
             env.step(random_actions(env, rng))
-        return steps * num_envs / (time.perf_counter() - start)
+        cpu = cpu_seconds(env.worker_pids) - cpu
+        wall = time.perf_counter() - wall
+        return steps * num_envs / wall, steps * num_envs / cpu, cpu / wall
 
 
 def random_policy_rates(task: str, num_envs: int, workers: int, episodes: int, seed: int):
@@ -64,12 +75,16 @@ def main(argv=None) -> None:
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start "
           "(other jobs share this machine: compare the ratios, measured in the same run)")
     for task in a.tasks:
-        one = steps_per_second(task, 1, 0, a.steps, a.seed)
-        looped = steps_per_second(task, a.envs, 0, a.steps, a.seed)
-        procs = steps_per_second(task, a.envs, a.workers, a.steps, a.seed)
-        print(f"{task}: 1 copy {one:.0f} steps/s; {a.envs} copies in-process {looped:.0f} steps/s; "
-              f"{a.envs} copies in {a.workers} workers {procs:.0f} steps/s "
-              f"(speed-up x{procs / looped:.2f} over in-process)")
+        rates = {}
+        for name, envs, workers in [("1 copy", 1, 0), (f"{a.envs} copies in-process", a.envs, 0),
+                                    (f"{a.envs} copies in {a.workers} workers", a.envs, a.workers)]:
+            rates[name] = steps_per_second(task, envs, workers, a.steps, a.seed)
+            wall, per_cpu, cores = rates[name]
+            print(f"{task}: {name}: {wall:.0f} steps/s, {per_cpu:.0f} steps per CPU-second, "
+                  f"{cores:.2f} cores busy")
+        looped, procs = (rates[k][0] for k in list(rates)[1:])
+        print(f"{task}: worker-process speed-up x{procs / looped:.2f} over in-process "
+              f"(load average now {os.getloadavg()[0]:.1f})")
         score, win, length, n = random_policy_rates(task, a.envs, a.workers, a.episodes, a.seed)
         print(f"{task}: random policy over {n} episodes: score rate {score:.3f} "
               f"(+- {np.sqrt(score * (1 - score) / n):.3f} s.e.), win rate {win:.3f}, "

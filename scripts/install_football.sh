@@ -26,7 +26,7 @@ missing_debs() {
 }
 
 command -v dpkg-query >/dev/null || fail "needs a Debian/Ubuntu system (dpkg-query not found); install by hand: ${DEBS[*]}"
-MISSING=$(missing_debs | tr '\n' ' ')
+MISSING=$(missing_debs | xargs)
 if [ -n "$MISSING" ]; then
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
     fail "missing Debian packages and not root (no sudo): apt-get install $MISSING"; fi
@@ -36,7 +36,7 @@ if [ -n "$MISSING" ]; then
   # shellcheck disable=SC2086
   $SUDO apt-get install -y -q --no-install-recommends $MISSING \
     || fail "apt-get install failed; install by hand: apt-get install $MISSING"
-  STILL=$(missing_debs | tr '\n' ' ')
+  STILL=$(missing_debs | xargs)
   [ -z "$STILL" ] || fail "Debian packages still missing after apt-get: $STILL"
 fi
 

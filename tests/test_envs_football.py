@@ -67,13 +67,14 @@ def gone(pids, timeout=15.0):
 
 
 def test_team_sizes_are_grf_scenarios(grf):
-    """TASKS' team sizes are the number of left players each GRF scenario file adds."""
+    """TASKS' team sizes and game durations are those of GRF's scenario files (the number of left players
+    each adds, the game_duration it sets)."""
     class Counter:
         def __init__(self):
-            self.team, self.left = None, 0
+            self.team, self.left, self.cfg = None, 0, type("Cfg", (), {})()
 
         def config(self):
-            return type("Cfg", (), {})()
+            return self.cfg
 
         def SetTeam(self, team):
             self.team = team
@@ -87,10 +88,10 @@ def test_team_sizes_are_grf_scenarios(grf):
         def EpisodeNumber(self):
             return 0
 
-    for task, (default, team) in grf.TASKS.items():
+    for task, (default, team, duration) in grf.TASKS.items():
         counter = Counter()
         importlib.import_module(f"gfootball.scenarios.{task}").build_scenario(counter)
-        assert counter.left == team and 1 <= default <= team, task
+        assert counter.left == team and 1 <= default <= team and counter.cfg.game_duration == duration, task
     assert env_tasks("football") == tuple(grf.TASKS)
 
 

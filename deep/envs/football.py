@@ -19,8 +19,8 @@ academy_run_pass_and_shoot_with_keeper, 11 for academy_corner), each with ``Disc
       [104 + 11 i : 115 + 11 i)   agent i's active player one-hot (11)
 
 - **Episode ends**: GRF ends an academy episode on a goal, the ball going out of play, a change of
-  possession (scenarios that ask for it) or after its ``game_duration`` (400 engine steps:
-  ``episode_limit`` = 401 agent steps, the first step taking the kick-off frame).  The first three are
+  possession (scenarios that ask for it) or at its time limit, ``game_duration`` + 1 steps (GRF reports
+  ``steps_left`` = 401 after a reset of a 400-step academy game): ``episode_limit``.  The first three are
   ``terminated``; the time limit is ``truncated``.  On rows where ``done``, ``Step.info`` holds
   ``score`` (left goals, right goals; -1 elsewhere) and ``win`` (left scored more), beside
   ``episode_return`` / ``episode_length``; a task's score rate is the mean of ``score[:, 0] > 0``.
@@ -29,12 +29,14 @@ academy_run_pass_and_shoot_with_keeper, 11 for academy_corner), each with ``Disc
 - **Seeds**: copy ``k`` of ``reset(seed)`` draws the engine seed of each of its episodes
   (``game_engine_random_seed``, GRF's own range 0..2e9) from ``numpy.random.default_rng(copy_seeds(seed)[k])``,
   so a run repeats exactly.
-- **Resume**: ``get_state``/``set_state`` save GRF's own engine snapshot with each copy's seed stream.
+- **Resume**: ``get_state``/``set_state`` save GRF's own engine snapshot with each copy's seed stream and
+  its episode's engine seed; a restored batch continues exactly as the original (tested).
 """
 from __future__ import annotations
 
 import functools
 import importlib.util
+import warnings
 from typing import Any
 
 import numpy as np
@@ -44,16 +46,16 @@ from ._batch import LoopedEnv, check_int
 from ._workers import CopyPool
 from .base import EnvSpec, Step
 
-#: task -> (controlled players by default, players on the left team); defaults from HARL's
-#: ``harl/envs/football/football_env.py`` (``env_num_agents``), team sizes from GRF's scenario files
+#: task -> (controlled players by default, players on the left team, game_duration); defaults from HARL's
+#: ``harl/envs/football/football_env.py`` (``env_num_agents``), the rest from GRF's scenario files
 TASKS = {
-    "academy_run_pass_and_shoot_with_keeper": (2, 3),
-    "academy_corner": (11, 11),
-    "academy_pass_and_shoot_with_keeper": (2, 3),
-    "academy_3_vs_1_with_keeper": (3, 4),
-    "academy_counterattack_easy": (4, 11),
-    "academy_counterattack_hard": (4, 11),
-    "academy_single_goal_versus_lazy": (11, 11),
+    "academy_run_pass_and_shoot_with_keeper": (2, 3, 400),
+    "academy_corner": (11, 11, 400),
+    "academy_pass_and_shoot_with_keeper": (2, 3, 400),
+    "academy_3_vs_1_with_keeper": (3, 4, 400),
+    "academy_counterattack_easy": (4, 11, 400),
+    "academy_counterattack_hard": (4, 11, 400),
+    "academy_single_goal_versus_lazy": (11, 11, 3000),
 }
 OBS_DIM = 115
 #: simple115v2 columns of the active-player one-hot (the only ones in which agents' observations differ)
@@ -74,11 +76,13 @@ class FootballCopy:
     """One GRF environment driven one joint action at a time (lives in this process or in a worker)."""
 
     def __init__(self, task: str, n_agents: int):
-        import gfootball.env as football_env   # noqa: imported here so a missing gfootball fails only here
+        import gfootball.env as football_env   # imported here so a missing gfootball fails only here
         self.n_agents = n_agents
-        self._env = football_env.create_environment(
-            env_name=task, representation="simple115v2", rewards="scoring,checkpoints",
-            number_of_left_players_agent_controls=n_agents, render=False)
+        with warnings.catch_warnings():   # GRF's wrappers keep gym's old step API on purpose: no news
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self._env = football_env.create_environment(
+                env_name=task, representation="simple115v2", rewards="scoring,checkpoints",
+                number_of_left_players_agent_controls=n_agents, render=False)
         self._game = self._env.unwrapped          # GRF's FootballEnv: raw observations and config
         self._rng = np.random.default_rng()
         self._engine_seed: int | None = None     # of the episode in progress
@@ -170,7 +174,7 @@ class FootballEnv(LoopedEnv):
             raise ImportError("gfootball is not installed: run scripts/install_football.sh")
         if task not in TASKS:
             raise ValueError(f"unknown football task {task!r}; valid tasks: {', '.join(TASKS)}")
-        default, team = TASKS[task]
+        default, team, game_duration = TASKS[task]
         n_agents = default if n_agents is None else check_int(n_agents, "n_agents")
         if n_agents > team:
             raise ValueError(f"n_agents must lie in 1..{team} for {task} (its left team), got {n_agents}")
@@ -180,7 +184,7 @@ class FootballEnv(LoopedEnv):
             raise ValueError(f"workers must lie in 0..{num_envs} (num_envs), got {workers}")
         spec = EnvSpec(name=f"football:{task}", n_agents=n_agents, obs_dims=(OBS_DIM,) * n_agents,
                        state_dim=OBS_DIM - ACTIVE.stop + ACTIVE.start + 11 * n_agents,
-                       action_spaces=(Discrete(N_ACTIONS),) * n_agents, episode_limit=401)
+                       action_spaces=(Discrete(N_ACTIONS),) * n_agents, episode_limit=game_duration + 1)
         super().__init__(spec, num_envs, seed, [True] * n_agents)
         self._pool = CopyPool(functools.partial(_make_copy, task, n_agents), num_envs, workers)
         self._score = np.full((num_envs, 2), -1, np.int64)
