@@ -69,7 +69,7 @@ def main(argv=None) -> None:
     p.add_argument("--steps", type=int, default=400, help="batched steps timed per configuration")
     p.add_argument("--envs", type=int, default=2, help="copies in the batched configurations")
     p.add_argument("--workers", type=int, default=2, help="worker processes of the process batcher")
-    p.add_argument("--episodes", type=int, default=200, help="episodes of the random-policy baseline")
+    p.add_argument("--episodes", type=int, default=200, help="episodes of the random-policy baseline (0: skip it)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start "
@@ -85,6 +85,8 @@ def main(argv=None) -> None:
         looped, procs = (rates[k][0] for k in list(rates)[1:])
         print(f"{task}: worker-process speed-up x{procs / looped:.2f} over in-process "
               f"(load average now {os.getloadavg()[0]:.1f})")
+        if not a.episodes:
+            continue
         score, win, length, n = random_policy_rates(task, a.envs, a.workers, a.episodes, a.seed)
         print(f"{task}: random policy over {n} episodes: score rate {score:.3f} "
               f"(+- {np.sqrt(score * (1 - score) / n):.3f} s.e.), win rate {win:.3f}, "

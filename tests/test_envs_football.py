@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import psutil
@@ -21,6 +22,7 @@ from gymnasium.spaces import Discrete
 from deep.envs import env_tasks, make_env
 from deep.envs.base import copy_seeds
 
+ROOT = Path(__file__).resolve().parents[1]   # this checkout, for the scripts the tests start
 RPS, CORNER = "academy_run_pass_and_shoot_with_keeper", "academy_corner"
 # GRF's action set: 0 idle, 6 bottom_right, 12 shot
 IDLE, BOTTOM_RIGHT, SHOT = 0, 6, 12
@@ -281,7 +283,7 @@ def test_no_orphan_workers_after_ctrl_c_or_a_killed_parent(grf, tmp_path, how):
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+                            text=True, start_new_session=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         pids = [int(p) for p in proc.stdout.readline().split()]
         assert len(pids) == 2 and all(psutil.pid_exists(p) for p in pids)
