@@ -47,30 +47,30 @@ def main(argv=None) -> int:
     import torch
 
     from deep.config import resolve
-    from deep.train import Trainer
+    from deep.run import start
 
     base = ["train.progress=false", "train.tensorboard=false", f"threads={args.threads}",
             "train.checkpoint_interval=0", "train.log_interval=1000000000", *args.overrides]
     with tempfile.TemporaryDirectory() as tmp:
         cfg = resolve(args.env, args.task, args.seeds[0], [*base, "train.eval_interval=0"])
-        tr = Trainer(cfg, os.path.join(tmp, "throughput"))
+        tr = start(cfg, os.path.join(tmp, "throughput"))
         t = cfg["train"]
         warm_vec = -(-t["warmup_steps"] // cfg["num_envs"])
         warm_vec += -warm_vec % t["train_interval"]
         tr.run(stop_after=warm_vec + t["train_interval"])  # warm-up plus one untimed training phase
         tr._reset_window()
-        u0, s0, w0 = tr.c["updates"], tr.c["env_steps"], time.perf_counter()
+        u0, s0, w0 = tr.counters["updates"], tr.counters["env_steps"], time.perf_counter()
         tr.run(stop_after=args.phases * t["train_interval"])
         wall = time.perf_counter() - w0
-        w = tr.win
-        updates, steps = tr.c["updates"] - u0, tr.c["env_steps"] - s0
+        w = tr.win["stats"]
+        updates, steps = tr.counters["updates"] - u0, tr.counters["env_steps"] - s0
         print(f"HASAC {args.env}:{args.task}  batch {cfg['algo']['batch_size']}  hidden {cfg['algo']['hidden']}  "
               f"n-step {cfg['algo']['n_step']}  {cfg['num_envs']} envs  torch {torch.__version__}  "
               f"threads {torch.get_num_threads()}")
         ref_u, ref_s, ref_m = REFERENCE.get((args.env, args.task), (float("nan"),) * 3)
         print(f"  gradient updates/s : {updates / wall:8.2f}   (reference {ref_u}, target >= {2 * ref_u:.1f})")
         print(f"  env steps/s        : {steps / wall:8.1f}   (reference {ref_s})")
-        parts = {k: w[f"time_{k}"] for k in ("env", "act", "sample", "critic", "actors")}
+        parts = {k: w.get(f"time_{k}", 0.0) for k in ("env", "act", "sample", "critic", "actors")}
         parts["other"] = wall - sum(parts.values())
         print("  time split         : " + "  ".join(f"{k} {v / wall:5.1%}" for k, v in parts.items())
               + f"   ({wall:.1f} s for {updates} updates)")
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
             for seed in args.seeds:
                 cfg = resolve(args.env, args.task, seed, [*base, f"train.total_steps={args.learn}"])
                 run_dir = os.path.join(args.run_root or tmp, f"learn{seed}")
-                tr = Trainer(cfg, run_dir)
+                tr = start(cfg, run_dir)
                 t0 = time.perf_counter()
                 tr.run()
                 tr.close()

@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as exc:  # GameError is a ValueError
+    except (ValueError, OSError, KeyError) as exc:  # GameError is a ValueError; FileNotFoundError an OSError
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"meharl {args.command}: error: {msg}", file=sys.stderr)
         return 2

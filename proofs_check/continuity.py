@@ -10,7 +10,8 @@ finite on eps-soft policies (Assumption 1); the proof's ``Q_max`` and ``log_max`
 ``|log pi|``, which is all its steps use, so they are taken as those norms.  hypothesis draws eps-soft pairs
 (far apart, close, and close on either side of a tie between two actions) and the bound is checked with the
 engine's exact ``Q``.  Each case's ratio ``||Q_pi - Q_pi_hat|| / bound`` (the empirical Lipschitz estimate
-against the proof's constant) is the measure: the violation is that ratio minus 1.  The broken variant
+against the proof's constant, after the rounding of both sides is allowed for) is the measure: the violation is
+that ratio minus 1.  The broken variant
 evaluates the greedy (most likely action) policy instead, which is discontinuous in pi.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tabular import JointPolicy, soft_evaluate
 from tabular._math import argmax_policy
 
 from .registry import Finding, claim
+from .rounding import evaluation_error, largest, rounding_bound
 from .search import search
 from .strategies import games, policies, temperatures
 
@@ -52,15 +54,22 @@ def _q(game, policy, alpha, variant):
     return soft_evaluate(game, policy, alpha).Q
 
 
-def lipschitz_bound(game, pi: JointPolicy, pi_hat: JointPolicy, alpha: float, Q_pi: np.ndarray) -> float:
+def lipschitz_bound(game, pi: JointPolicy, pi_hat: JointPolicy, alpha: float, Q_pi: np.ndarray):
+    """The proof's bound on ``||Q_pi - Q_pi_hat||`` and the rounding error of its computed value."""
     g = game.gamma
     joint, joint_hat = pi.joint(), pi_hat.joint()
     log_pi, log_hat = np.log(joint), np.log(joint_hat)
     d_pi = float(np.max(np.abs(joint - joint_hat)))
     d_log = float(np.max(np.abs(log_pi - log_hat)))
     A = game.n_joint_actions
-    return g / (1 - g) * (A * (float(np.max(np.abs(Q_pi))) + alpha * float(np.max(np.abs(log_pi)))) * d_pi
-                          + alpha * d_log)
+    weight = A * (largest(Q_pi) + alpha * largest(log_pi))
+    bound = g / (1 - g) * (weight * d_pi + alpha * d_log)
+    # a joint probability is a product of n_agents factors and its log adds one more rounding: the distances
+    # are off by at most these (the bound's other factors carry relative errors of a few ulps, negligible)
+    n = game.n_agents + 1
+    d_pi_error = rounding_bound(1.0, n)
+    d_log_error = rounding_bound(1.0 + largest(log_pi, log_hat), n)
+    return bound, g / (1 - g) * (weight * d_pi_error + alpha * d_log_error) + rounding_bound(bound, n)
 
 
 def _measure(variant):
@@ -68,11 +77,12 @@ def _measure(variant):
         game, pi, pi_hat, alpha = case
         Q, Q_hat = _q(game, pi, alpha, variant), _q(game, pi_hat, alpha, variant)
         gap = float(np.max(np.abs(Q - Q_hat)))
-        bound = lipschitz_bound(game, pi, pi_hat, alpha, soft_evaluate(game, pi, alpha).Q)
-        ratio = gap / bound if bound > 0 else (0.0 if gap == 0 else np.inf)
-        # ratio to the bound, minus 1; the 1e-8 floor keeps rounding noise in |dQ| (~1e-15) far below tolerance
-        return gap / (bound + 1e-8) - 1.0, (f"{game!r}, alpha={alpha:.3g}: |dQ| {gap:.3g} vs bound {bound:.3g} "
-                                            f"(ratio {ratio:.3g})")
+        bound, bound_error = lipschitz_bound(game, pi, pi_hat, alpha, soft_evaluate(game, pi, alpha).Q)
+        # Q and Q_hat are two exact evaluations: their rounding comes off the measured gap, and the bound's own
+        # rounding is added to it, so the ratio only exceeds 1 when the gap truly exceeds the bound
+        excess = max(gap - 2 * evaluation_error(game, Q, Q_hat), 0.0)
+        ratio = 0.0 if excess == 0 else excess / (bound + bound_error) if bound + bound_error > 0 else np.inf
+        return ratio - 1.0, f"{game!r}, alpha={alpha:.3g}: |dQ| {gap:.3g} vs bound {bound:.3g} (ratio {ratio:.3g})"
     return measure
 
 

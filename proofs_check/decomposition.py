@@ -24,6 +24,7 @@ from tabular import multiagent_advantage, soft_evaluate
 
 from ._sym import entropy, joint_actions, policy_symbols, residual_size, sample_simplex, simplex_subs
 from .registry import PAPER, Finding, claim
+from .rounding import largest, rounding_bound
 from .search import search
 from .strategies import markov_games, policies, temperatures
 
@@ -127,7 +128,13 @@ def _engine_measure(variant: str):
             # place axes (s, given..., i) into the joint array's (s, agents...) layout by broadcasting
             shape = [S] + [game.n_actions[a] if (a in given or a == i) else 1 for a in agents]
             total = total + term.reshape(shape)
-        return float(np.max(np.abs(joint - total))), f"{game!r}, alpha={alpha:.3g}, subset {agents}"
+        gap = float(np.max(np.abs(joint - total)))
+        # the identity is algebraic in Q (the same table on both sides): only the arithmetic of the advantages
+        # rounds, each a difference of two expectations over at most |A| joint actions of Q plus entropies, and
+        # the sum adds m of them
+        H = alpha * float(np.max(pi.entropy_sum()))
+        rounding = rounding_bound(largest(ev.Q) + H, (len(agents) + 1) * game.n_joint_actions)
+        return gap - rounding, f"{game!r}, alpha={alpha:.3g}, subset {agents}: |joint - sum| {gap:.3g}"
     return measure
 
 

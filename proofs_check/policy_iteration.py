@@ -24,6 +24,7 @@ from tabular.haspi import iterate_updates
 from tabular.evaluation import expect_over
 
 from .registry import PAPER, Finding, claim
+from .rounding import evaluation_error, evaluation_terms, largest, rounding_bound
 from .search import search
 from .strategies import games, orders, policies, policies_or_mirrored, temperatures
 
@@ -56,28 +57,38 @@ def _evaluation_cases(draw):
 def _evaluation_measure(variant):
     def measure(case):
         game, pi, alpha, Q1, Q2 = case
-        g = game.gamma
+        g, terms = game.gamma, evaluation_terms(game)
+        H = alpha * pi.entropy_sum()
+        # one backup sums at most ``terms`` terms bounded by |r| + |Q| + alpha H: its rounding bound, doubled for
+        # the difference of two backups.  A ratio of two distances that rounding alone could produce (the two
+        # tables a few ulps apart) is thereby never read as a failure of the contraction.
+        backup_error = rounding_bound(largest(game.r) + largest(Q1, Q2) + largest(H), terms)
         dist = float(np.max(np.abs(Q1 - Q2)))
         ratio_excess = 0.0
         if dist > 0:
-            ratio = float(np.max(np.abs(soft_backup(game, pi, alpha, Q1, variant) -
-                                        soft_backup(game, pi, alpha, Q2, variant)))) / dist
-            ratio_excess = ratio - g
-        Q_pi = soft_evaluate(game, pi, alpha).Q
+            diff = float(np.max(np.abs(soft_backup(game, pi, alpha, Q1, variant) -
+                                       soft_backup(game, pi, alpha, Q2, variant))))
+            ratio_excess = (diff - g * dist - 2 * backup_error) / dist
+        exact = soft_evaluate(game, pi, alpha)
+        Q_pi = exact.Q
         Q, err0 = Q1, float(np.max(np.abs(Q1 - Q_pi)))
         for _ in range(BACKUP_STEPS):
             Q = soft_backup(game, pi, alpha, Q, variant)
         errK = float(np.max(np.abs(Q - Q_pi)))
-        scale = 1.0 + float(np.max(np.abs(Q_pi)))
-        rate_excess = (errK - g ** BACKUP_STEPS * err0) / scale
-        # the engine's own iterative evaluation must land on its exact solve (stopping rule: step <= 1e-13,
-        # so the distance to the fixed point is at most gamma / (1 - gamma) * 1e-13)
-        V_it = soft_evaluate(game, pi, alpha, method="iterative", tol=1e-13).V if variant == PAPER else None
+        scale = 1.0 + largest(Q_pi)
+        # rounding of the exact solve plus that accumulated by the backups (contracted by gamma each step)
+        rounding = evaluation_error(game, Q_pi, exact.V, Q1) + backup_error / (1 - g)
+        rate_excess = (errK - g ** BACKUP_STEPS * err0 - rounding) / scale
+        # the engine's own iterative evaluation must land on its exact solve (stopping rule: step <= tol, so the
+        # distance to the fixed point is at most gamma / (1 - gamma) * tol <= tol / (1 - gamma)); tol scales
+        # with |Q| so that it stays above the rounding floor of a backup step
+        tol = 1e-13 * scale
+        V_it = soft_evaluate(game, pi, alpha, method="iterative", tol=tol).V if variant == PAPER else None
         engine_excess = 0.0 if V_it is None else (
-            float(np.max(np.abs(V_it - soft_evaluate(game, pi, alpha).V))) - 1e-13 / (1 - g)) / scale
+            float(np.max(np.abs(V_it - exact.V))) - tol / (1 - g) - rounding) / scale
         return max(ratio_excess, rate_excess, engine_excess), (
-            f"{game!r}, alpha={alpha:.3g}: contraction ratio - gamma {ratio_excess:.3g}, error after "
-            f"{BACKUP_STEPS} backups {errK:.3g}")
+            f"{game!r}, alpha={alpha:.3g}: contraction ratio - gamma {ratio_excess:.3g} (|Q1 - Q2| {dist:.3g}), "
+            f"error after {BACKUP_STEPS} backups {errK:.3g}")
     return measure
 
 
@@ -109,7 +120,10 @@ def _improvement_measure(variant):
                   else simultaneous_update(game, pi, alpha, old))
         new = soft_evaluate(game, new_pi, alpha)
         drops = [float(np.max(old.Q - new.Q)), float(np.max(old.V - new.V)), old.J - new.J]
-        return max(drops), f"{game!r}, alpha={alpha:.3g}, order {order}: J {old.J:.6g} -> {new.J:.6g}"
+        # each side is one exact evaluation: a drop within their two rounding bounds is no decrease
+        rounding = 2 * evaluation_error(game, old.Q, old.V, new.Q, new.V)
+        return max(drops) - rounding, (f"{game!r}, alpha={alpha:.3g}, order {order}: J {old.J:.6g} -> "
+                                       f"{new.J:.6g}, largest drop {max(drops):.3g}")
     return measure
 
 
@@ -140,10 +154,14 @@ def _convergence_measure(variant):
         if variant == PAPER:
             res = haspi(game, alpha, init=pi, seed=seed, tol=1e-12, max_iter=2000)
             J_drop = float(np.max(-np.diff(res.J_history), initial=0.0))
-            return max(res.qre_gap, J_drop), (f"{game!r}, alpha={alpha:.3g}: {res.message}, "
-                                              f"QRE gap {res.qre_gap:.3g}")
-        _, gap = simultaneous_iteration(game, alpha, pi)
-        return gap, f"{game!r}, alpha={alpha:.3g}: simultaneous iteration ends with QRE gap {gap:.3g}"
+            excess, V, how = max(res.qre_gap, J_drop), res.evaluation.V, f"HASPI ({res.message})"
+        else:
+            policy, excess = simultaneous_iteration(game, alpha, pi)
+            V, how = soft_evaluate(game, policy, alpha).V, "simultaneous iteration"
+        # the gap is a best-response value minus V_pi and a J drop a difference of two J: two evaluations each
+        # (the best-response value is at most |V| + the gap itself)
+        rounding = 2 * evaluation_error(game, V, np.abs(V) + excess)
+        return excess - rounding, f"{game!r}, alpha={alpha:.3g}: {how} ends with QRE gap / J drop {excess:.3g}"
     return measure
 
 

@@ -21,6 +21,7 @@ from scipy.special import logsumexp
 
 from ._sym import residual_size, sample_simplex
 from .registry import PAPER, Finding, claim
+from .rounding import largest, rounding_bound
 from .search import search
 
 HORIZON = 2
@@ -113,7 +114,16 @@ def bound_terms(case, entropy_weight: float = 1.0):
 def _measure(entropy_weight: float):
     def measure(case):
         log_pO, elbo, kl = bound_terms(case, entropy_weight)
-        violation = max(elbo - log_pO, abs((log_pO - elbo) - kl))
+        S, counts, r, P, d, q = case
+        # ELBO and KL are q-weighted sums (weights summing to 1) over every trajectory of terms made of two
+        # rewards, HORIZON * n_agents policy logs (times the entropy weight), two dynamics logs and log p(O):
+        # their rounding is that of sums of that many terms of that size
+        n_trajectories = (S * int(np.prod(counts))) ** 2
+        logs = largest(np.log(d), np.log(P), *[np.log(x) for qt in q for x in qt])
+        magnitude = (2 * largest(r) + (max(entropy_weight, 1) * HORIZON * len(counts) + 2) * logs
+                     + abs(log_pO))
+        rounding = rounding_bound(magnitude, n_trajectories)
+        violation = max(elbo - log_pO, abs((log_pO - elbo) - kl)) - rounding
         return violation, f"log p(O) = {log_pO:.6g}, ELBO = {elbo:.6g}, KL = {kl:.6g}"
     return measure
 

@@ -6,7 +6,6 @@ in CI (``CI=true``), where they fail: CI installs every simulator.
 import importlib
 import importlib.util
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -17,10 +16,12 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
+import torch
 from gymnasium.spaces import Discrete
 
 from deep.envs import env_tasks, make_env
 from deep.envs.base import copy_seeds
+from deep.run.rundir import from_plain, to_plain
 
 ROOT = Path(__file__).resolve().parents[1]   # this checkout, for the scripts the tests start
 RPS, CORNER = "academy_run_pass_and_shoot_with_keeper", "academy_corner"
@@ -222,15 +223,17 @@ def test_same_seed_same_run_in_process_and_in_workers(grf):
         assert not same(other, a[:len(other)])
 
 
-def test_get_state_set_state_resumes_exactly(grf):
-    """GRF's snapshot restores exactly: a fresh batch (in a worker process) restored from a pickled snapshot
-    taken mid-episode continues as the original did, across auto-resets."""
+def test_get_state_set_state_resumes_exactly(grf, tmp_path):
+    """GRF's snapshot restores exactly: a fresh batch (in a worker process) restored from a snapshot taken
+    mid-episode, saved and loaded as checkpoints are (plain values, ``torch.load(weights_only=True)``),
+    continues as the original did, across auto-resets."""
     env = make_env("football", RPS, 2, seed=3)
     env.reset()
     rng = np.random.default_rng(0)
     for _ in range(30):
         last = env.step(random_actions(env, rng))
-    snap = pickle.loads(pickle.dumps(env.get_state()))
+    torch.save(to_plain(env.get_state()), tmp_path / "env.pt")
+    snap = from_plain(torch.load(tmp_path / "env.pt", weights_only=True))
     acts = [random_actions(env, rng) for _ in range(160)]
     first = [env.step(a) for a in acts]
     assert sum(s.done.sum() for s in first) >= 2      # the replay crosses episode ends
@@ -247,7 +250,7 @@ def test_get_state_set_state_resumes_exactly(grf):
 
 @pytest.mark.parametrize("corrupt,message", [
     ({}, "(?s)worker process 1 failed:.*KeyError"),                                  # a Python error
-    ({"grf": b"not a GRF snapshot"}, r"worker process 1 \(pid \d+\) died"),    # GRF's engine crashes
+    ({"engine": np.arange(100, dtype=np.uint8)}, r"worker process 1 \(pid \d+\) died"),   # GRF's engine crashes
 ], ids=["python-error", "engine-crash"])
 def test_a_failing_or_dying_worker_closes_the_workers(grf, corrupt, message):
     """A bad snapshot fails inside a worker (a Python exception, or a crash of GRF's engine, which a corrupt

@@ -8,9 +8,10 @@ import torch
 from gymnasium.spaces import Box, Discrete, MultiDiscrete
 
 from deep.envs.base import EnvSpec
-from deep.hasac import HASAC, HASACParams, ReplayBuffer
-from deep.hasac.actors import CategoricalActor, MultiDiscreteActor, SquashedGaussianActor, make_actor
-from deep.hasac.networks import TwinCritic
+from deep.algos.hasac import HASAC, HASACParams
+from deep.nets.critics import TwinCritic
+from deep.nets.heads import CategoricalActor, MultiDiscreteActor, SquashedGaussianActor, make_actor
+from deep.storage.replay import ReplayBuffer
 
 torch.set_num_threads(1)
 
@@ -89,6 +90,35 @@ def test_target_entropies():
     h = HASAC(spec, HASACParams(hidden=(8,), target_entropy_fraction=0.6))
     assert h.target_entropy == pytest.approx([0.6 * math.log(4), -2.0], abs=1e-12)
     assert h.target_entropy[0] > 0  # the reference code's discrete target entropy evaluates to 0
+
+
+def test_masked_discrete_target_entropy_counts_the_available_actions_per_state():
+    spec = EnvSpec("x", 2, (3, 3), 4, (Discrete(4), MultiDiscrete([3, 2])), 10)
+    h = HASAC(spec, HASACParams(hidden=(8,), target_entropy_fraction=0.5))
+    m = torch.ones(3, 4, dtype=torch.bool)
+    m[0, 1:] = False   # 1 action available
+    m[1, 2:] = False   # 2 actions
+    expected = 0.5 * (math.log(1) + math.log(2) + math.log(4)) / 3
+    assert h.target_entropy_of(0, m) == pytest.approx(expected, abs=1e-12)
+    md = torch.ones(2, 5, dtype=torch.bool)
+    md[0, 0] = False   # component 0 (3 actions): 2 available in row 0
+    assert h.target_entropy_of(1, md) == pytest.approx(0.5 * (math.log(2 * 2) + math.log(6)) / 2, abs=1e-12)
+    # nothing masked: today's value exactly
+    assert h.target_entropy_of(0, None) == h.target_entropy_of(0, torch.ones(5, 4, dtype=torch.bool)) \
+        == h.target_entropy[0] == 0.5 * math.log(4)
+
+
+def test_temperature_is_still_where_a_mask_leaves_one_action():
+    """One available action: the policy's entropy is 0 and so is the target, so alpha stays put (with the
+    target of all actions, 0.98 log 4, alpha would grow at every update)."""
+    h, batch = _agent_and_batch([Discrete(4)])
+    one = torch.zeros(32, 4, dtype=torch.bool)
+    one[:, 2] = True
+    batch["avail"][0] = batch["next_avail"][0] = one
+    a0 = h.alphas()[0].item()
+    for k in range(3):
+        h.update(batch, np.random.default_rng(k))
+    assert h.alphas()[0].item() == a0
 
 
 # ---------------------------------------------------------------- n-step targets
@@ -199,7 +229,7 @@ def test_gradient_isolation(loss):
     h.update(batch, np.random.default_rng(0))
     assert all(not p.requires_grad and p.grad is None for p in h.critic_target.parameters())
     for p_t, p_old, p in zip(h.critic_target.parameters(), old_t, h.critic.parameters()):
-        torch.testing.assert_close(p_t, (1 - h.p.polyak) * p_old + h.p.polyak * p, rtol=0, atol=1e-7)
+        torch.testing.assert_close(p_t, (1 - h.params.polyak) * p_old + h.params.polyak * p, rtol=0, atol=1e-7)
 
 
 def test_permutation_is_fresh_and_later_agents_see_new_actions():
@@ -222,7 +252,10 @@ def test_permutation_is_fresh_and_later_agents_see_new_actions():
         seen.append((i, list(reps)))
         return orig_loss(i, b, reps, own, features)
     h.actor_loss = traced_loss
-    perms = [h.update(batch, np.random.default_rng(k))["permutation"] for k in range(6)]
+    perms = []
+    for k in range(6):
+        h.update(batch, np.random.default_rng(k))
+        perms.append(h.last_order)
     assert len({tuple(p) for p in perms}) > 1 and all(sorted(p) == [0, 1, 2] for p in perms)
     def step_of(j, rep):
         """Optimiser step of agent j's actor when it sampled ``rep`` (same storage: a detached view)."""

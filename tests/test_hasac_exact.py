@@ -5,8 +5,8 @@ import pytest
 
 import tabular
 from deep.config import resolve
-from deep.hasac import joint_policy
-from deep.train import Trainer
+from deep.run import start
+from deep.run.evaluate import joint_policy
 from tabular.paper import initial_policy, paper_matrix_game
 
 
@@ -17,7 +17,7 @@ def tv_per_state(p: tabular.JointPolicy, q: tabular.JointPolicy) -> np.ndarray:
 
 def _train(tmp_path, task, overrides):
     cfg = resolve("tabular", task, 0, ["train.progress=false", "train.tensorboard=false", *overrides])
-    tr = Trainer(cfg, tmp_path / "run")
+    tr = start(cfg, tmp_path / "run")
     tr.run()
     return tr
 
@@ -31,7 +31,7 @@ def test_matrix_game_alpha_10_reaches_the_engines_qre(tmp_path):
     assert ref.converged and ref.policy.max_abs_diff(from_uniform.policy) < 1e-8
     np.testing.assert_allclose(ref.policy[0][0], [0.0221, 0.0224, 0.9555], atol=5e-5)
     tr = _train(tmp_path, "paper-matrix", ["train.total_steps=4800", "train.eval_interval=0"])
-    deep = joint_policy(tr.agent, tr.env)
+    deep = joint_policy(tr.algo, tr.env)
     tv = tv_per_state(deep, ref.policy)
     assert tv.max() <= 0.05, f"TV to the QRE {tv.tolist()}; deep policy {deep.tolist()}"
     assert tabular.qre_gap(game, deep, 10.0) < 0.05
@@ -48,7 +48,7 @@ def test_random_markov_games_reach_the_unique_qre(tmp_path, n_states, game_seed)
     path = tmp_path / "game.json"
     game.save(path)
     tr = _train(tmp_path, str(path), [f"algo.alpha={alpha}", "train.total_steps=8000", "train.eval_interval=0"])
-    assert tr.agent.p.gamma == 0.5  # algo.gamma: null took the game's discount
-    deep = joint_policy(tr.agent, tr.env)
+    assert tr.algo.params.gamma == 0.5  # algo.gamma: null took the game's discount
+    deep = joint_policy(tr.algo, tr.env)
     tv = tv_per_state(deep, refs[0].policy)
     assert tv.max() <= 0.05, f"TV per state to the QRE {tv.tolist()}"

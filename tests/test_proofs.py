@@ -3,6 +3,9 @@ itself reports failures (a claim that is violated, or a broken variant that slip
 import importlib
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +13,13 @@ import pytest
 import proofs_check
 from meharl.cli import main
 from proofs_check import registry
+from proofs_check.policy_iteration import _evaluation_measure
 from proofs_check.registry import PAPER, Finding, run_claim
 from proofs_check.report import format_table, to_json
+from tabular import JointPolicy, MarkovGame
 from tabular._math import boltzmann
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +129,61 @@ def test_a_broken_engine_fails_appendix_b(monkeypatch):
 
     monkeypatch.setattr(paper, "soft_evaluate", mean_value)
     assert not run_claim(proofs_check.CLAIMS["appendix-B"], quick=True).passed
+
+
+def _prove(*argv) -> tuple[int, dict]:
+    """Run ``python -m <argv> --json`` in a fresh interpreter; exit status and the parsed JSON."""
+    proc = subprocess.run([sys.executable, "-m", *argv, "--json"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def _seen(claim: dict) -> dict:
+    """What a claim's run saw, without its timings: the cases, worst values and notes of every variant."""
+    return {v["variant"]: (v["cases"], v["worst"], v["note"], v["error"]) for v in [claim["paper"], *claim["broken"]]}
+
+
+def test_same_cases_from_either_entry_point():
+    """The cases drawn do not depend on the entry point (``meharl prove`` imports the whole CLI; issue 9)."""
+    rc_cli, cli = _prove("meharl", "prove", "--claim", "lemma-4.1")
+    rc_mod, mod = _prove("proofs_check", "--claim", "lemma-4.1")
+    assert rc_cli == rc_mod == 0 and cli["passed"] and mod["passed"]
+    assert _seen(cli["claims"][0]) == _seen(mod["claims"][0])
+
+
+def test_a_claim_after_another_equals_the_claim_alone():
+    """Run alone in a fresh interpreter, or here after another claim, with this process's modules imported and
+    conftest's hypothesis profile loaded: the same cases."""
+    _, alone = _prove("proofs_check", "--quick", "--claim", "lemma-4.2")
+    after = json.loads(to_json([run_claim(proofs_check.CLAIMS[k], quick=True) for k in ("lemma-4.1", "lemma-4.2")]))
+    assert _seen(after["claims"][1]) == _seen(alone["claims"][0])
+
+
+def test_rounding_alone_is_no_contraction_failure():
+    """The case of issue 9: a one-state game (gamma 0.845) and two Q tables 1e-15 apart, whose backups differ by
+    rounding only, so that the plain ratio of the two distances exceeds gamma.  That must not count as a
+    violation, while the broken variants stay caught by a wide margin on tables far apart."""
+    rng = np.random.default_rng(0)
+    counts = (3, 3, 3)
+    game = MarkovGame(np.ones((27, 1)), rng.uniform(-1, 1, (1, *counts)), 0.845)
+    pi = JointPolicy([rng.dirichlet(np.ones(3), size=1) for _ in counts])
+    Q1 = rng.uniform(-5, 5, (1, *counts))
+    Q2 = Q1 + 1e-15
+    backup = proofs_check.policy_iteration.soft_backup
+    naive_ratio = np.max(np.abs(backup(game, pi, 2.0, Q1) - backup(game, pi, 2.0, Q2))) / np.max(np.abs(Q1 - Q2))
+    assert naive_ratio > 1.5 * game.gamma  # rounding dominates: the case the claim used to fail on
+    tolerance = proofs_check.CLAIMS["lemma-4.1"].tolerance
+    assert _evaluation_measure(PAPER)((game, pi, 2.0, Q1, Q2))[0] <= tolerance
+    far = Q1 + rng.uniform(-3, 3, Q1.shape)
+    for variant, _ in proofs_check.CLAIMS["lemma-4.1"].broken:
+        assert _evaluation_measure(variant)((game, pi, 2.0, Q1, far))[0] > 1e6 * tolerance
+
+
+@pytest.mark.slow
+def test_full_claim_table_passes():
+    """The whole table (not only ``--quick``), once, from the ``meharl`` entry point (about 2 minutes)."""
+    rc, out = _prove("meharl", "prove")
+    failed = [(c["key"], c["reason"]) for c in out["claims"] if not c["passed"]]
+    assert rc == 0 and out["passed"] and not failed, failed
+    assert [c["key"] for c in out["claims"]] == list(proofs_check.CLAIMS)

@@ -112,3 +112,32 @@ def test_bad_input_is_rejected_with_a_clear_message():
         TabularGameEnv(np.zeros((2, 2)))
     with pytest.raises(ValueError, match="num_envs"):
         TabularGameEnv(game, num_envs=0)
+
+
+def test_copies_follow_their_own_seedsequence_streams():
+    """Copy k is seeded by copy_seeds(seed, n)[k] = SeedSequence(seed).spawn(n)[k]: its episodes do not
+    depend on the number of copies, and neighbouring seeds share no copy's stream."""
+    from deep.envs.base import copy_seeds
+    game = random_markov_game(4, (2, 2), gamma=0.8, seed=0)
+
+    def states(num_envs, seed, steps=15):
+        env = TabularGameEnv(game, num_envs, episode_limit=5, seed=seed)
+        out = [env.reset(seed=seed).state.argmax(1)]
+        for _ in range(steps):
+            out.append(env.step([np.zeros(num_envs, np.int64)] * 2).state.argmax(1))
+        return np.stack(out, 1)  # (copies, time)
+
+    np.testing.assert_array_equal(states(3, 7), states(8, 7)[:3])
+    assert not set(copy_seeds(7, 20)) & set(copy_seeds(8, 20))
+
+
+def test_run_streams_are_spawned_from_the_seed():
+    from deep.run.seeding import seeds
+    a, b = seeds(0), seeds(1)
+    ints = [a.env_seed, a.eval_seed, a.torch_seed, b.env_seed, b.eval_seed, b.torch_seed]
+    assert len(set(ints)) == 6  # every stream of neighbouring seeds differs
+    s = np.random.SeedSequence(0).spawn(4)
+    assert a.env_seed == int(s[0].generate_state(1)[0]) and a.torch_seed == int(s[3].generate_state(1)[0])
+    np.testing.assert_array_equal(a.sampling().random(5), np.random.Generator(np.random.PCG64(s[2])).random(5))
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        seeds(-1)

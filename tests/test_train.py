@@ -13,21 +13,21 @@ import torch
 import yaml
 
 from deep.config import CONFIG_DIR, resolve
-from deep.train import Trainer
+from deep.run import resume, start
 from meharl.cli import main
 
 QUIET = ["train.progress=false", "train.tensorboard=false"]
 
 
-def _params(tr: Trainer) -> dict:
+def _params(tr) -> dict:
     """Every tensor that the next training step depends on, by name."""
     out = {}
-    for k, a in enumerate(tr.agent.unique):
+    for k, a in enumerate(tr.algo.unique):
         out.update({f"actor{k}.{n}": p for n, p in a.state_dict().items()})
-    out.update({f"critic.{n}": p for n, p in tr.agent.critic.state_dict().items()})
-    out.update({f"target.{n}": p for n, p in tr.agent.critic_target.state_dict().items()})
-    out.update({f"log_alpha{i}": la for i, la in enumerate(tr.agent.log_alpha)})
-    for k, opt in enumerate(tr.agent.actor_opts + [tr.agent.critic_opt]):
+    out.update({f"critic.{n}": p for n, p in tr.algo.critic.state_dict().items()})
+    out.update({f"target.{n}": p for n, p in tr.algo.critic_target.state_dict().items()})
+    out.update({f"log_alpha{i}": la for i, la in enumerate(tr.algo.log_alpha)})
+    for k, opt in enumerate(tr.algo.actor_opts + [tr.algo.critic_opt]):
         for j, st in enumerate(opt.state.values()):
             out.update({f"opt{k}.{j}.{n}": v for n, v in st.items()})
     return out
@@ -41,13 +41,14 @@ def _assert_same(a: dict, b: dict):
 
 # ---------------------------------------------------------------- configs
 def test_every_shipped_config_validates_and_holds_the_paper_settings():
-    for path in CONFIG_DIR.glob("*.yaml"):
-        with open(path) as fh:
-            raw = yaml.safe_load(fh)
-        task = "g.json" if path.stem == "tabular_game" else raw["task"]
-        cfg = resolve(raw["env"], task, 0)
+    paths = sorted(CONFIG_DIR.glob("tasks/*/*.yaml"))
+    assert len(paths) == 15 + 13  # + the smac maps
+    for path in paths:
+        env = path.parent.name
+        task = "g.json" if (env, path.stem) == ("tabular", "game") else path.stem
+        cfg = resolve(env, task, 0)
         assert cfg["algo"]["polyak"] == 0.005
-        if raw["env"] != "tabular":
+        if env != "tabular":
             assert cfg["algo"]["hidden"] == [256, 256] and cfg["num_envs"] == 20
             assert cfg["train"]["warmup_steps"] == 10_000 and cfg["train"]["buffer_size"] == 1_000_000
             assert cfg["train"]["train_interval"] == cfg["train"]["updates_per_train"] == 50
@@ -91,42 +92,70 @@ def _tabular_cfg(seed=0, extra=()):
 def test_same_seed_twice_gives_identical_runs(tmp_path):
     runs = []
     for name in ("a", "b"):
-        tr = Trainer(_tabular_cfg(), tmp_path / name)
+        tr = start(_tabular_cfg(), tmp_path / name)
         tr.run()
         runs.append(tr)
     _assert_same(_params(runs[0]), _params(runs[1]))
-    other = Trainer(_tabular_cfg(seed=1), tmp_path / "c")
+    other = start(_tabular_cfg(seed=1), tmp_path / "c")
     other.run()
     assert not torch.equal(_params(other)["critic.q1.0.weight"], _params(runs[0])["critic.q1.0.weight"])
 
 
-def test_sigkill_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path):
-    extra = ["train.total_steps=4000", "train.checkpoint_interval=800", "algo.hidden=[64, 64]"]
-    ref = Trainer(_tabular_cfg(extra=extra), tmp_path / "ref")
+#: columns that measure the machine's speed, not the run: they differ between any two runs
+WALL_CLOCK = {"wall_time", "env_steps_per_s", "updates_per_s"}
+
+
+def _rows(path):
+    """A CSV's rows without the wall-clock columns (``WALL_CLOCK`` and the ``time_*`` splits)."""
+    with open(path, newline="") as fh:
+        return [{k: v for k, v in r.items() if k not in WALL_CLOCK and not k.startswith("time_")}
+                for r in csv.DictReader(fh)]
+
+
+INTERRUPT = ["train.total_steps=4000", "train.checkpoint_interval=800", "algo.hidden=[64, 64]",
+             "train.log_interval=600"]  # checkpoints fall inside logging windows: the open window is saved
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    ref = start(_tabular_cfg(extra=INTERRUPT), tmp_path_factory.mktemp("ref") / "run")
     ref.run()
-    run_dir = tmp_path / "killed"
+    return ref
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path, uninterrupted, sig):
+    """SIGKILL loses the work since the last checkpoint; SIGINT and SIGTERM save a checkpoint on the way
+    out and say so.  Either way `meharl resume` ends with the parameters and logs of an uninterrupted run."""
+    run_dir = tmp_path / "stopped"
     cmd = [sys.executable, "-m", "meharl", "train", "--env", "tabular", "--task", "paper-matrix", "--seed", "0",
            "--run-dir", str(run_dir), "--set", *QUIET, "train.warmup_steps=160", "train.eval_interval=800",
-           *extra]
+           *INTERRUPT]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     ck = run_dir / "checkpoint.pt"
     deadline = time.time() + 120
     while not ck.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    time.sleep(0.3)  # let it train past the checkpoint, so that work is lost and redone
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, f"the run ended before it was killed: {proc.stderr.read()}"
-    saved = torch.load(ck, weights_only=False)["counters"]["env_steps"]
+    time.sleep(0.3)  # let it train past the checkpoint, so that work is lost (SIGKILL) or saved mid-window
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert out.splitlines()[0] == f"run directory: {run_dir}"
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL, f"the run ended before it was killed: {err}"
+    else:
+        assert proc.returncode == 128 + sig, f"the run ended before the signal: {err}"
+        assert f"{sig.name}: stopped at" in err and "checkpoint saved" in err and "meharl resume" in err
+        assert "Traceback" not in err
+    saved = torch.load(ck, weights_only=True)["counters"]["env_steps"]
     assert 0 < saved < 4000
-    resumed = Trainer.resume(run_dir)
+    resumed = resume(run_dir)
     resumed.run()
-    assert resumed.c["env_steps"] == ref.c["env_steps"] == 4000
-    _assert_same(_params(ref), _params(resumed))
-    with open(run_dir / "eval.csv") as fh:
-        steps = [int(r["env_steps"]) for r in csv.DictReader(fh)]
-    assert steps == sorted(set(steps)) and steps[-1] == 4000  # rows after the checkpoint were not duplicated
+    assert resumed.counters["env_steps"] == uninterrupted.counters["env_steps"] == 4000
+    _assert_same(_params(uninterrupted), _params(resumed))
+    for name in ("progress.csv", "eval.csv"):
+        assert _rows(run_dir / name) == _rows(uninterrupted.dir / name), f"{name} differs"
+    assert [int(r["env_steps"]) for r in _rows(run_dir / "eval.csv")] == [800, 1600, 2400, 3200, 4000]
 
 
 def test_cli_train_eval_resume_plot(tmp_path, capsys):
@@ -135,6 +164,7 @@ def test_cli_train_eval_resume_plot(tmp_path, capsys):
         d = tmp_path / f"s{seed}"
         assert main(["train", "--env", "tabular", "--task", "paper-matrix", "--seed", str(seed), "--run-dir", str(d),
                      "--set", *QUIET, "train.total_steps=1600", "train.eval_interval=400"]) == 0
+        assert capsys.readouterr().out.splitlines()[0] == f"run directory: {d}"  # said when the run starts
         runs.append(str(d))
     saved = yaml.safe_load(open(Path(runs[0]) / "config.yaml"))
     assert saved["algo"]["alpha"] == 10.0 and saved["train"]["total_steps"] == 1600
@@ -166,10 +196,10 @@ SMOKE = ["algo.hidden=[32, 32]", "algo.batch_size=64", "num_envs=4", "eval_num_e
 def test_smoke_run_with_the_real_simulator(tmp_path, env, task, extra):
     pytest.importorskip({"mpe": "mpe2", "mamujoco": "gymnasium_robotics"}[env])
     cfg = resolve(env, task, 0, [*QUIET, *SMOKE, "train.total_steps=400", "train.eval_interval=400", *extra])
-    tr = Trainer(cfg, tmp_path / "run")
+    tr = start(cfg, tmp_path / "run")
     last = tr.run()
     tr.close()
-    assert tr.c["env_steps"] == 400 and tr.c["updates"] > 0
+    assert tr.counters["env_steps"] == 400 and tr.counters["updates"] > 0
     assert np.isfinite(last["eval"]["eval_return"]) and np.isfinite(last["progress"]["critic_loss"])
 
 
@@ -180,12 +210,185 @@ def test_resume_is_exact_with_a_real_simulator_mid_episode(tmp_path):
     def cfg():
         return resolve("mpe", "simple_spread_v3", 0, [*QUIET, *SMOKE, "train.total_steps=600", "algo.n_step=5",
                                                        "train.eval_interval=300", "train.checkpoint_interval=0"])
-    ref = Trainer(cfg(), tmp_path / "ref")
+    ref = start(cfg(), tmp_path / "ref")
     ref.run()
-    cut = Trainer(cfg(), tmp_path / "cut")
+    cut = start(cfg(), tmp_path / "cut")
     cut.run(stop_after=70)  # 70 vector steps: mid-episode (episodes last 25)
     cut.save_checkpoint()
-    resumed = Trainer.resume(tmp_path / "cut")
+    resumed = resume(tmp_path / "cut")
     resumed.run()
-    assert resumed.c["updates"] == ref.c["updates"] > 0
+    assert resumed.counters["updates"] == ref.counters["updates"] > 0
     _assert_same(_params(ref), _params(resumed))
+
+
+# ---------------------------------------------------------------- the layout: registry, defaults, checkpoints
+def test_generated_algorithm_defaults_are_up_to_date():
+    from deep.algos import algo_names
+    from deep.config import render_defaults
+    for name in algo_names():
+        path = CONFIG_DIR / "algos" / f"{name}.yaml"
+        assert path.read_text() == render_defaults(name), f"run `python -m deep.config` to refresh {path}"
+
+
+def test_an_unsupported_algorithm_task_pair_is_refused_by_name_before_anything_is_built(tmp_path, monkeypatch):
+    from deep.algos import base
+    from deep.algos.hasac import HASAC
+
+    class DiscreteOnly(HASAC):
+        supports = frozenset({"discrete"})
+    monkeypatch.setitem(base.ALGOS, "discrete-only", DiscreteOnly)
+    cfg = resolve("mamujoco", "HalfCheetah-2x3", 0, [*QUIET])
+    cfg["algo_name"] = "discrete-only"
+    with pytest.raises(ValueError, match="algorithm discrete-only does not support box actions"):
+        start(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ValueError, match="unknown algorithm 'nope'; valid algorithms: .*hasac"):
+        resolve("mpe", "simple_spread_v3", 0, algo="nope")
+
+
+def test_checkpoints_of_the_old_format_get_a_clear_error(tmp_path, capsys):
+    run_dir = tmp_path / "old"
+    assert main(["train", "--env", "tabular", "--task", "paper-matrix", "--run-dir", str(run_dir),
+                 "--set", *QUIET, "train.total_steps=400", "train.warmup_steps=160"]) == 0
+    # today's checkpoint before the restructure: numpy arrays and RNG states pickled as objects
+    torch.save({"agent": {}, "obs": np.zeros(3), "rng": np.random.default_rng(0).bit_generator.state,
+                "counters": {"env_steps": 400}}, run_dir / "checkpoint.pt")
+    capsys.readouterr()
+    for cmd in (["resume", str(run_dir)], ["eval", str(run_dir)]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err
+        assert "written by meharl before the deep/ restructure" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- run directories and clear errors
+def _tree(path: Path) -> dict:
+    """Every file under ``path`` with its bytes (to show that a failed command left everything as it was)."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def _fails_cleanly(capsys, argv, message):
+    """``meharl argv`` exits 2 with one line naming the problem, no traceback; returns that line."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err, err
+    return err
+
+
+TINY = ["--set", *QUIET, "train.total_steps=400", "train.warmup_steps=160", "train.eval_interval=0"]
+
+
+def test_logs_without_a_checkpoint_are_refused_unless_overwritten(tmp_path, capsys):
+    run_dir = tmp_path / "crashed"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text("old: config\n")
+    (run_dir / "progress.csv").write_text("env_steps,updates\n800,10\n")
+    before = _tree(run_dir)
+    argv = ["train", "--env", "tabular", "--task", "paper-matrix", "--run-dir", str(run_dir), *TINY]
+    err = _fails_cleanly(capsys, argv, "stopped before its first checkpoint")
+    assert "another directory" in err and "--overwrite" in err
+    assert _tree(run_dir) == before
+    assert main([*argv, "--overwrite"]) == 0
+    assert not (run_dir / "progress.csv").exists()  # the old log is gone (400 steps < log_interval: no new one)
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["task"] == "paper-matrix"
+    err = _fails_cleanly(capsys, argv, "already holds a run")
+    assert f"meharl resume {run_dir}" in err and "--overwrite" in err
+
+
+def test_truncated_or_corrupted_checkpoints_are_clear_errors_for_resume_and_eval(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", "--env", "tabular", "--task", "paper-matrix", "--run-dir", str(run_dir), *TINY]) == 0
+    ck = run_dir / "checkpoint.pt"
+    good = ck.read_bytes()
+    for damaged in (good[:len(good) // 2], b"\x00" * 64 + good[64:], b""):
+        ck.write_bytes(damaged)
+        before = _tree(run_dir)
+        for cmd in (["resume", str(run_dir)], ["resume", str(run_dir), "--total-steps", "800"], ["eval", str(run_dir)]):
+            _fails_cleanly(capsys, cmd, "is truncated or corrupted")
+            assert _tree(run_dir) == before
+
+
+def test_bad_devices_and_run_directories_are_clear_errors_that_write_nothing(tmp_path, capsys):
+    base = ["train", "--env", "tabular", "--task", "paper-matrix", *TINY]
+    if not torch.cuda.is_available():
+        _fails_cleanly(capsys, [*base, "device=cuda", "--run-dir", str(tmp_path / "gpu")], "device=cuda, but this torch")
+        assert not (tmp_path / "gpu").exists()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    _fails_cleanly(capsys, [*base, "--run-dir", str(blocker / "sub" / "run")], f"{blocker} is a regular file")
+    _fails_cleanly(capsys, [*base, "--run-dir", str(blocker)], f"{blocker} is a regular file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        _fails_cleanly(capsys, [*base, "--run-dir", str(locked / "run")], "cannot write run directory")
+        assert list(locked.iterdir()) == []
+    elif os.path.isdir("/sys"):  # root writes anywhere a mode allows; sysfs refuses new directories
+        _fails_cleanly(capsys, [*base, "--run-dir", "/sys/meharl-run/x"], "cannot write run directory /sys/meharl-run/x")
+        assert not os.path.exists("/sys/meharl-run")
+    # any other OSError: a config "file" that is a directory
+    _fails_cleanly(capsys, [*base, "--config", str(tmp_path), "--run-dir", str(tmp_path / "r")], "Is a directory")
+
+
+def test_game_files_json_and_nfg_train_with_the_shipped_config_or_fail_clearly(tmp_path, capsys):
+    from tabular import NormalFormGame, write_nfg
+    from tabular.paper import paper_matrix_game
+    game = paper_matrix_game()
+    game.save(tmp_path / "matrix.json")
+    write_nfg(game, tmp_path / "matrix.nfg")
+    for name in ("matrix.json", "matrix.nfg"):  # a matrix game: one-step episodes whatever the config
+        d = tmp_path / f"run_{name}"
+        assert main(["train", "--env", "tabular", "--task", str(tmp_path / name), "--run-dir", str(d), "--set",
+                     *QUIET, "train.total_steps=320", "train.warmup_steps=160", "algo.gamma=null"]) == 0
+        rows = _rows(d / "eval.csv")
+        assert len(rows) == 1 and float(rows[0]["eval_return"]) <= game.payoff.max()
+    capsys.readouterr()
+    (tmp_path / "broken.json").write_text('{"format": "meharl.matrix_game", "version": 1}')
+    _fails_cleanly(capsys, ["train", "--env", "tabular", "--task", str(tmp_path / "broken.json")],
+                   "key 'payoff' is missing")
+    write_nfg(NormalFormGame([np.eye(2), -np.eye(2)]), tmp_path / "zero_sum.nfg")
+    _fails_cleanly(capsys, ["train", "--env", "tabular", "--task", str(tmp_path / "zero_sum.nfg")],
+                   "general-sum game")
+    assert not Path("runs").exists() or not any(p.name.startswith("tabular_broken") for p in Path("runs").iterdir())
+
+
+# ---------------------------------------------------------------- evaluation
+def test_eval_interval_0_and_the_final_evaluation_switch(tmp_path):
+    for final, rows in ((True, [1600]), (False, None)):
+        tr = start(_tabular_cfg(extra=["train.eval_interval=0", f"train.final_eval={str(final).lower()}"]),
+                   tmp_path / str(final))
+        tr.run()
+        path = tr.dir / "eval.csv"
+        assert (None if not path.exists() else [int(r["env_steps"]) for r in _rows(path)]) == rows
+
+
+def test_evaluation_plays_exactly_the_requested_episodes_spread_over_the_copies():
+    """Copy k's episodes last k + 1 steps and return k: keeping the first episodes to end would favour
+    copy 0; an even spread gives every copy its share."""
+    from gymnasium.spaces import Discrete
+
+    from deep.algos.base import Acted
+    from deep.envs.base import BatchedMultiAgentEnv, EnvSpec, Reset, Step
+    from deep.run.evaluate import evaluate
+
+    class Lengths(BatchedMultiAgentEnv):
+        spec = EnvSpec("lengths", 1, (1,), 1, (Discrete(2),), 10)
+        num_envs = 3
+
+        def reset(self, seed=None):
+            self.t = np.zeros(3, int)
+            return Reset([np.zeros((3, 1), np.float32)], np.zeros((3, 1), np.float32), [None])
+
+        def step(self, actions):
+            self.t += 1
+            done = self.t == np.arange(1, 4)
+            self.t[done] = 0
+            z = np.zeros((3, 1), np.float32)
+            return Step([z], z, [None], reward=np.where(done, np.arange(3.0), 0.0), terminated=done,
+                        truncated=np.zeros(3, bool), final_obs=[z], final_state=z, final_avail=[None])
+
+    class Idle:
+        def act(self, obs, avail, *, deterministic=False, rng=None):
+            return Acted([np.zeros(3, np.int64)], [np.zeros(3, np.int64)], None)
+
+    for episodes, expected in ((6, [0, 0, 1, 1, 2, 2]), (7, [0, 0, 0, 1, 1, 2, 2]), (2, [0, 1])):
+        np.testing.assert_array_equal(evaluate(Idle(), Lengths(), episodes, seed=0), expected)

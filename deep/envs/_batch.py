@@ -12,7 +12,7 @@ from abc import abstractmethod
 from typing import Any, Sequence
 
 import numpy as np
-from gymnasium.spaces import Box, Discrete
+from gymnasium.spaces import Box, Discrete, MultiDiscrete
 
 from .base import BatchedMultiAgentEnv, EnvSpec, Reset, Step, copy_seeds
 
@@ -34,6 +34,13 @@ def check_actions(actions: Sequence[Any], spaces: Sequence[Any], num_envs: int) 
                 bad = a[(a < space.start) | (a >= space.start + space.n)]
                 raise ValueError(f"agent {i}'s actions must lie in {space.start}..{space.start + space.n - 1}, "
                                  f"got {bad.tolist()}")
+        elif isinstance(space, MultiDiscrete):
+            if a.shape != (num_envs, *space.shape) or not np.issubdtype(a.dtype, np.integer):
+                raise ValueError(f"agent {i}'s MultiDiscrete({space.nvec.tolist()}) actions must be integers of "
+                                 f"shape {(num_envs, *space.shape)}, got {a.dtype} array of shape {a.shape}")
+            if (a < 0).any() or (a >= space.nvec).any():
+                raise ValueError(f"agent {i}'s actions must lie in 0..nvec-1 for nvec {space.nvec.tolist()}, "
+                                 f"got rows {a[((a < 0) | (a >= space.nvec)).any(axis=1)].tolist()}")
         elif isinstance(space, Box):
             if a.shape != (num_envs, *space.shape):
                 raise ValueError(f"agent {i}'s Box actions must have shape {(num_envs, *space.shape)}, "
@@ -55,8 +62,8 @@ def check_int(value, name: str, minimum: int = 1) -> int:
 
 
 class LoopedEnv(BatchedMultiAgentEnv):
-    """``num_envs`` copies of one simulator; subclasses implement the four ``_copy`` hooks (or the batched
-    ``_reset_copies`` / ``_step_copies`` in place of the first two).
+    """``num_envs`` copies of one simulator; subclasses implement the four ``_copy`` hooks (or
+    ``_step_batch`` in place of ``_step_copy``, and ``_reset_batch`` to reset several copies at once).
 
     Hooks write the observation of copy ``k`` into row ``k`` of ``self._obs`` (per agent) and
     ``self._state``.  Beyond the interface, ``Step.info`` holds ``episode_return`` and ``episode_length``
@@ -79,36 +86,44 @@ class LoopedEnv(BatchedMultiAgentEnv):
         self._started = False
 
     # ---------------------------------------------------------------- per-copy hooks
+    @abstractmethod
     def _reset_copy(self, k: int, seed: int | None) -> None:
         """Start a new episode in copy ``k`` (seeding it when ``seed`` is given); write its observation."""
-        raise NotImplementedError
 
     def _step_copy(self, k: int, actions: list[np.ndarray]) -> tuple[float, bool]:
-        """Advance copy ``k`` by one step; write its observation; return (shared reward, terminated)."""
+        """Advance copy ``k`` by one step; write its observation; return (shared reward, terminated).
+        Required unless :meth:`_step_batch` is overridden."""
         raise NotImplementedError
 
-    def _reset_copies(self, ks: Sequence[int], seeds: Sequence[int | None]) -> None:
-        """Reset copies ``ks`` (``seeds`` alongside); an adapter whose copies live in worker processes
-        overrides this (and :meth:`_step_copies`) instead of the one-copy hooks, to run them in parallel."""
+    def _reset_batch(self, ks: Sequence[int], seeds: Sequence[int | None]) -> None:
+        """Reset copies ``ks`` (``seeds`` alongside).  By default one ``_reset_copy`` each; adapters whose
+        copies live in worker processes override this to reset them in parallel."""
         for k, seed in zip(ks, seeds):
             self._reset_copy(int(k), seed)
 
-    def _step_copies(self, acts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Step every copy (``acts[i]`` holds agent i's actions, one row per copy): (reward, terminated)."""
+    def _step_batch(self, actions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Advance every copy by one step; return (shared reward, terminated) per copy.  By default one
+        ``_step_copy`` per copy; adapters that vectorise across copies override this instead."""
         reward = np.zeros(self.num_envs, np.float64)
         terminated = np.zeros(self.num_envs, bool)
         for k in range(self.num_envs):
-            reward[k], terminated[k] = self._step_copy(k, [a[k] for a in acts])
+            reward[k], terminated[k] = self._step_copy(k, [a[k] for a in actions])
         return reward, terminated
 
     @abstractmethod
     def _get_copy(self, k: int) -> Any:
-        """A picklable snapshot of copy ``k``'s simulator and RNG from which it continues exactly (its
-        observation rows are saved alongside by :meth:`get_state`)."""
+        """A plain snapshot (numbers, strings, numpy arrays, lists, dicts: no pickled objects) of copy ``k``'s
+        simulator and RNG from which it continues exactly (its observation rows are saved alongside by
+        :meth:`get_state`)."""
 
     @abstractmethod
     def _set_copy(self, k: int, snapshot: Any) -> None:
         """Restore copy ``k``'s simulator and RNG from ``_get_copy``'s snapshot."""
+
+    def _episode_info(self, done: np.ndarray) -> dict:
+        """Extra per-episode ``Step.info`` entries of the copies that end this step (rows where ``done``),
+        read before they reset; none by default."""
+        return {}
 
     # ---------------------------------------------------------------- interface
     def _view(self) -> Reset:
@@ -121,7 +136,7 @@ class LoopedEnv(BatchedMultiAgentEnv):
         if seed is None:
             seed, self._seed = self._seed, None
         seeds = [None] * self.num_envs if seed is None else copy_seeds(seed, self.num_envs)
-        self._reset_copies(range(self.num_envs), seeds)
+        self._reset_batch(range(self.num_envs), seeds)
         self._t[:] = 0
         self._return[:] = 0.0
         self._started = True
@@ -131,16 +146,16 @@ class LoopedEnv(BatchedMultiAgentEnv):
         if not self._started:
             raise ValueError("call reset() (or set_state()) before the first step()")
         acts = check_actions(actions, self.spec.action_spaces, self.num_envs)
-        reward, terminated = self._step_copies(acts)
+        reward, terminated = self._step_batch(acts)
         self._t += 1
         self._return += reward
         truncated = ~terminated & (self._t >= self.spec.episode_limit)
         done = terminated | truncated
         final = self._view()
         info = {"episode_return": np.where(done, self._return, np.nan),
-                "episode_length": np.where(done, self._t, 0)}
+                "episode_length": np.where(done, self._t, 0), **self._episode_info(done)}
         ended = np.flatnonzero(done)
-        self._reset_copies(ended, [None] * len(ended))
+        self._reset_batch(ended, [None] * len(ended))
         self._t[done] = 0
         self._return[done] = 0.0
         view = self._view()
@@ -150,7 +165,7 @@ class LoopedEnv(BatchedMultiAgentEnv):
 
     # ---------------------------------------------------------------- exact resume (checkpoints)
     def get_state(self) -> dict:
-        """Everything needed to continue these episodes exactly (picklable; used by checkpoints)."""
+        """Everything needed to continue these episodes exactly, as plain values (used by checkpoints)."""
         return {"copies": [self._get_copy(k) for k in range(self.num_envs)], "t": self._t.copy(),
                 "return": self._return.copy(), "obs": [o.copy() for o in self._obs], "state": self._state.copy()}
 

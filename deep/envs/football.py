@@ -29,8 +29,9 @@ academy_run_pass_and_shoot_with_keeper, 11 for academy_corner), each with ``Disc
 - **Seeds**: copy ``k`` of ``reset(seed)`` draws the engine seed of each of its episodes
   (``game_engine_random_seed``, GRF's own range 0..2e9) from ``numpy.random.default_rng(copy_seeds(seed)[k])``,
   so a run repeats exactly.
-- **Resume**: ``get_state``/``set_state`` save GRF's own engine snapshot with each copy's seed stream and
-  its episode's engine seed; a restored batch continues exactly as the original (tested).
+- **Resume**: ``get_state``/``set_state`` save GRF's engine snapshot and the Python state GRF keeps beside
+  it, as plain values (checkpoints load with ``weights_only``; GRF's own ``set_state`` would unpickle), with
+  each copy's seed stream and its episode's engine seed; a restored batch continues exactly (tested).
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ from gymnasium.spaces import Discrete
 
 from ._batch import LoopedEnv, check_int
 from ._workers import CopyPool
-from .base import EnvSpec, Step
+from .base import EnvSpec
 
 #: task -> (controlled players by default, players on the left team, game_duration); defaults from HARL's
 #: ``harl/envs/football/football_env.py`` (``env_num_agents``), the rest from GRF's scenario files
@@ -77,6 +78,7 @@ class FootballCopy:
 
     def __init__(self, task: str, n_agents: int):
         import gfootball.env as football_env   # imported here so a missing gfootball fails only here
+        from gfootball.env import wrappers
         self.n_agents = n_agents
         with warnings.catch_warnings():   # GRF's wrappers keep gym's old step API on purpose: no news
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -84,6 +86,9 @@ class FootballCopy:
                 env_name=task, representation="simple115v2", rewards="scoring,checkpoints",
                 number_of_left_players_agent_controls=n_agents, render=False)
         self._game = self._env.unwrapped          # GRF's FootballEnv: raw observations and config
+        self._checkpoints = self._env
+        while not isinstance(self._checkpoints, wrappers.CheckpointRewardWrapper):
+            self._checkpoints = self._checkpoints.env
         self._rng = np.random.default_rng()
         self._engine_seed: int | None = None     # of the episode in progress
         self._prev_mode = GAME_MODE_NORMAL
@@ -136,17 +141,33 @@ class FootballCopy:
         return self._obs(obs), float(np.atleast_1d(reward)[0]), bool(done), terminated, score
 
     def get(self) -> dict:
-        """GRF's snapshot (engine, its env core and reward wrapper) plus this copy's seed stream."""
-        return {"grf": self._env.get_state(), "rng": self._rng.bit_generator.state,
-                "engine_seed": self._engine_seed, "prev": (self._prev_mode, self._prev_owner)}
+        """A plain snapshot: GRF's engine state (bytes, as uint8), the Python state GRF's own ``get_state``
+        would pickle beside it (its env core's three fields, the checkpoints each agent collected), this
+        copy's seed stream and its episode's engine seed.  Nothing in it is unpickled on restore."""
+        core = self._game._env
+        state = core._state
+        return {"engine": np.frombuffer(core._env.get_state(b""), np.uint8).copy(),
+                "core": [state.previous_score_diff, state.previous_game_mode, state.prev_ball_owned_team],
+                "checkpoints": [[int(i), int(c)] for i, c in self._checkpoints._collected_checkpoints.items()],
+                "rng": self._rng.bit_generator.state, "engine_seed": self._engine_seed,
+                "prev": [self._prev_mode, self._prev_owner]}
 
     def set(self, snapshot: dict) -> None:
-        """Restore :meth:`get`'s snapshot, into a game started with the same engine seed (which sets the team
-        processing order, a part of the game that GRF's snapshot omits)."""
-        self._start(snapshot["engine_seed"])
-        self._env.set_state(snapshot["grf"])
+        """Restore :meth:`get`'s snapshot (as GRF's ``set_state`` does, less its unpickling), into a game
+        started with the same engine seed (which sets the team processing order, absent from the engine's
+        snapshot)."""
+        self._start(int(snapshot["engine_seed"]))
+        core = self._game._env
+        core._env.set_state(np.asarray(snapshot["engine"], np.uint8).tobytes())
+        if not core._retrieve_observation():
+            raise ValueError("GRF's engine did not accept the snapshot")
+        state = core._state
+        state.previous_score_diff, state.previous_game_mode, state.prev_ball_owned_team = (
+            int(v) for v in snapshot["core"])
+        self._checkpoints._collected_checkpoints = {int(i): int(c) for i, c in snapshot["checkpoints"]}
+        self._game._cached_observation = None
         self._rng.bit_generator.state = snapshot["rng"]
-        self._prev_mode, self._prev_owner = snapshot["prev"]
+        self._prev_mode, self._prev_owner = (int(v) for v in snapshot["prev"])
 
     def close(self) -> None:
         self._env.close()
@@ -199,11 +220,14 @@ class FootballEnv(LoopedEnv):
             self._obs[i][k] = obs[i]
         self._state[k] = global_state(obs)
 
-    def _reset_copies(self, ks, seeds) -> None:
+    def _reset_batch(self, ks, seeds) -> None:
         for k, obs in self._pool.call("reset", {int(k): (s,) for k, s in zip(ks, seeds)}).items():
             self._write(k, obs)
 
-    def _step_copies(self, acts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def _reset_copy(self, k: int, seed: int | None) -> None:
+        self._reset_batch([k], [seed])
+
+    def _step_batch(self, acts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         joint = np.stack(acts, axis=1)      # (num_envs, n_agents)
         results = self._pool.call("step", {k: (joint[k],) for k in range(self.num_envs)})
         reward = np.zeros(self.num_envs, np.float64)
@@ -216,11 +240,9 @@ class FootballEnv(LoopedEnv):
             self._score[k] = score
         return reward, terminated
 
-    def step(self, actions) -> Step:
-        s = super().step(actions)
-        s.info["score"] = np.where(s.done[:, None], self._score, -1)
-        s.info["win"] = s.done & (self._score[:, 0] > self._score[:, 1])
-        return s
+    def _episode_info(self, done: np.ndarray) -> dict:
+        return {"score": np.where(done[:, None], self._score, -1),
+                "win": done & (self._score[:, 0] > self._score[:, 1])}
 
     def _get_copy(self, k: int) -> Any:
         return self._pool.call("get", {k: ()})[k]

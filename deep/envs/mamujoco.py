@@ -15,7 +15,6 @@ reference code's pairing {bfoot, bshin}, {bthigh, ffoot}, {fshin, fthigh} for Ha
 from __future__ import annotations
 
 import os
-import pickle
 import tempfile
 import zlib
 from typing import Any
@@ -141,13 +140,18 @@ class MaMuJoCoEnv(LoopedEnv):
     def _get_copy(self, k: int) -> dict:
         # the whole MjData, not just the integration state: rewards read derived quantities left by the
         # last step (e.g. Ant's body position, Humanoid's centre of mass), so only the full data resumes
-        # bit for bit; compressed, it is some 40-60 kB per copy
+        # bit for bit.  MuJoCo's own binary image of it (MjData.__getstate__, what its pickling carries)
+        # as bytes, compressed: some 40-60 kB per copy, and no pickle, so checkpoints load weights-only
         robot = self._robots[k]
-        return {"data": zlib.compress(pickle.dumps(robot.data), 1), "rng": robot.np_random.bit_generator.state}
+        image = zlib.compress(robot.data.__getstate__(), 1)
+        return {"data": np.frombuffer(image, np.uint8).copy(), "rng": robot.np_random.bit_generator.state}
 
     def _set_copy(self, k: int, snapshot: dict) -> None:
+        import mujoco
         robot = self._robots[k]
-        robot.data = pickle.loads(zlib.decompress(snapshot["data"]))
+        data = mujoco.MjData.__new__(mujoco.MjData)
+        data.__setstate__(zlib.decompress(np.asarray(snapshot["data"], np.uint8).tobytes()))
+        robot.data = data
         robot.np_random.bit_generator.state = snapshot["rng"]
 
     def close(self) -> None:

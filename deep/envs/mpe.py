@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import importlib
 import inspect
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -93,14 +94,106 @@ class MPEEnv(LoopedEnv):
 
     def _get_copy(self, k: int) -> dict:
         e = self._envs[k]
-        return {"world": copy.deepcopy(e.world), "scenario": copy.deepcopy(e.scenario),
+        return {"world": object_state({"world": e.world, "scenario": e.scenario}),
                 "rng": copy.deepcopy(e.np_random.bit_generator.state)}
 
     def _set_copy(self, k: int, snapshot: dict) -> None:
         e = self._envs[k]
-        e.world, e.scenario = copy.deepcopy(snapshot["world"]), copy.deepcopy(snapshot["scenario"])
+        restore_object_state({"world": e.world, "scenario": e.scenario}, snapshot["world"])
         e.np_random.bit_generator.state = copy.deepcopy(snapshot["rng"])
 
     def close(self) -> None:
         for e in self._envs:
             e.close()
+
+
+# ---------------------------------------------------------------- plain snapshots of mpe2 worlds
+def _is_mpe_object(x) -> bool:
+    return type(x).__module__.startswith("mpe2.")
+
+
+def _children(x, path):
+    if _is_mpe_object(x):
+        return [(v, path + [k]) for k, v in vars(x).items() if not callable(v)]
+    if isinstance(x, (list, tuple)):
+        return [(v, path + [i]) for i, v in enumerate(x)]
+    if isinstance(x, dict):
+        return [(v, path + [str(k)]) for k, v in x.items()]
+    return []
+
+
+def object_state(root: dict) -> dict:
+    """The data of the ``mpe2`` objects reachable from ``root`` as plain values (numbers, strings, arrays,
+    lists, dicts): each object's attributes at its shortest path from ``root`` (e.g. ``world.landmarks.2``),
+    elsewhere ``{"ref": that path}`` (e.g. an agent's goal landmark); callables (scripted behaviours, fixed
+    by the scenario) left out.  No pickle: a checkpoint of it loads with ``torch.load(weights_only=True)``."""
+    home: dict[int, list] = {}  # breadth first: shortest paths run through the world's fixed lists
+    queue = deque([(root, [])])
+    while queue:
+        x, path = queue.popleft()
+        if _is_mpe_object(x):
+            if id(x) in home:
+                continue
+            home[id(x)] = path
+        queue.extend(_children(x, path))
+
+    def enc(x, path):
+        if x is None or isinstance(x, (bool, int, float, str)):
+            return {"value": x}
+        if isinstance(x, np.generic):
+            return {"value": x.item()}
+        if isinstance(x, np.ndarray):
+            return {"array": x.copy()}
+        if isinstance(x, (list, tuple)):
+            return {"list": [enc(v, p) for v, p in _children(x, path)]}
+        if isinstance(x, dict):
+            return {"dict": {p[-1]: enc(v, p) for v, p in _children(x, path)}}
+        if _is_mpe_object(x):
+            if home[id(x)] != path:
+                return {"ref": home[id(x)]}
+            return {"object": {p[-1]: enc(v, p) for v, p in _children(x, path)}}
+        raise TypeError(f"cannot snapshot a {type(x).__name__} at {'.'.join(map(str, path))}")
+
+    return enc(root, [])
+
+
+def restore_object_state(root: dict, snap: dict) -> None:
+    """Write :func:`object_state`'s snapshot back into the live objects of ``root`` (the same scenario:
+    mpe2 builds its entities once and only mutates them)."""
+    def at(path):  # the live object at ``path`` (resolved before anything is modified)
+        x = root
+        for key in path:
+            x = x[key] if isinstance(x, (list, tuple, dict)) else getattr(x, key)
+        return x
+
+    refs = {}
+
+    def collect(s, path):
+        if "object" in s:
+            refs[tuple(path)] = at(path)
+            for k, v in s["object"].items():
+                collect(v, path + [k])
+        for i, v in enumerate(s.get("list", ())):
+            collect(v, path + [i])
+        for k, v in s.get("dict", {}).items():
+            collect(v, path + [k])
+
+    def dec(s, path, live):
+        if "value" in s:
+            return s["value"]
+        if "array" in s:
+            return np.array(s["array"])
+        if "ref" in s:
+            return refs[tuple(s["ref"])]
+        if "list" in s:
+            return [dec(v, path + [i], None) for i, v in enumerate(s["list"])]
+        if "dict" in s:
+            return {k: dec(v, path + [k], None) for k, v in s["dict"].items()}
+        obj = refs[tuple(path)]
+        for k, v in s["object"].items():
+            setattr(obj, k, dec(v, path + [k], None))
+        return obj
+
+    collect(snap, [])
+    for k, v in snap["dict"].items():
+        dec(v, [k], None)

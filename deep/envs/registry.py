@@ -13,7 +13,8 @@ import importlib
 from .base import BatchedMultiAgentEnv
 
 #: family name -> module of this package that builds it
-FAMILIES = {"tabular": "tabular_env", "mpe": "mpe", "mamujoco": "mamujoco", "football": "football"}
+FAMILIES = {"tabular": "tabular_env", "mpe": "mpe", "mamujoco": "mamujoco", "smac": "smac",
+            "smac-sc2": "smac_sc2", "aircombat": "aircombat", "bimanual": "bimanual", "football": "football"}
 ENVS = tuple(FAMILIES)
 
 
@@ -47,10 +48,16 @@ def make_env(env: str, task: str, num_envs: int, seed: int | None = None, **opti
     """``num_envs`` copies of ``task`` in ``env`` (a key of :data:`FAMILIES`), seeded with ``seed``.
     Unknown envs, tasks or options raise ``ValueError`` naming the valid ones.  Options per env:
 
-    - tabular: ``episode_limit``; task "paper-matrix" or the path of a game saved as JSON;
+    - tabular: ``episode_limit``; task "paper-matrix" or the path of a cooperative game file (JSON or .nfg);
     - mpe: ``episode_limit`` (mpe2's max_cycles) and the ``mpe2`` constructor's arguments, e.g.
       ``continuous_actions`` (default False, as in mpe2), ``local_ratio``;
-    - mamujoco: ``obs_mode`` ("full+id" or "khop"), ``k`` (k-hop depth), ``episode_limit``.
+    - mamujoco: ``obs_mode`` ("full+id" or "khop"), ``k`` (k-hop depth), ``episode_limit``;
+    - aircombat: ``control`` ("hierarchical" or "direct"), ``episode_limit``;
+    - bimanual: ``episode_limit``, ``backend`` ("mujoco", or "isaacgym" for the original Bi-DexHands);
+    - smac (SMAX): ``episode_limit`` (SMAC's per map), ``obs_agent_id``, ``obs_last_action``,
+      ``state_last_action`` (all True), ``reward`` ("smac": scaled to 20 per win, or "smax");
+    - smac-sc2 (StarCraft II through SMAC): ``obs_agent_id``, ``obs_last_action``, ``state_last_action``,
+      ``difficulty``;
     - football: ``n_agents`` (controlled players; the task's default as in the reference code), ``workers``
       (processes stepping the copies; 0: in this process).
     """

@@ -5,7 +5,9 @@ Discrete (all available).  Episodes start from the game's initial distribution `
 (a matrix game) an episode is one step and *terminates*; with ``gamma > 0`` it never terminates and is
 *truncated* at ``episode_limit``, so a learner that bootstraps truncations optimises exactly the engine's
 discounted objective ``J`` (eq. 2) whatever the limit.  The deep and exact halves therefore solve the same
-problem and their policies can be compared with :func:`tabular.qre_gap` (see ``deep.hasac.bridge``).
+problem and their policies can be compared with :func:`tabular.qre_gap` (see ``deep.run.evaluate``).
+Each copy draws its initial states and transitions from its own generator, seeded like every family's
+copies (:func:`deep.envs.base.copy_seeds`).
 """
 from __future__ import annotations
 
@@ -17,28 +19,42 @@ from gymnasium.spaces import Discrete
 
 from tabular import MarkovGame
 
-from .base import BatchedMultiAgentEnv, EnvSpec, Reset, Step
+from .base import BatchedMultiAgentEnv, EnvSpec, Reset, Step, copy_seeds
 
-TASKS = ("paper-matrix", "<path to a saved game .json>")
+TASKS = ("paper-matrix", "<path to a saved game: .json, or a Gambit .nfg>")
+
+
+def load_task_game(task: str) -> MarkovGame:
+    """The paper's matrix game, or a cooperative game saved as JSON (``game.save``) or as a Gambit ``.nfg``
+    file with a common payoff; a ValueError naming the problem otherwise."""
+    import json
+    import os
+
+    from tabular import NormalFormGame, load_game, read_nfg
+    from tabular.paper import paper_matrix_game
+
+    if task == "paper-matrix":
+        return paper_matrix_game()
+    if not (task.endswith((".json", ".nfg")) and os.path.isfile(task)):
+        raise ValueError(f"unknown tabular task {task!r}; valid tasks: paper-matrix, or the path of an "
+                         f"existing game file (.json written by game.save, or a Gambit .nfg)")
+    try:
+        game = read_nfg(task) if task.endswith(".nfg") else load_game(task)
+    except KeyError as exc:
+        raise ValueError(f"{task}: not a complete game file: key {exc.args[0]!r} is missing") from None
+    except (TypeError, IndexError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{task}: not a valid game file ({exc})") from None
+    if isinstance(game, NormalFormGame):
+        raise ValueError(f"{task}: a general-sum game (one payoff per player); the deep environments need a "
+                         f"cooperative game with one common payoff")
+    return game
 
 
 def make(task: str, num_envs: int, seed: int | None = None, **options) -> "TabularGameEnv":
-    """The registry's entry: the paper's matrix game, or a game saved as JSON."""
-    import os
-
-    from tabular import load_game
-    from tabular.paper import paper_matrix_game
-
+    """The registry's entry: the paper's matrix game, or a game saved as JSON or ``.nfg``."""
     from .registry import check_options
     check_options(options, ("episode_limit",), "env tabular")
-    if task == "paper-matrix":
-        game = paper_matrix_game()
-    elif task.endswith(".json") and os.path.isfile(task):
-        game = load_game(task)
-    else:
-        raise ValueError(f"unknown tabular task {task!r}; valid tasks: paper-matrix, or the path of an "
-                         f"existing game .json file")
-    return TabularGameEnv(game, num_envs=num_envs, seed=seed, **options)
+    return TabularGameEnv(load_task_game(task), num_envs=num_envs, seed=seed, **options)
 
 
 class TabularGameEnv(BatchedMultiAgentEnv):
@@ -67,18 +83,24 @@ class TabularGameEnv(BatchedMultiAgentEnv):
         self._eye = np.eye(S, dtype=np.float32)
         self._d_cdf = np.cumsum(game.d)
         self._dense_cdf = None if sp.issparse(game.P) else np.cumsum(game.P, axis=1)
-        self._rng = np.random.default_rng(seed)
+        self._seed_copies(seed)
         self._s = np.zeros(self.num_envs, dtype=np.int64)
         self._t = np.zeros(self.num_envs, dtype=np.int64)
 
     # ------------------------------------------------------------------ helpers
-    def _draw(self, cdf: np.ndarray) -> np.ndarray:
-        """One index per row of ``cdf`` (rows are cumulative distributions)."""
-        u = self._rng.random(cdf.shape[0]) * cdf[:, -1]
+    def _seed_copies(self, seed) -> None:
+        """Copy ``k`` draws from its own generator, seeded with ``copy_seeds(seed, num_envs)[k]`` (as every
+        family's copies are), so its episodes do not depend on how many copies run beside it."""
+        seeds = copy_seeds(seed, self.num_envs) if seed is not None else [None] * self.num_envs
+        self._rngs = [np.random.default_rng(s) for s in seeds]
+
+    def _draw(self, cdf: np.ndarray, copies: np.ndarray) -> np.ndarray:
+        """One index per row of ``cdf`` (rows are cumulative distributions), row j drawn by copy ``copies[j]``."""
+        u = np.fromiter((self._rngs[k].random() for k in copies), float, copies.size) * cdf[:, -1]
         return np.minimum((cdf <= u[:, None]).sum(axis=1), cdf.shape[1] - 1)
 
-    def _initial(self, k: int) -> np.ndarray:
-        return self._draw(np.broadcast_to(self._d_cdf, (k, self._d_cdf.size)))
+    def _initial(self, copies: np.ndarray) -> np.ndarray:
+        return self._draw(np.broadcast_to(self._d_cdf, (copies.size, self._d_cdf.size)), copies)
 
     def _view(self, s: np.ndarray) -> Reset:
         onehot = self._eye[s]
@@ -89,8 +111,8 @@ class TabularGameEnv(BatchedMultiAgentEnv):
     # ------------------------------------------------------------------ interface
     def reset(self, seed: int | None = None) -> Reset:
         if seed is not None:
-            self._rng = np.random.default_rng(seed)
-        self._s = self._initial(self.num_envs)
+            self._seed_copies(seed)
+        self._s = self._initial(np.arange(self.num_envs))
         self._t[:] = 0
         return self._view(self._s)
 
@@ -109,7 +131,7 @@ class TabularGameEnv(BatchedMultiAgentEnv):
         reward = g.r[(self._s, *acts)].astype(np.float32)
         row = np.ravel_multi_index((self._s, *acts), g.joint_shape)
         cdf = self._dense_cdf[row] if self._dense_cdf is not None else np.cumsum(g.P[row].toarray(), axis=1)
-        nxt = self._draw(cdf)
+        nxt = self._draw(cdf, np.arange(self.num_envs))
         self._t += 1
         terminated = np.full(self.num_envs, g.gamma == 0.0)
         truncated = ~terminated & (self._t >= self.spec.episode_limit)
@@ -117,7 +139,7 @@ class TabularGameEnv(BatchedMultiAgentEnv):
         final = self._view(nxt)
         if done.any():
             nxt = nxt.copy()
-            nxt[done] = self._initial(int(done.sum()))
+            nxt[done] = self._initial(np.flatnonzero(done))
             self._t[done] = 0
         self._s = nxt
         view = self._view(nxt)
@@ -127,10 +149,13 @@ class TabularGameEnv(BatchedMultiAgentEnv):
     # ------------------------------------------------------------------ exact resume
     def get_state(self) -> dict:
         """Everything needed to continue these episodes exactly (used by checkpoints)."""
-        return {"s": self._s.copy(), "t": self._t.copy(), "rng": self._rng.bit_generator.state}
+        return {"s": self._s.copy(), "t": self._t.copy(), "rng": [g.bit_generator.state for g in self._rngs]}
 
     def set_state(self, state: dict) -> Reset:
+        if len(state["rng"]) != self.num_envs:
+            raise ValueError(f"snapshot holds {len(state['rng'])} copies, this batch has {self.num_envs}")
         self._s, self._t = np.array(state["s"]), np.array(state["t"])
-        self._rng.bit_generator.state = state["rng"]
+        for g, st in zip(self._rngs, state["rng"]):
+            g.bit_generator.state = st
         return self._view(self._s)
 

@@ -14,10 +14,10 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from deep.train import Trainer
+    from deep.run import resume
     if args.episodes is not None and args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
-    tr = Trainer.resume(args.run_dir, truncate_logs=False)
+    tr = resume(args.run_dir, truncate_logs=False)
     try:
         row = tr.run_evaluation(args.episodes)
     finally:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 NAME = "resume"
-HELP = "continue a HASAC run from RUN_DIR/checkpoint.pt (same run: same final parameters)"
+HELP = "continue a run from RUN_DIR/checkpoint.pt (same run: same final parameters)"
 
 
 def add_arguments(p):
@@ -11,16 +11,21 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from deep.train import Trainer
+    from deep.run import resume
+
+    from .train import report_interrupted
     if args.total_steps is not None and args.total_steps < 1:
         raise ValueError(f"--total-steps must be >= 1, got {args.total_steps}")
-    tr = Trainer.resume(args.run_dir, args.total_steps)
-    start = tr.c["env_steps"]
+    tr = resume(args.run_dir, args.total_steps)
+    start = tr.counters["env_steps"]
+    print(f"run directory: {args.run_dir} (resuming at {start} env steps)", flush=True)
     try:
         last = tr.run()
     finally:
         tr.close()
+    if last["interrupted"]:
+        return report_interrupted(tr, last)
     ev = last["eval"]
     tail = f", evaluation return {ev['eval_return']:.4g}" if ev is not None else " (already complete)"
-    print(f"{args.run_dir}: resumed at {start} env steps, now {tr.c['env_steps']}{tail}")
+    print(f"{args.run_dir}: resumed at {start} env steps, now {tr.counters['env_steps']}{tail}")
     return 0

@@ -1,40 +1,55 @@
-"""``meharl train``: start a HASAC run from a task's YAML config (``deep/configs``)."""
+"""``meharl train``: start a run of an algorithm on a task, from its layered config (``deep/configs``)."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
 NAME = "train"
-HELP = "train HASAC on a tabular game, MPE or MAMuJoCo task (config: deep/configs/ENV_TASK.yaml)"
+HELP = ("train an algorithm (--algo, default hasac) on a task of an environment family; config: "
+        "deep/configs/algos/ALGO.yaml <- tasks/ENV/TASK.yaml <- paper/ALGO/ENV_TASK.yaml <- --set")
 
 
 def add_arguments(p):
-    p.add_argument("--algo", default="hasac", choices=["hasac"], help="algorithm")
-    p.add_argument("--env", required=True, choices=["tabular", "mpe", "mamujoco"], help="environment family")
+    from deep.envs.registry import FAMILIES
+    p.add_argument("--algo", default="hasac", help="algorithm, a name of deep.ALGOS (default: hasac)")
+    p.add_argument("--env", required=True, choices=list(FAMILIES), help="environment family")
     p.add_argument("--task", required=True, help="task, e.g. simple_spread_v3, HalfCheetah-2x3, paper-matrix, "
-                   "or a saved tabular game .json")
+                   "or a saved tabular game (.json or Gambit .nfg)")
     p.add_argument("--seed", type=int, default=None, help="seed (default: the config's, 0)")
     p.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="override config keys, e.g. algo.n_step=5 train.total_steps=200000")
-    p.add_argument("--config", default=None, help="a YAML file to use instead of the task's shipped config")
-    p.add_argument("--run-dir", default=None, help="run directory (default: runs/ENV_TASK_hasac_seedN_TIME)")
+    p.add_argument("--config", default=None, help="a YAML file to use instead of the task's and paper's configs")
+    p.add_argument("--run-dir", default=None, help="run directory (default: runs/ENV_TASK_ALGO_seedN_TIME)")
+    p.add_argument("--overwrite", action="store_true", help="replace the run or logs already in --run-dir")
 
 
 def run(args) -> int:
     from deep.config import resolve
-    from deep.train import Trainer
-    cfg = resolve(args.env, args.task, args.seed, [f"algo_name={args.algo}", *args.overrides], args.config)
+    from deep.run import start
+    cfg = resolve(args.env, args.task, args.seed, args.overrides, args.config, algo=args.algo)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    safe_task = Path(args.task).stem if args.task.endswith(".json") else args.task
+    safe_task = Path(args.task).stem if args.env == "tabular" and Path(args.task).suffix else args.task
     run_dir = args.run_dir or f"runs/{args.env}_{safe_task}_{args.algo}_seed{cfg['seed']}_{stamp}"
-    tr = Trainer(cfg, run_dir)
+    tr = start(cfg, run_dir, overwrite=args.overwrite)
+    print(f"run directory: {run_dir}", flush=True)
     try:
         last = tr.run()
     finally:
         tr.close()
+    if last["interrupted"]:
+        return report_interrupted(tr, last)
     ev = last["eval"]
     if ev is not None:
         gap = f", QRE gap {ev['qre_gap']:.3g}" if ev["qre_gap"] != "" else ""
         print(f"{run_dir}: {ev['env_steps']} env steps, evaluation return {ev['eval_return']:.4g} "
               f"(std {ev['eval_return_std']:.3g} over {ev['eval_episodes']} episodes){gap}")
     return 0
+
+
+def report_interrupted(run, last) -> int:
+    """Say that a signal stopped ``run`` after saving its checkpoint; the exit status is 128 + the signal."""
+    import signal
+    import sys
+    print(f"{last['interrupted']}: stopped at {run.counters['env_steps']} env steps; checkpoint saved to "
+          f"{run.dir / 'checkpoint.pt'}; continue with `meharl resume {run.dir}`", file=sys.stderr)
+    return 128 + int(signal.Signals[last["interrupted"]])

@@ -1,0 +1,324 @@
+"""HASAC (SPEC "HASAC", eq. 9-10): twin centralised soft Q critics and actors improved one by one.
+
+One gradient update (:meth:`HASAC.update`) is
+
+1. joint soft policy evaluation, approximately: one step on the soft Bellman residual of both critics
+   against the n-step target of :mod:`deep.storage.replay` with ``V(s') = min Q_target(s', a') - sum_i alpha_i
+   log pi^i(a'^i|o'^i)``, ``a'`` fresh from the current actors (eq. 4-6, Lemma 4.1);
+2. a fresh random permutation ``i_{1:n}``; agent ``i_m`` minimises eq. 10,
+   ``E[alpha_i log pi^{i_m}(a^{i_m}|o) - min Q(s, a^{i_{1:m-1}}_new, a^{i_m}, a^{-i_{1:m}}_old)]``, where the
+   already-updated agents' actions are re-sampled from their *new* policies (Proposition 1);
+3. per-agent temperature steps (auto alpha: minimise ``-log alpha_i (log pi^i + target entropy)``);
+4. Polyak averaging of the target critics.
+
+For a Discrete agent, ``discrete_actor_loss="expected"`` takes eq. 10's expectation over the agent's own
+action exactly (a sum over its ``|A^i|`` actions: unbiased and noiseless); ``"gumbel"`` uses the
+straight-through Gumbel-softmax sample like the reference code.  MultiDiscrete agents always use the latter.
+The critic never receives gradient from actor losses (they see it through ``TwinCritic.frozen_min_q``, which
+treats its parameters as constants) and actors never from the critic loss (their actions enter it detached);
+targets are never trained.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from deep.config import choice, flag, integer, number, sizes
+from deep.envs.base import EnvSpec
+from deep.nets.critics import TwinCritic
+from deep.nets.heads import CategoricalActor, make_actor
+
+from .base import Acted, Algorithm, register
+
+
+@dataclass(frozen=True)
+class HASACParams:
+    """HASAC's hyper-parameters (the config's ``algo`` section).  Defaults: HASAC_SETTINGS.md, common
+    settings and the MPE row (the paper's Table 8-10 / reference code's tuned configs)."""
+
+    hidden: tuple = sizes((256, 256), "hidden layer sizes of every actor and critic MLP")
+    actor_lr: float = number(5e-4, "actors' Adam learning rate", lo=0, lo_open=True)
+    critic_lr: float = number(5e-4, "critics' Adam learning rate", lo=0, lo_open=True)
+    alpha_lr: float = number(3e-4, "temperatures' Adam learning rate (auto_alpha)", lo=0, lo_open=True)
+    gamma: float = number(0.99, "discount", lo=0, hi=1, hi_open=True,
+                          allow_none="for a tabular game's own discount")
+    n_step: int = integer(20, "steps of the n-step soft targets (deep/storage/replay.py)")
+    polyak: float = number(0.005, "Polyak averaging rate of the target critics", lo=0, hi=1, lo_open=True)
+    batch_size: int = integer(1000, "transitions per gradient update")
+    auto_alpha: bool = flag(True, "tune each agent's temperature towards its target entropy")
+    alpha: float = number(1.0, "initial temperature if auto_alpha, else the fixed temperature", lo=0, lo_open=True)
+    target_entropy_fraction: float = number(0.98, "discrete target entropy = fraction * log(available actions)",
+                                            lo=0, hi=1)
+    share_params: bool = flag(False, "one actor network for all agents (needs equal spaces)")
+    gumbel_tau: float = number(1.0, "Gumbel-softmax temperature of discrete actions", lo=0, lo_open=True)
+    discrete_actor_loss: str = choice("expected", "Discrete agents' eq. 10: exact expectation or Gumbel sample",
+                                      "expected", "gumbel")
+    critic_loss: str = choice("mse", "soft Bellman residual: squared or Huber", "mse", "huber")
+    huber_delta: float = number(10.0, "Huber loss threshold", lo=0, lo_open=True)
+
+
+def _adam(params, lr: float) -> torch.optim.Adam:
+    """Adam with the fused kernel (one pass over the parameters; about 6x faster than the default on a CPU)."""
+    return torch.optim.Adam(params, lr=lr, fused=True)
+
+
+def _spaces_equal(a, b) -> bool:
+    return type(a) is type(b) and a == b
+
+
+@register("hasac")
+class HASAC(Algorithm):
+    on_policy = False
+    supports = frozenset({"box", "discrete", "multidiscrete"})
+    Params = HASACParams
+
+    def __init__(self, spec: EnvSpec, params: HASACParams = HASACParams(), *, device: str = "cpu"):
+        super().__init__(spec, params, device=device)
+        n = spec.n_agents
+        hidden = list(params.hidden)
+        share = params.share_params
+        if share and not (len(set(spec.obs_dims)) == 1 and
+                          all(_spaces_equal(s, spec.action_spaces[0]) for s in spec.action_spaces)):
+            raise ValueError("share_params needs every agent to have the same observation size and action space")
+        first = make_actor(spec.obs_dims[0], spec.action_spaces[0], hidden, params.gumbel_tau)
+        self.actors = [first if (share or i == 0) else make_actor(spec.obs_dims[i], spec.action_spaces[i], hidden,
+                                                                  params.gumbel_tau) for i in range(n)]
+        self.unique = list({id(a): a for a in self.actors}.values())
+        for a in self.unique:
+            a.to(self.device)
+        self.rep_dims = [a.rep_dim for a in self.actors]
+        self.critic = TwinCritic(spec.state_dim, sum(self.rep_dims), hidden).to(self.device)
+        self.critic_target = copy.deepcopy(self.critic)
+        self.critic_target.requires_grad_(False)
+        self.actor_opts = [_adam(a.parameters(), params.actor_lr) for a in self.unique]
+        self._opt_of = [next(k for k, u in enumerate(self.unique) if u is a) for a in self.actors]
+        self.critic_opt = _adam(self.critic.parameters(), params.critic_lr)
+        self.log_alpha = [torch.tensor(float(np.log(params.alpha)), requires_grad=params.auto_alpha,
+                                       device=self.device) for _ in range(n)]
+        self.alpha_opts = ([_adam([la], params.alpha_lr) for la in self.log_alpha]
+                           if params.auto_alpha else [])
+        self.target_entropy = [a.target_entropy(params.target_entropy_fraction) for a in self.actors]
+        self.updates = 0
+        self.last_order: list[int] = []  #: the agent permutation of the last update
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def n_agents(self) -> int:
+        return self.spec.n_agents
+
+    def alphas(self) -> torch.Tensor:
+        return torch.stack([la.detach().exp() for la in self.log_alpha])
+
+    def _t(self, x, dtype=torch.float32):
+        return None if x is None else torch.as_tensor(x, dtype=dtype, device=self.device)
+
+    def target_entropy_of(self, i: int, avail) -> float:
+        """Agent ``i``'s target entropy on a batch: ``target_entropy[i]`` unless its mask ``avail`` removes
+        actions, then the batch mean of the configured fraction of log(available actions) per state."""
+        if avail is None or bool(avail.all()):
+            return self.target_entropy[i]
+        return float(self.actors[i].target_entropy(self.params.target_entropy_fraction, avail).mean())
+
+    def _expected(self, i: int) -> bool:
+        return isinstance(self.actors[i], CategoricalActor) and self.params.discrete_actor_loss == "expected"
+
+    # ------------------------------------------------------------------ acting
+    @torch.no_grad()
+    def act(self, obs: Sequence[np.ndarray], avail: Sequence, *, deterministic: bool = False, rng=None) -> Acted:
+        """Every agent's action: a sample of pi^i (torch's generator), or its mean / argmax if ``deterministic``."""
+        env_a, stored, logp = [], [], []
+        for i, actor in enumerate(self.actors):
+            o, m = self._t(obs[i]), self._t(avail[i], torch.bool)
+            s = actor.act(o, m) if deterministic else actor.sample(o, m)
+            env_a.append(s.env.cpu().numpy())
+            stored.append(s.stored.cpu().numpy())
+            logp.append(s.logp.cpu().numpy())
+        return Acted(env_a, stored, logp)
+
+    def random_act(self, avail: Sequence, num: int, rng: np.random.Generator) -> Acted:
+        """Uniform warm-up actions over the available ones, with their log densities (off-policy warm-up)."""
+        samples = [actor.random(num, avail[i], rng) for i, actor in enumerate(self.actors)]
+        return Acted([s.env.numpy() for s in samples], [s.stored.numpy() for s in samples],
+                     [s.logp.numpy() for s in samples])
+
+    @torch.no_grad()
+    def action_probs(self, agent: int, obs: torch.Tensor, avail: torch.Tensor | None = None) -> torch.Tensor:
+        actor = self.actors[agent]
+        if not isinstance(actor, CategoricalActor):
+            raise ValueError(f"agent {agent}'s actor is not categorical")
+        return actor.log_probs(obs.to(self.device), avail).exp()
+
+    def temperature(self) -> float | None:
+        if self.params.auto_alpha:
+            return None
+        return float(self.params.alpha)
+
+    # ------------------------------------------------------------------ update
+    def _next_value_terms(self, batch):
+        """Fresh next actions (critic inputs) and sum_i alpha_i * (log pi^i or -H^i for discrete agents)."""
+        alphas = self.alphas()
+        reps, ent = [], 0.0
+        for i, actor in enumerate(self.actors):
+            o, m = batch["next_obs"][i], batch["next_avail"][i]
+            s = actor.sample(o, m)
+            reps.append(s.rep)
+            if isinstance(actor, CategoricalActor):  # exact expectation of log pi: -H
+                lp = actor.log_probs(o, m)
+                logp = (lp.exp() * lp).sum(-1)
+            else:
+                logp = s.logp
+            ent = ent + alphas[i] * logp
+        return torch.cat(reps, -1), ent
+
+    def critic_target_values(self, batch) -> torch.Tensor:
+        """``y = R - sum_i alpha_i L_i + disc * (min Q_target(s', a') - sum_i alpha_i log pi^i(a'^i|o'^i))``."""
+        with torch.no_grad():
+            joint, ent = self._next_value_terms(batch)
+            v_next = self.critic_target.min_q(batch["next_state"], joint) - ent
+            return batch["reward_sum"] - batch["logp_sum"] @ self.alphas() + batch["disc"] * v_next
+
+    def critic_loss(self, batch) -> tuple[torch.Tensor, dict]:
+        y = self.critic_target_values(batch)
+        joint = torch.cat([a.rep_of(act) for a, act in zip(self.actors, batch["act"])], -1)
+        q1, q2 = self.critic(batch["state"], joint)
+        if self.params.critic_loss == "huber":
+            loss = (F.huber_loss(q1, y, delta=self.params.huber_delta) + F.huber_loss(q2, y, delta=self.params.huber_delta))
+        else:
+            loss = 0.5 * ((q1 - y).pow(2).mean() + (q2 - y).pow(2).mean())
+        return loss, {"q1_mean": q1.mean(), "q1_min": q1.min(), "q1_max": q1.max(), "target_mean": y.mean()}
+
+    def actor_loss(self, i: int, batch, reps: list, own=None, features=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 10 for agent ``i`` with the other agents' actions ``reps``; returns (loss, E[log pi^i]).
+
+        ``own``: agent i's reparameterised sample, if already drawn (with its graph) from its current policy.
+        ``features``: ``critic.state_features(batch["state"])``, if already computed.  The critic is held fixed
+        (:meth:`TwinCritic.frozen_min_q`): no gradient reaches its parameters.
+        """
+        actor, alpha = self.actors[i], self.alphas()[i]
+        o, m = batch["obs"][i], batch["avail"][i]
+        if features is None:
+            features = self.critic.state_features(batch["state"])
+        if self._expected(i):
+            lp = actor.log_probs(o, m)
+            B, K = lp.shape
+            eye = torch.eye(K, device=self.device)
+            joint = torch.cat([eye.expand(B, K, K) if j == i else r[:, None, :].expand(B, K, r.shape[-1])
+                               for j, r in enumerate(reps)], -1).reshape(B * K, -1)
+            q = self.critic.frozen_min_q([f.repeat_interleave(K, 0) for f in features], joint).reshape(B, K)
+            p = lp.exp()
+            loss = (p * (alpha * lp - q)).sum(-1).mean()
+            return loss, (p * lp).sum(-1).mean()
+        s = actor.sample(o, m) if own is None else own
+        joint = torch.cat([s.rep if j == i else r for j, r in enumerate(reps)], -1)
+        loss = (alpha * s.logp - self.critic.frozen_min_q(features, joint)).mean()
+        return loss, s.logp.mean()
+
+    def update(self, batch, rng: np.random.Generator) -> dict:
+        """One HASAC gradient update; ``rng`` draws the permutation.  Returns statistics and timings."""
+        t0 = time.perf_counter()
+        loss, qstats = self.critic_loss(batch)          # 1. soft Bellman residual, eq. 4-6
+        self.critic_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.critic_opt.step()
+        t1 = time.perf_counter()
+
+        stats = {"critic_loss": loss.detach(), **{k: v.detach() for k, v in qstats.items()}}
+        perm = [int(i) for i in rng.permutation(self.n_agents)]   # 2. a fresh order i_{1:n} (Algorithm 1)
+        # a ~ pi_old for every agent.  An agent's parameters do not change before its own turn, so its
+        # sample, drawn now with its graph, is also the reparameterised action of its loss (unless the
+        # network is shared and updated by an earlier agent, or the loss takes the exact expectation).
+        features = self.critic.state_features(batch["state"])
+        own, reps = {}, []
+        for i, actor in enumerate(self.actors):
+            reusable = not self._expected(i) and (not self.params.share_params or i == perm[0])
+            with torch.set_grad_enabled(reusable):
+                s = actor.sample(batch["obs"][i], batch["avail"][i])
+            own[i] = s if reusable else None
+            reps.append(s.rep.detach())
+        for m, i in enumerate(perm):
+            a_loss, mean_logp = self.actor_loss(i, batch, reps, own[i], features)   # eq. 10 for agent i_m
+            opt = self.actor_opts[self._opt_of[i]]
+            opt.zero_grad(set_to_none=True)
+            a_loss.backward()
+            opt.step()
+            if self.params.auto_alpha:                  # 3. temperature towards the target entropy
+                al = -(self.log_alpha[i] * (mean_logp.detach() + self.target_entropy_of(i, batch["avail"][i])))
+                self.alpha_opts[i].zero_grad(set_to_none=True)
+                al.backward()
+                self.alpha_opts[i].step()
+            if m + 1 < len(perm):
+                with torch.no_grad():  # eq. 10: later agents see i's action from its new policy
+                    reps[i] = self.actors[i].sample(batch["obs"][i], batch["avail"][i]).rep
+            stats[f"actor_loss/{i}"] = a_loss.detach()
+            stats[f"entropy/{i}"] = -mean_logp.detach()
+        with torch.no_grad():                               # 4. Polyak targets
+            tp, sp_ = list(self.critic_target.parameters()), list(self.critic.parameters())
+            torch._foreach_mul_(tp, 1.0 - self.params.polyak)
+            torch._foreach_add_(tp, sp_, alpha=self.params.polyak)
+        t2 = time.perf_counter()
+        self.updates += 1
+        out = {k: float(v) for k, v in stats.items()}
+        for i, al in enumerate(self.alphas().tolist()):
+            out[f"alpha/{i}"] = al
+        out["time_critic"], out["time_actors"] = t1 - t0, t2 - t1
+        self.last_order = perm
+        return out
+
+    def stat_names(self) -> list[str]:
+        n = self.n_agents
+        return (["time_critic", "time_actors", "critic_loss", "q1_mean", "q1_min", "q1_max", "target_mean"]
+                + [f"{k}/{i}" for k in ("actor_loss", "alpha", "entropy") for i in range(n)])
+
+    # ------------------------------------------------------------------ named losses (for the isolation test)
+    def losses(self, batch) -> dict[str, torch.Tensor]:
+        """The critic loss (eq. 4-6), each agent's eq. 10 loss against the current critic with the other
+        agents' actions sampled from their current policies, and (auto_alpha) each temperature's loss."""
+        out = {"critic": self.critic_loss(batch)[0]}
+        with torch.no_grad():
+            reps = [a.sample(batch["obs"][i], batch["avail"][i]).rep for i, a in enumerate(self.actors)]
+        for i in range(self.n_agents):
+            loss, mean_logp = self.actor_loss(i, batch, reps)
+            out[f"actor/{i}"] = loss
+            if self.params.auto_alpha:
+                out[f"alpha/{i}"] = -(self.log_alpha[i] * (mean_logp.detach()
+                                                           + self.target_entropy_of(i, batch["avail"][i])))
+        return out
+
+    def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
+        groups = {"critic": list(self.critic.parameters())}
+        groups.update({f"actor/{i}": list(a.parameters()) for i, a in enumerate(self.actors)})
+        if self.params.auto_alpha:
+            groups.update({f"alpha/{i}": [la] for i, la in enumerate(self.log_alpha)})
+        return groups
+
+    def target_params(self) -> list[torch.nn.Parameter]:
+        return list(self.critic_target.parameters())
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        return {"actors": [a.state_dict() for a in self.unique], "critic": self.critic.state_dict(),
+                "critic_target": self.critic_target.state_dict(),
+                "actor_opts": [o.state_dict() for o in self.actor_opts], "critic_opt": self.critic_opt.state_dict(),
+                "log_alpha": [la.detach().clone() for la in self.log_alpha],
+                "alpha_opts": [o.state_dict() for o in self.alpha_opts], "updates": self.updates}
+
+    def load_state_dict(self, sd: dict) -> None:
+        for a, s in zip(self.unique, sd["actors"], strict=True):
+            a.load_state_dict(s)
+        self.critic.load_state_dict(sd["critic"])
+        self.critic_target.load_state_dict(sd["critic_target"])
+        for o, s in zip(self.actor_opts, sd["actor_opts"], strict=True):
+            o.load_state_dict(s)
+        self.critic_opt.load_state_dict(sd["critic_opt"])
+        with torch.no_grad():
+            for la, v in zip(self.log_alpha, sd["log_alpha"], strict=True):
+                la.copy_(v)
+        for o, s in zip(self.alpha_opts, sd["alpha_opts"], strict=True):
+            o.load_state_dict(s)
+        self.updates = int(sd["updates"])

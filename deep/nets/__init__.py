@@ -1,0 +1,1 @@
+"""Networks: MLP bodies, action heads (actors) and critics."""

@@ -1,0 +1,86 @@
+"""Critics: the twin centralised soft Q critic ``Q_phi(s, a)`` (SPEC, HASAC)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .mlp import mlp
+
+
+class TwinCritic(nn.Module):
+    """Two independent Q networks on ``[global state, joint action]``; the actor uses their minimum.
+
+    The actors' phase of an update (eq. 10) evaluates ``min(Q1, Q2)`` of a frozen critic several times on
+    the same states, differentiating only with respect to the joint action.  :meth:`state_features` computes
+    the states' share of the first layer once, and :meth:`frozen_min_q` back-propagates each sample through
+    the network that attains the minimum only (the other one's gradient is zero there), and only to the
+    action inputs: the same values and action gradients as ``min_q`` with about 40% less arithmetic.
+    """
+
+    def __init__(self, state_dim: int, action_dim: int, hidden: Sequence[int]):
+        super().__init__()
+        self.state_dim = state_dim
+        self.q1 = mlp(state_dim + action_dim, hidden, 1)
+        self.q2 = mlp(state_dim + action_dim, hidden, 1)
+
+    def forward(self, state: torch.Tensor, joint_action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.cat([state, joint_action], dim=-1)
+        return self.q1(x).squeeze(-1), self.q2(x).squeeze(-1)
+
+    def min_q(self, state: torch.Tensor, joint_action: torch.Tensor) -> torch.Tensor:
+        q1, q2 = self(state, joint_action)
+        return torch.minimum(q1, q2)
+
+    def _linears(self):
+        return [[m for m in q if isinstance(m, nn.Linear)] for q in (self.q1, self.q2)]
+
+    @torch.no_grad()
+    def state_features(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each network's first-layer pre-activation without the action part: ``W_s s + b`` (no gradient)."""
+        return tuple(torch.addmm(l[0].bias, state, l[0].weight[:, :self.state_dim].t()) for l in self._linears())
+
+    def frozen_min_q(self, features, joint_action: torch.Tensor) -> torch.Tensor:
+        """``min(Q1, Q2)(s, a)`` from ``state_features(s)``; gradients reach ``joint_action`` only.
+
+        The critic's parameters are constants here (eq. 10 improves the actor against a fixed critic).  Where
+        ``Q1 == Q2`` the gradient is Q1's (``torch.minimum`` would split it; ties have probability zero).
+        """
+        return _FrozenMinQ.apply(joint_action, features[0], features[1], self._linears(), self.state_dim)
+
+
+class _FrozenMinQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, joint, f1, f2, nets, state_dim):
+        qs, hidden = [], []
+        for f, lins in zip((f1, f2), nets):
+            h = torch.addmm(f, joint, lins[0].weight[:, state_dim:].t()).relu_()
+            hs = [h]
+            for lin in lins[1:-1]:
+                h = torch.addmm(lin.bias, h, lin.weight.t()).relu_()
+                hs.append(h)
+            qs.append(torch.addmm(lins[-1].bias, h, lins[-1].weight.t()).squeeze(-1))
+            hidden.append(hs)
+        first = qs[0] <= qs[1]
+        ctx.nets, ctx.hidden, ctx.first, ctx.state_dim = nets, hidden, first, state_dim
+        return torch.where(first, qs[0], qs[1])
+
+    @staticmethod
+    def backward(ctx, grad_q):
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            raise RuntimeError("frozen_min_q does not differentiate through the state features")
+        grad_joint = None
+        if ctx.needs_input_grad[0]:
+            weights_in = [lins[0].weight[:, ctx.state_dim:] for lins in ctx.nets]
+            grad_joint = grad_q.new_empty(grad_q.shape[0], weights_in[0].shape[1])
+            for rows, lins, hs, w_in in zip((ctx.first, ~ctx.first), ctx.nets, ctx.hidden, weights_in):
+                idx = rows.nonzero().squeeze(1)
+                if idx.numel() == 0:
+                    continue
+                g = grad_q[idx, None] * lins[-1].weight            # d q / d h_last
+                for j in range(len(hs) - 1, -1, -1):
+                    g = g * (hs[j][idx] > 0)                       # through the ReLU
+                    g = g @ (lins[j].weight if j else w_in)        # through the linear layer
+                grad_joint[idx] = g
+        return grad_joint, None, None, None, None

@@ -1,0 +1,238 @@
+"""Action heads: per-agent stochastic actors for Box, Discrete and MultiDiscrete action spaces.
+
+Every actor maps an observation to a distribution and offers the same operations:
+
+* ``sample(obs, avail)`` -> :class:`Sample` with ``rep`` (the action as the critic sees it, reparameterised so
+  gradients flow back to the actor: eq. 10), ``env`` (what the environment takes) and ``logp`` (the log density
+  of the environment action);
+* ``act(obs, avail)``: the deterministic action used for evaluation (mean / argmax);
+* ``rep_of(stored)``: critic representation of an action stored in the replay buffer;
+* ``random(n, avail, rng)``: uniform warm-up actions with their log density;
+* ``target_entropy(fraction, avail)``: ``-dim`` for Box, ``fraction * log|A^i|`` for discrete spaces, of the
+  available actions of each row where a mask is given.
+
+Box actions are squashed Gaussians mapped affinely onto ``[low, high]`` (each Box's own bounds, not an assumed
+symmetric ``[-1, 1]``) and their log density includes that map's Jacobian.  Discrete actions are Gumbel-softmax
+samples (straight-through) from logits masked by the available actions: an unavailable action has probability
+exactly 0, so it is never sampled nor chosen as the argmax.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from gymnasium.spaces import Box, Discrete, MultiDiscrete
+from torch import nn
+
+from .mlp import mlp
+
+#: Logit given to unavailable actions: exp() of it underflows to exactly 0 in float32.
+MASKED_LOGIT = -1e9
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+
+
+@dataclass
+class Sample:
+    rep: torch.Tensor      #: (B, rep_dim) critic input; differentiable w.r.t. the actor
+    env: torch.Tensor      #: (B,) int64 for Discrete, (B, d) float / int64 otherwise: the environment action
+    logp: torch.Tensor     #: (B,) log density of ``env`` under the actor
+    stored: torch.Tensor   #: what the replay buffer keeps (Box: the squashed value in [-1, 1]; else indices)
+
+
+def _check_avail(avail, n: int, what: str):
+    if avail is None:
+        return None
+    if avail.shape[-1] != n:
+        raise ValueError(f"{what}: availability mask has {avail.shape[-1]} entries, expected {n}")
+    if not bool(avail.any(dim=-1).all()):
+        raise ValueError(f"{what}: some row of the availability mask has no available action")
+    return avail
+
+
+class SquashedGaussianActor(nn.Module):
+    """``a = low + (tanh(u) + 1) (high - low) / 2`` with ``u ~ N(mu(o), sigma(o))``."""
+
+    def __init__(self, obs_dim: int, space: Box, hidden):
+        super().__init__()
+        low, high = np.asarray(space.low, dtype=np.float64), np.asarray(space.high, dtype=np.float64)
+        if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+            raise ValueError(f"Box action spaces need finite bounds for a squashed Gaussian, got {space}")
+        if np.any(high <= low):
+            raise ValueError(f"Box action space with high <= low: {space}")
+        self.dim = int(low.size)
+        self.rep_dim = self.dim
+        self.body = mlp(obs_dim, hidden, 2 * self.dim)
+        self.register_buffer("low", torch.as_tensor(low.ravel(), dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor((high - low).ravel() / 2, dtype=torch.float32))
+        self.log_jac = float(np.log((high - low) / 2).sum())
+
+    def _to_env(self, squashed):
+        return self.low + (squashed + 1.0) * self.scale
+
+    def sample(self, obs, avail=None) -> Sample:
+        mu, log_std = self.body(obs).chunk(2, dim=-1)
+        log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+        eps = torch.randn_like(mu)
+        u = mu + log_std.exp() * eps
+        squashed = torch.tanh(u)
+        # log N(u) - log|d tanh/du| - log|d env/d tanh|, with log(1 - tanh^2 u) = 2 (log 2 - u - softplus(-2u))
+        logp = (-0.5 * eps.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        logp = logp - (2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))).sum(-1) - self.log_jac
+        return Sample(rep=squashed, env=self._to_env(squashed), logp=logp, stored=squashed)
+
+    def act(self, obs, avail=None) -> Sample:
+        mu, _ = self.body(obs).chunk(2, dim=-1)
+        squashed = torch.tanh(mu)
+        return Sample(rep=squashed, env=self._to_env(squashed), logp=torch.zeros(obs.shape[0]), stored=squashed)
+
+    def rep_of(self, stored):
+        return stored
+
+    def random(self, n: int, avail, rng: np.random.Generator):
+        squashed = torch.as_tensor(rng.uniform(-1.0, 1.0, size=(n, self.dim)), dtype=torch.float32)
+        logp = torch.full((n,), -(self.log_jac + self.dim * math.log(2.0)))
+        return Sample(rep=squashed, env=self._to_env(squashed), logp=logp, stored=squashed)
+
+    def target_entropy(self, fraction: float, avail=None) -> float:
+        return -float(self.dim)
+
+
+class CategoricalActor(nn.Module):
+    """Gumbel-softmax actor over ``n`` actions, masked by availability."""
+
+    def __init__(self, obs_dim: int, n: int, hidden, tau: float = 1.0):
+        super().__init__()
+        if n < 1:
+            raise ValueError(f"a Discrete space needs at least one action, got {n}")
+        self.n, self.rep_dim, self.tau = int(n), int(n), float(tau)
+        self.body = mlp(obs_dim, hidden, self.n)
+
+    def logits(self, obs, avail=None):
+        z = self.body(obs)
+        if avail is not None:
+            z = z.masked_fill(~_check_avail(avail, self.n, "Discrete actor"), MASKED_LOGIT)
+        return z
+
+    def log_probs(self, obs, avail=None):
+        """``log pi(.|o)`` for every action, shape (B, n) (masked actions at about -1e9)."""
+        return F.log_softmax(self.logits(obs, avail), dim=-1)
+
+    def sample(self, obs, avail=None) -> Sample:
+        z = self.logits(obs, avail)
+        logpi = F.log_softmax(z, dim=-1)
+        g = -torch.log(-torch.log(torch.rand_like(z).clamp_min(1e-20)))
+        idx = (z + g).argmax(-1)
+        hard = F.one_hot(idx, self.n).to(z.dtype)
+        soft = F.softmax((logpi + g) / self.tau, dim=-1)
+        rep = hard - soft.detach() + soft  # straight-through: forward one-hot, gradient of the relaxed sample
+        return Sample(rep=rep, env=idx, logp=logpi.gather(-1, idx[:, None]).squeeze(-1), stored=idx)
+
+    def act(self, obs, avail=None) -> Sample:
+        idx = self.logits(obs, avail).argmax(-1)
+        return Sample(rep=F.one_hot(idx, self.n).float(), env=idx, logp=torch.zeros(obs.shape[0]), stored=idx)
+
+    def rep_of(self, stored):
+        return F.one_hot(stored.long(), self.n).float()
+
+    def random(self, n: int, avail, rng: np.random.Generator):
+        m = np.ones((n, self.n), dtype=bool) if avail is None else np.asarray(avail, dtype=bool)
+        counts = m.sum(axis=1)
+        if np.any(counts == 0):
+            raise ValueError("Discrete actor: some row of the availability mask has no available action")
+        pick = np.floor(rng.random(n) * counts).astype(np.int64)  # pick-th available action of each row
+        idx = torch.as_tensor((np.cumsum(m, axis=1) > pick[:, None]).argmax(axis=1))
+        return Sample(rep=self.rep_of(idx), env=idx, logp=torch.as_tensor(-np.log(counts), dtype=torch.float32),
+                      stored=idx)
+
+    def target_entropy(self, fraction: float, avail=None):
+        """``fraction * log|A^i|``; with a mask (B, n), ``fraction * log(available actions)`` per row (B,)."""
+        if avail is None:
+            return float(fraction) * math.log(self.n)
+        return float(fraction) * torch.log(avail.sum(-1).double())
+
+
+class MultiDiscreteActor(nn.Module):
+    """Independent Gumbel-softmax components, one per entry of ``nvec``; masks concatenate the components'."""
+
+    def __init__(self, obs_dim: int, space: MultiDiscrete, hidden, tau: float = 1.0):
+        super().__init__()
+        self.nvec = [int(k) for k in np.asarray(space.nvec).ravel()]
+        self.rep_dim, self.tau = sum(self.nvec), float(tau)
+        self.body = mlp(obs_dim, hidden, self.rep_dim)
+
+    def _split(self, obs, avail):
+        z = self.body(obs)
+        if avail is not None:
+            z = z.masked_fill(~_check_avail(avail, self.rep_dim, "MultiDiscrete actor"), MASKED_LOGIT)
+        return torch.split(z, self.nvec, dim=-1)
+
+    def sample(self, obs, avail=None) -> Sample:
+        reps, idxs, logp = [], [], 0.0
+        for z in self._split(obs, avail):
+            logpi = F.log_softmax(z, dim=-1)
+            g = -torch.log(-torch.log(torch.rand_like(z).clamp_min(1e-20)))
+            idx = (z + g).argmax(-1)
+            soft = F.softmax((logpi + g) / self.tau, dim=-1)
+            reps.append(F.one_hot(idx, z.shape[-1]).to(z.dtype) - soft.detach() + soft)
+            idxs.append(idx)
+            logp = logp + logpi.gather(-1, idx[:, None]).squeeze(-1)
+        idx = torch.stack(idxs, -1)
+        return Sample(rep=torch.cat(reps, -1), env=idx, logp=logp, stored=idx)
+
+    def act(self, obs, avail=None) -> Sample:
+        idx = torch.stack([z.argmax(-1) for z in self._split(obs, avail)], -1)
+        return Sample(rep=self.rep_of(idx), env=idx, logp=torch.zeros(obs.shape[0]), stored=idx)
+
+    def rep_of(self, stored):
+        stored = stored.long()
+        return torch.cat([F.one_hot(stored[:, j], k).float() for j, k in enumerate(self.nvec)], -1)
+
+    def random(self, n: int, avail, rng: np.random.Generator):
+        m = np.ones((n, self.rep_dim), dtype=bool) if avail is None else np.asarray(avail, dtype=bool)
+        cols, logp, start = [], np.zeros(n), 0
+        for k in self.nvec:
+            mk = m[:, start:start + k]
+            counts = mk.sum(axis=1)
+            if np.any(counts == 0):
+                raise ValueError("MultiDiscrete actor: a component has no available action")
+            pick = np.floor(rng.random(n) * counts).astype(np.int64)
+            cols.append((np.cumsum(mk, axis=1) > pick[:, None]).argmax(axis=1))
+            logp -= np.log(counts)
+            start += k
+        idx = torch.as_tensor(np.stack(cols, -1))
+        return Sample(rep=self.rep_of(idx), env=idx, logp=torch.as_tensor(logp, dtype=torch.float32), stored=idx)
+
+    def target_entropy(self, fraction: float, avail=None):
+        """``fraction * sum_j log|A^i_j|``; with a mask, of the available actions of each component, per row."""
+        if avail is None:
+            return float(fraction) * sum(math.log(k) for k in self.nvec)
+        return float(fraction) * sum(torch.log(m.sum(-1).double()) for m in torch.split(avail, self.nvec, -1))
+
+
+def make_actor(obs_dim: int, space, hidden, gumbel_tau: float = 1.0) -> nn.Module:
+    if isinstance(space, Box):
+        return SquashedGaussianActor(obs_dim, space, hidden)
+    if isinstance(space, Discrete):
+        if int(space.start) != 0:
+            raise ValueError(f"Discrete spaces must start at 0, got {space!r}")
+        return CategoricalActor(obs_dim, int(space.n), hidden, gumbel_tau)
+    if isinstance(space, MultiDiscrete):
+        if np.any(np.asarray(space.start) != 0) or np.asarray(space.nvec).ndim != 1:
+            raise ValueError(f"MultiDiscrete spaces must be flat and start at 0, got {space!r}")
+        return MultiDiscreteActor(obs_dim, space, hidden, gumbel_tau)
+    raise ValueError(f"unsupported action space {space!r}; expected Box, Discrete or MultiDiscrete")
+
+
+def stored_layout(space) -> tuple[tuple, type]:
+    """(shape, dtype) of one action of ``space`` as a buffer stores it (``Sample.stored``): a Box's squashed
+    value in [-1, 1]^d, a Discrete index, a MultiDiscrete vector of indices."""
+    if isinstance(space, Box):
+        return (int(np.prod(space.shape)),), np.float32
+    if isinstance(space, MultiDiscrete):
+        return (int(np.asarray(space.nvec).size),), np.int64
+    if isinstance(space, Discrete):
+        return (), np.int64
+    raise ValueError(f"unsupported action space {space!r}; expected Box, Discrete or MultiDiscrete")

@@ -1,0 +1,1 @@
+"""Experience storage: the off-policy n-step replay buffer (and on-policy rollouts)."""

@@ -1,0 +1,133 @@
+"""Replay buffer of vector steps with n-step soft targets.
+
+Transitions are kept as ``(time slot, env copy)`` so that n-step chains follow one copy's episode.  For a
+sampled start ``t`` the chain runs for ``m <= n`` steps, stopping at the first episode end; it yields
+
+* ``R = sum_{k<m} gamma^k r_{t+k}`` (the rewards),
+* ``L_i = sum_{1<=k<m} gamma^k log mu^i(a^i_{t+k}|o_{t+k})``: agent i's log-probabilities, recorded when acting,
+  of the intermediate steps.  The target subtracts ``alpha_i L_i`` so the intermediate entropy terms of the
+  soft return (eq. 2, 5) are kept (the public reference code drops them);
+* the bootstrap state ``s_{t+m}`` (the final observation if the episode ended) and ``disc = gamma^m`` times
+  0 if the chain ended in a true termination (truncation bootstraps).
+
+Arrays are ``np.zeros`` (pages are committed only as they fill); only filled slots are checkpointed, as
+tensors sharing the arrays' memory so that saving makes no copy of them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class ReplayBuffer:
+    def __init__(self, capacity: int, num_envs: int, state_dim: int, obs_dims, action_shapes, action_dtypes,
+                 avail_dims):
+        self.E = int(num_envs)
+        self.T = max(int(capacity) // self.E, 2)
+        self.n_agents = len(obs_dims)
+        T, E = self.T, self.E
+        z = np.zeros
+        self.state, self.final_state = z((T, E, state_dim), np.float32), z((T, E, state_dim), np.float32)
+        self.obs = [z((T, E, d), np.float32) for d in obs_dims]
+        self.final_obs = [z((T, E, d), np.float32) for d in obs_dims]
+        self.avail = [None if k is None else z((T, E, k), bool) for k in avail_dims]
+        self.final_avail = [None if k is None else z((T, E, k), bool) for k in avail_dims]
+        self.act = [z((T, E, *shp), dt) for shp, dt in zip(action_shapes, action_dtypes)]
+        self.logp = z((T, E, self.n_agents), np.float32)
+        self.reward = z((T, E), np.float32)
+        self.term = z((T, E), bool)
+        self.done = z((T, E), bool)
+        self.ptr = 0
+        self.size = 0
+
+    @classmethod
+    def for_env(cls, capacity: int, spec, num_envs: int, avail) -> "ReplayBuffer":
+        """A buffer for ``num_envs`` copies of ``spec``; ``avail``: a first observation's masks (sizes)."""
+        from deep.nets.heads import stored_layout
+        layouts = [stored_layout(s) for s in spec.action_spaces]
+        return cls(capacity, num_envs, spec.state_dim, spec.obs_dims, [shp for shp, _ in layouts],
+                   [dt for _, dt in layouts], [None if m is None else m.shape[-1] for m in avail])
+
+    def __len__(self) -> int:
+        return self.size * self.E
+
+    def _fields(self):
+        out = {"state": self.state, "final_state": self.final_state, "logp": self.logp, "reward": self.reward,
+               "term": self.term, "done": self.done}
+        for i in range(self.n_agents):
+            out[f"obs{i}"], out[f"final_obs{i}"], out[f"act{i}"] = self.obs[i], self.final_obs[i], self.act[i]
+            if self.avail[i] is not None:
+                out[f"avail{i}"], out[f"final_avail{i}"] = self.avail[i], self.final_avail[i]
+        return out
+
+    def add(self, state, obs, avail, actions, logp, reward, terminated, truncated, final_state, final_obs,
+            final_avail) -> None:
+        """Store one vector step (per-agent lists; ``logp`` has shape (E, n_agents))."""
+        p = self.ptr
+        self.state[p], self.reward[p], self.logp[p] = state, reward, logp
+        done = np.asarray(terminated) | np.asarray(truncated)
+        self.term[p], self.done[p] = terminated, done
+        for i in range(self.n_agents):
+            self.obs[i][p], self.act[i][p] = obs[i], actions[i]
+            if self.avail[i] is not None:
+                self.avail[i][p] = avail[i]
+        if done.any():
+            self.final_state[p][done] = final_state[done]
+            for i in range(self.n_agents):
+                self.final_obs[i][p][done] = final_obs[i][done]
+                if self.avail[i] is not None:
+                    self.final_avail[i][p][done] = final_avail[i][done]
+        self.ptr = (p + 1) % self.T
+        self.size = min(self.size + 1, self.T)
+
+    def can_sample(self, n_step: int) -> bool:
+        return self.size > n_step
+
+    def sample(self, batch: int, n_step: int, gamma: float, rng: np.random.Generator) -> dict:
+        """A batch of n-step chains as float32 torch tensors (see the module docstring)."""
+        if not self.can_sample(n_step):
+            raise ValueError(f"the buffer holds {self.size} vector steps; n-step sampling needs more than {n_step}")
+        # Chain starts whose next n slots are all written: age (ptr-1-t) mod T >= n_step.
+        age = n_step + rng.integers(0, self.size - n_step, size=batch)
+        t = (self.ptr - 1 - age) % self.T
+        e = rng.integers(0, self.E, size=batch)
+        tk = (t[:, None] + np.arange(n_step)) % self.T     # (batch, n): the chain's slots
+        ek = e[:, None]
+        done = self.done[tk, ek]
+        alive = np.ones((batch, n_step), bool)            # step k belongs to the chain: no episode end before it
+        alive[:, 1:] = ~np.logical_or.accumulate(done[:, :-1], axis=1)
+        w = alive * gamma ** np.arange(n_step, dtype=np.float64)
+        R = (w * self.reward[tk, ek]).sum(1)
+        L = (w[:, 1:, None] * self.logp[tk[:, 1:], ek]).sum(1)
+        m = alive.sum(1)                                  # chain length
+        last = tk[np.arange(batch), m - 1]                # slot of the chain's last step
+        ended = self.done[last, e]
+        nxt = (last + 1) % self.T
+        disc = np.where(self.term[last, e], 0.0, gamma ** m.astype(np.float64))
+
+        def pick(arr, final):
+            return np.where(ended.reshape(-1, *([1] * (arr.ndim - 2))), final[last, e], arr[nxt, e])
+
+        f = torch.from_numpy
+        out = {"state": f(self.state[t, e]), "reward_sum": f(R.astype(np.float32)),
+               "logp_sum": f(L.astype(np.float32)), "disc": f(disc.astype(np.float32)),
+               "next_state": f(pick(self.state, self.final_state)),
+               "obs": [f(o[t, e]) for o in self.obs], "act": [f(a[t, e]) for a in self.act],
+               "next_obs": [f(pick(o, fo)) for o, fo in zip(self.obs, self.final_obs)],
+               "avail": [None if a is None else f(a[t, e]) for a in self.avail],
+               "next_avail": [None if a is None else f(pick(a, fa)) for a, fa in zip(self.avail, self.final_avail)]}
+        return out
+
+    # -------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        return {"ptr": self.ptr, "size": self.size, "T": self.T, "E": self.E,
+                # tensors sharing the arrays' memory: torch.save streams them without a pickled copy
+                "arrays": {k: torch.from_numpy(v[:self.size]) for k, v in self._fields().items()}}
+
+    def load_state_dict(self, sd: dict) -> None:
+        if (sd["T"], sd["E"]) != (self.T, self.E):
+            raise ValueError(f"checkpoint buffer has {sd['T']}x{sd['E']} slots, this run {self.T}x{self.E}")
+        fields = self._fields()
+        for k, v in sd["arrays"].items():
+            fields[k][:len(v)] = v.numpy() if torch.is_tensor(v) else v
+        self.ptr, self.size = int(sd["ptr"]), int(sd["size"])

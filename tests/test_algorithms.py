@@ -1,0 +1,191 @@
+"""One set of checks over the algorithm registry (``deep.ALGOS``): every registered algorithm, present and
+future, is picked up.  Each runs on a small real task of an action space it supports, through its own loop:
+
+* named losses: loss ``k`` of ``losses(batch)`` puts gradient on parameter group ``k`` and on no other
+  parameter, targets never receive gradient, and neither ``losses`` nor ``update`` changes the batch;
+* the same seed twice gives the same run (parameters, optimiser states, logs);
+* SIGKILL, then ``meharl resume``, ends with the parameters and logs of the uninterrupted run.
+
+The batch is whatever the loop hands to ``update`` (captured there), so no knowledge of an algorithm's
+batch format is needed here.
+"""
+import copy
+import csv
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from deep.algos import algo_class, algo_names
+from deep.config import fields, resolve
+from deep.run import loop_class, resume, start
+from meharl.cli import main
+
+#: small settings, applied where the algorithm or its loop has such a field
+SMALL_ALGO = {"hidden": "[16, 16]", "batch_size": "32", "n_step": "2"}
+SMALL_TRAIN = {"warmup_steps": "64", "progress": "false", "tensorboard": "false", "eval_episodes": "2"}
+WALL_CLOCK = {"wall_time", "env_steps_per_s", "updates_per_s"}
+
+
+def _task(name):
+    """(env, task, env overrides) of a small real task whose action spaces ``name`` supports."""
+    if "discrete" in algo_class(name).supports:
+        return "tabular", "paper-matrix", []
+    pytest.importorskip("mpe2")
+    return "mpe", "simple_spread_v3", ["env_options.continuous_actions=true"]
+
+
+def _overrides(name, extra=()):
+    algo_cls = algo_class(name)
+    p, t = fields(algo_cls.Params), fields(loop_class(algo_cls).Train)
+    env_over = _task(name)[2]
+    return ([f"algo.{k}={v}" for k, v in SMALL_ALGO.items() if k in p]
+            + [f"train.{k}={v}" for k, v in SMALL_TRAIN.items() if k in t]
+            + ["num_envs=4", "eval_num_envs=2", *env_over, *extra])
+
+
+def _cfg(name, extra=()):
+    env, task, _ = _task(name)
+    return resolve(env, task, 0, _overrides(name, extra), algo=name)
+
+
+def _tensors(x, prefix=""):
+    """Every tensor / array in a nested state, by path."""
+    if isinstance(x, torch.Tensor):
+        return {prefix: x}
+    if isinstance(x, np.ndarray):
+        return {prefix: torch.from_numpy(x)}
+    if dataclasses.is_dataclass(x):  # e.g. an on-policy RolloutBatch
+        x = vars(x)
+    out = {}
+    if isinstance(x, dict):
+        for k, v in x.items():
+            out.update(_tensors(v, f"{prefix}/{k}"))
+    elif isinstance(x, (list, tuple)):
+        for i, v in enumerate(x):
+            out.update(_tensors(v, f"{prefix}/{i}"))
+    return out
+
+
+def _assert_same_state(a, b):
+    ta, tb = _tensors(a), _tensors(b)
+    assert ta.keys() == tb.keys()
+    for k in ta:
+        assert torch.equal(ta[k], tb[k]), f"{k} differs"
+
+
+def _rows(path):
+    if not path.exists():
+        return None
+    with open(path, newline="") as fh:
+        return [{k: v for k, v in r.items() if k not in WALL_CLOCK and not k.startswith("time_")}
+                for r in csv.DictReader(fh)]
+
+
+def _first_batch(name, tmp_path):
+    """The first batch the loop hands to ``update``, and the algorithm (with the state it had then)."""
+    run = start(_cfg(name, ["train.total_steps=100000", "train.eval_interval=0",
+                            "train.checkpoint_interval=0"]), tmp_path / "probe")
+    seen = []
+    original = run.algo.update
+
+    def capture(batch, rng):
+        if not seen:
+            seen.append(copy.deepcopy(batch))
+            raise StopIteration
+        return original(batch, rng)
+    run.algo.update = capture
+    try:
+        for _ in range(10_000):
+            run.run(stop_after=1)
+    except StopIteration:
+        pass
+    run.close()
+    assert seen, f"{name}'s loop never called update"
+    run.algo.update = original
+    return run.algo, seen[0]
+
+
+@pytest.mark.parametrize("name", algo_names())
+def test_named_losses_reach_their_own_parameter_group_only_and_inputs_stay(name, tmp_path):
+    algo, batch = _first_batch(name, tmp_path)
+    groups = algo.param_groups()
+    targets = algo.target_params()
+    everything = {id(p): p for ps in groups.values() for p in ps} | {id(p): p for p in targets}
+    assert not {id(p) for p in targets} & {id(p) for ps in groups.values() for p in ps}
+    kept = copy.deepcopy(batch)
+    losses = algo.losses(batch)
+    assert losses and set(losses) <= set(groups), f"losses {sorted(losses)} vs groups {sorted(groups)}"
+    for k, loss in losses.items():
+        assert loss.ndim == 0 and torch.isfinite(loss)
+        for p in everything.values():
+            p.grad = None
+        loss.backward(retain_graph=True)
+        own = {id(p) for p in groups[k]}
+        reached = {i for i, p in everything.items() if p.grad is not None and bool(p.grad.abs().sum() > 0)}
+        assert reached & own, f"loss {k} puts no gradient on group {k}"
+        strays = [g for g, ps in groups.items() if any(id(p) in reached - own for p in ps)]
+        assert not strays, f"loss {k} reaches groups {strays}"
+        assert all(p.grad is None for p in targets), f"loss {k} reaches a target network"
+    for p in everything.values():
+        p.grad = None
+    _assert_same_state(batch, kept)
+    stats = algo.update(batch, np.random.default_rng(0))
+    assert set(stats) <= set(algo.stat_names()) and all(np.isfinite(v) for v in stats.values())
+    _assert_same_state(batch, kept)
+    assert all(p.grad is None or not p.requires_grad for p in targets)
+
+
+def _budget(name, tmp_path):
+    """(total_steps, checkpoint_interval): a run of a few updates with a checkpoint inside it."""
+    run = start(_cfg(name, ["train.total_steps=100000", "train.eval_interval=0",
+                            "train.checkpoint_interval=0"]), tmp_path / "budget")
+    while run.counters["updates"] < 3:
+        run.run(stop_after=1)
+    run.close()
+    steps = run.counters["env_steps"]
+    return 4 * steps, steps
+
+
+@pytest.mark.parametrize("name", algo_names())
+def test_same_seed_twice_and_sigkill_then_resume_give_the_same_run(name, tmp_path):
+    total, ckpt = _budget(name, tmp_path)
+    extra = [f"train.total_steps={total}", f"train.checkpoint_interval={ckpt}", f"train.eval_interval={ckpt}",
+             f"train.log_interval={max(ckpt // 2, 1)}"]
+    runs = []
+    for label in ("a", "b"):
+        run = start(_cfg(name, extra), tmp_path / label)
+        run.run()
+        run.close()
+        runs.append(run)
+    _assert_same_state(runs[0].algo.state_dict(), runs[1].algo.state_dict())
+    for log in ("progress.csv", "eval.csv"):
+        assert _rows(runs[0].dir / log) == _rows(runs[1].dir / log)
+    assert runs[0].counters["updates"] > 3
+
+    env, task, _ = _task(name)
+    killed = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "meharl", "train", "--algo", name, "--env", env, "--task", task, "--seed", "0",
+           "--run-dir", str(killed), "--set", *_overrides(name, extra)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    ck = killed / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not ck.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, f"the run ended before it was killed: {proc.stderr.read()}"
+    assert main(["resume", str(killed)]) == 0
+    final = resume(killed)  # the finished run, rebuilt from its last checkpoint
+    final.close()
+    assert final.counters["env_steps"] == total
+    _assert_same_state(runs[0].algo.state_dict(), final.algo.state_dict())
+    for log in ("progress.csv", "eval.csv"):
+        assert _rows(killed / log) == _rows(runs[0].dir / log), f"{log} differs"
