@@ -327,3 +327,11 @@ def test_bad_input_is_rejected(grf):
     with pytest.raises(ValueError, match=r"lie in 0\.\.18, got \[19\]"):
         env.step([np.array([0, 19]), np.zeros(2, np.int64)])
     env.close()
+
+
+def test_missing_gfootball_is_named(monkeypatch):
+    """Without gfootball, asking for the family says what to run (needs no gfootball itself)."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gfootball" else real(name, *a))
+    with pytest.raises(ValueError, match="needs gfootball==2.10.2.*scripts/install_football.sh"):
+        make_env("football", RPS, 1)

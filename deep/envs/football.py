@@ -192,7 +192,8 @@ class FootballEnv(LoopedEnv):
     def __init__(self, task: str, num_envs: int = 1, seed: int | None = None, *, n_agents: int | None = None,
                  workers: int = 0):
         if importlib.util.find_spec("gfootball") is None:
-            raise ImportError("gfootball is not installed: run scripts/install_football.sh")
+            raise ValueError("env football needs gfootball==2.10.2, which is not installed: run "
+                             "scripts/install_football.sh (Debian packages and a C++ build)")
         if task not in TASKS:
             raise ValueError(f"unknown football task {task!r}; valid tasks: {', '.join(TASKS)}")
         default, team, game_duration = TASKS[task]
