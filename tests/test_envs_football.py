@@ -272,10 +272,14 @@ def test_a_failing_or_dying_worker_closes_the_workers(grf, corrupt, message):
         env.step([np.zeros(2, np.int64)] * 2)
 
 
+# Python's Ctrl-C handler is restored first: a program started from a terminal has it, but pytest-xdist's
+# workers ignore SIGINT, and a child started with SIGINT ignored would keep ignoring it.
 SCRIPT = textwrap.dedent("""
+    import signal
     import numpy as np
     from deep.envs import make_env
     if __name__ == "__main__":
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         env = make_env("football", "academy_run_pass_and_shoot_with_keeper", 2, seed=0, workers=2)
         env.reset()
         print(*env.worker_pids, flush=True)
