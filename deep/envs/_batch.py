@@ -63,7 +63,7 @@ def check_int(value, name: str, minimum: int = 1) -> int:
 
 class LoopedEnv(BatchedMultiAgentEnv):
     """``num_envs`` copies of one simulator; subclasses implement the four ``_copy`` hooks (or
-    ``_step_batch`` in place of ``_step_copy``).
+    ``_step_batch`` in place of ``_step_copy``, and ``_reset_batch`` to reset several copies at once).
 
     Hooks write the observation of copy ``k`` into row ``k`` of ``self._obs`` (per agent) and
     ``self._state``.  Beyond the interface, ``Step.info`` holds ``episode_return`` and ``episode_length``
@@ -94,6 +94,12 @@ class LoopedEnv(BatchedMultiAgentEnv):
         """Advance copy ``k`` by one step; write its observation; return (shared reward, terminated).
         Required unless :meth:`_step_batch` is overridden."""
         raise NotImplementedError
+
+    def _reset_batch(self, ks: Sequence[int], seeds: Sequence[int | None]) -> None:
+        """Reset copies ``ks`` (``seeds`` alongside).  By default one ``_reset_copy`` each; adapters whose
+        copies live in worker processes override this to reset them in parallel."""
+        for k, seed in zip(ks, seeds):
+            self._reset_copy(int(k), seed)
 
     def _step_batch(self, actions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Advance every copy by one step; return (shared reward, terminated) per copy.  By default one
@@ -130,8 +136,7 @@ class LoopedEnv(BatchedMultiAgentEnv):
         if seed is None:
             seed, self._seed = self._seed, None
         seeds = [None] * self.num_envs if seed is None else copy_seeds(seed, self.num_envs)
-        for k in range(self.num_envs):
-            self._reset_copy(k, seeds[k])
+        self._reset_batch(range(self.num_envs), seeds)
         self._t[:] = 0
         self._return[:] = 0.0
         self._started = True
@@ -149,8 +154,8 @@ class LoopedEnv(BatchedMultiAgentEnv):
         final = self._view()
         info = {"episode_return": np.where(done, self._return, np.nan),
                 "episode_length": np.where(done, self._t, 0), **self._episode_info(done)}
-        for k in np.flatnonzero(done):
-            self._reset_copy(int(k), None)
+        ended = np.flatnonzero(done)
+        self._reset_batch(ended, [None] * len(ended))
         self._t[done] = 0
         self._return[done] = 0.0
         view = self._view()

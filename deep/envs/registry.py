@@ -14,7 +14,7 @@ from .base import BatchedMultiAgentEnv
 
 #: family name -> module of this package that builds it
 FAMILIES = {"tabular": "tabular_env", "mpe": "mpe", "mamujoco": "mamujoco", "smac": "smac",
-            "smac-sc2": "smac_sc2", "aircombat": "aircombat", "bimanual": "bimanual"}
+            "smac-sc2": "smac_sc2", "aircombat": "aircombat", "bimanual": "bimanual", "football": "football"}
 ENVS = tuple(FAMILIES)
 
 
@@ -57,6 +57,8 @@ def make_env(env: str, task: str, num_envs: int, seed: int | None = None, **opti
     - smac (SMAX): ``episode_limit`` (SMAC's per map), ``obs_agent_id``, ``obs_last_action``,
       ``state_last_action`` (all True), ``reward`` ("smac": scaled to 20 per win, or "smax");
     - smac-sc2 (StarCraft II through SMAC): ``obs_agent_id``, ``obs_last_action``, ``state_last_action``,
-      ``difficulty``.
+      ``difficulty``;
+    - football: ``n_agents`` (controlled players; the task's default as in the reference code), ``workers``
+      (processes stepping the copies; 0: in this process).
     """
     return family_module(env).make(str(task), num_envs, seed, **options)

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs Google Research Football (gfootball, the `football` extra of setup.cfg) into the active Python.
+#
+# gfootball ships only a source distribution whose build compiles a C++ engine (10-17 minutes on 2 cores,
+# see ../shared/SIMULATORS.md), so: (1) the Debian packages it links against are installed (apt-get, as root
+# or through sudo), (2) its build/run-time Python needs are installed from the extra, (3) gfootball is built
+# with `--no-build-isolation` (its build runs `python3 -c 'import psutil'` in this environment). pip keeps the
+# built wheel in its wheel cache, so the build happens once per machine; later runs take seconds.
+# Any failure stops with a message naming what to install; a build that fails installs nothing, and an engine
+# that does not start after installing is uninstalled again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python}"
+
+fail() { echo "install_football.sh: $*" >&2; exit 1; }
+
+# The Debian packages GRF's build needs (../shared/SIMULATORS.md; GRF's README lists the same for Debian).
+DEBS=(libgl1-mesa-dev libegl1-mesa-dev libsdl2-dev libsdl2-image-dev libsdl2-ttf-dev libsdl2-gfx-dev
+      libboost-python-dev libboost-thread-dev libboost-system-dev libboost-filesystem-dev cmake g++)
+
+missing_debs() {
+  local p
+  for p in "${DEBS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+
+command -v dpkg-query >/dev/null || fail "needs a Debian/Ubuntu system (dpkg-query not found); install by hand: ${DEBS[*]}"
+MISSING=$(missing_debs | xargs)
+if [ -n "$MISSING" ]; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
+    fail "missing Debian packages and not root (no sudo): apt-get install $MISSING"; fi
+  echo "install_football.sh: installing Debian packages: $MISSING"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q || fail "apt-get update failed; install by hand: apt-get install $MISSING"
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y -q --no-install-recommends $MISSING \
+    || fail "apt-get install failed; install by hand: apt-get install $MISSING"
+  STILL=$(missing_debs | xargs)
+  [ -z "$STILL" ] || fail "Debian packages still missing after apt-get: $STILL"
+fi
+
+# The extra's requirements, read from setup.cfg so the pins live in one place.
+mapfile -t REQS < <("$PYTHON" - <<'PY'
+import configparser
+cfg = configparser.ConfigParser()
+cfg.read("setup.cfg")
+for line in cfg["options.extras_require"]["football"].splitlines():
+    if line.strip():
+        print(line.strip())
+PY
+)
+GFOOTBALL=""; OTHERS=()
+for r in "${REQS[@]}"; do
+  case "$r" in gfootball*) GFOOTBALL="$r" ;; *) OTHERS+=("$r") ;; esac
+done
+[ -n "$GFOOTBALL" ] || fail "setup.cfg's football extra names no gfootball requirement"
+
+"$PYTHON" -m pip install "${OTHERS[@]}" || fail "pip could not install ${OTHERS[*]}"
+echo "install_football.sh: building/installing $GFOOTBALL (first build on a machine: 10-17 min on 2 cores)"
+"$PYTHON" -m pip install --no-build-isolation "$GFOOTBALL" \
+  || fail "building $GFOOTBALL failed (see the compiler output above); the Debian packages are: ${DEBS[*]}"
+
+# Smoke check: one engine starts and steps; otherwise take gfootball out again.
+if ! "$PYTHON" - <<'PY'
+import gfootball.env as football_env
+env = football_env.create_environment(env_name="academy_run_pass_and_shoot_with_keeper",
+                                      representation="simple115v2", number_of_left_players_agent_controls=2)
+env.reset()
+env.step([0, 0])
+env.close()
+PY
+then
+  "$PYTHON" -m pip uninstall -y gfootball >/dev/null 2>&1 || true
+  fail "gfootball installed but its engine did not start (output above); it has been uninstalled"
+fi
+echo "install_football.sh: gfootball ready"
