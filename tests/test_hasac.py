@@ -10,7 +10,6 @@ from gymnasium.spaces import Box, Discrete, MultiDiscrete
 from deep.envs.base import EnvSpec
 from deep.algos.hasac import HASAC, HASACParams
 from deep.nets.critics import TwinCritic
-from deep.nets.mlp import mlp
 from deep.nets.heads import CategoricalActor, MultiDiscreteActor, SquashedGaussianActor, make_actor
 from deep.storage.replay import ReplayBuffer
 
@@ -320,58 +319,6 @@ def test_frozen_min_q_matches_autograd_through_min_q(hidden):
     torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
     torch.testing.assert_close(g, g_ref, rtol=0, atol=1e-12)
     assert all(p.grad is None for p in c.parameters())
-
-
-@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.float64, 1e-12)])
-@pytest.mark.parametrize("hidden", [(16,), (16, 16), (8, 16, 8)])
-def test_batched_twin_critic_equals_two_separate_networks(hidden, dtype, tol):
-    """The stacked (2, in, out) critic computes what two separate nn.Linear MLPs with its weights compute:
-    Q values, the loss's gradients to every parameter, min_q's and q1_fixed's gradients to the action, and
-    frozen_min_q.  Tolerances: float32 rounding of sums of at most 64 terms of magnitude ~1 (1e-6); float64
-    agrees to 1e-12."""
-    torch.manual_seed(0)
-    c = TwinCritic(7, 5, hidden).to(dtype)
-    nets = [mlp(12, hidden, 1).to(dtype) for _ in range(2)]
-    with torch.no_grad():
-        for k, net in enumerate(nets):
-            for lin, w, b in zip([m for m in net if isinstance(m, torch.nn.Linear)], c.weights, c.biases):
-                lin.weight.copy_(w[k].t())
-                lin.bias.copy_(b[k, 0])
-    s = torch.randn(300, 7, dtype=dtype)
-    a = torch.randn(300, 5, dtype=dtype, requires_grad=True)
-    y = torch.randn(300, dtype=dtype)
-    w = torch.rand(300, dtype=dtype)
-    x = torch.cat([s, a], -1)
-    r1, r2 = (net(x).squeeze(-1) for net in nets)
-    q1, q2 = c(s, a)
-    close = dict(rtol=0, atol=tol)
-    torch.testing.assert_close(q1, r1, **close)
-    torch.testing.assert_close(q2, r2, **close)
-    assert bool((r1 < r2).any()) and bool((r2 < r1).any())
-
-    loss, _ = c.loss(s, a.detach(), y)
-    ref_loss = 0.5 * ((r1 - y).pow(2).mean() + (r2 - y).pow(2).mean())
-    torch.testing.assert_close(loss, ref_loss, **close)
-    loss.backward()
-    ref_loss.backward(inputs=[p for net in nets for p in net.parameters()], retain_graph=True)
-    for k, net in enumerate(nets):
-        lins = [m for m in net if isinstance(m, torch.nn.Linear)]
-        for lin, pw, pb in zip(lins, c.weights, c.biases):
-            torch.testing.assert_close(pw.grad[k].t(), lin.weight.grad, **close)
-            torch.testing.assert_close(pb.grad[k, 0], lin.bias.grad, **close)
-
-    g_ref, = torch.autograd.grad((w * torch.minimum(r1, r2)).sum(), a, retain_graph=True)
-    g, = torch.autograd.grad((w * c.min_q(s, a)).sum(), a)
-    torch.testing.assert_close(g, g_ref, **close)
-    a2 = a.detach().clone().requires_grad_(True)
-    out = c.frozen_min_q(c.state_features(s), a2)
-    torch.testing.assert_close(out, torch.minimum(r1, r2), **close)
-    torch.testing.assert_close(torch.autograd.grad((w * out).sum(), a2)[0], g_ref, **close)
-    g1_ref, = torch.autograd.grad((w * r1).sum(), a)
-    a3 = a.detach().clone().requires_grad_(True)
-    out1 = c.q1_fixed(s, a3)
-    torch.testing.assert_close(out1, r1, **close)
-    torch.testing.assert_close(torch.autograd.grad((w * out1).sum(), a3)[0], g1_ref, **close)
 
 
 def test_bf16_update_keeps_fp32_state_and_follows_the_fp32_update():

@@ -206,7 +206,7 @@ class HASAC(Algorithm):
             eye = torch.eye(K, device=self.device)
             joint = torch.cat([eye.expand(B, K, K) if j == i else r[:, None, :].expand(B, K, r.shape[-1])
                                for j, r in enumerate(reps)], -1).reshape(B * K, -1)
-            q = self.critic.frozen_min_q(features.repeat_interleave(K, 1), joint).reshape(B, K)
+            q = self.critic.frozen_min_q([f.repeat_interleave(K, 0) for f in features], joint).reshape(B, K)
             p = lp.exp()
             loss = (p * (alpha * lp - q)).sum(-1).mean()
             return loss, (p * lp).sum(-1).mean()

@@ -110,7 +110,9 @@ class HATD3(Algorithm):
 
     def actor_value(self, state: torch.Tensor, joint: torch.Tensor) -> torch.Tensor:
         """What an actor maximises: ``Q1(s, a)`` (TD3), the critic's parameters held fixed (no gradient to them)."""
-        return self.critic.q1_fixed(state, joint)
+        q1 = self.critic.q1
+        fixed = {k: v.detach() for k, v in q1.named_parameters()}
+        return torch.func.functional_call(q1, fixed, (torch.cat([state, joint], -1),)).squeeze(-1)
 
     def actors_due(self) -> bool:
         """Delayed policy updates: the actors (and all targets) move on every ``policy_freq``-th update."""

@@ -192,7 +192,7 @@ class SAC(Algorithm):
         if self.discrete:
             lp = self.actor.log_probs(o, m)
             B, K = lp.shape
-            q = self.critic.frozen_min_q(features.repeat_interleave(K, 1),
+            q = self.critic.frozen_min_q([f.repeat_interleave(K, 0) for f in features],
                                          self._all_joint(B)).reshape(B, K)
             p = lp.exp()
             return (p * (alpha * lp - q)).sum(-1).mean(), (p * lp).sum(-1).mean()
