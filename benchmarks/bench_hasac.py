@@ -2,8 +2,8 @@
 
 Throughput (default): MPE simple_spread_v3 (continuous), 20 rollout environments in-process, batch 1000,
 [256, 256] networks, one gradient update per vector step (50 updates every 50 vector steps), n-step 20,
-fp32 on the CPU (``--precision bf16``: bf16 autocast of the critics' matrix products).  The 10,000 warm-up steps run first and are not timed; then ``--phases`` training phases
-are timed.  Prints gradient updates/s, environment steps/s, the time split (environment / acting / buffer
+fp32 on the CPU (``--precision bf16``: bf16 autocast of the critics' matrix products).  The 10,000 warm-up
+steps run first and are not timed; then ``--phases`` training phases are timed.  Prints gradient updates/s, environment steps/s, the time split (environment / acting / buffer
 sampling / critic update / actor updates) and the peak resident memory of the process.
 Reference (public HASAC code, same machine and settings): 10.8 updates/s, 216 env steps/s, about 1.5 GB.
 
@@ -68,8 +68,8 @@ def main(argv=None) -> int:
         w = tr.win["stats"]
         updates, steps = tr.counters["updates"] - u0, tr.counters["env_steps"] - s0
         print(f"HASAC {args.env}:{args.task}  batch {cfg['algo']['batch_size']}  hidden {cfg['algo']['hidden']}  "
-              f"n-step {cfg['algo']['n_step']}  {cfg['algo']['precision']}  {cfg['num_envs']} envs  torch {torch.__version__}  "
-              f"threads {torch.get_num_threads()}")
+              f"n-step {cfg['algo']['n_step']}  {cfg['algo']['precision']}  {cfg['num_envs']} envs  "
+              f"torch {torch.__version__}  threads {torch.get_num_threads()}")
         ref_u, ref_s, ref_m = REFERENCE.get((args.env, args.task), (float("nan"),) * 3)
         print(f"  gradient updates/s : {updates / wall:8.2f}   (reference {ref_u}, target >= {2 * ref_u:.1f})")
         print(f"  env steps/s        : {steps / wall:8.1f}   (reference {ref_s})")
