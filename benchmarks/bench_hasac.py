@@ -2,8 +2,8 @@
 
 Throughput (default): MPE simple_spread_v3 (continuous), 20 rollout environments in-process, batch 1000,
 [256, 256] networks, one gradient update per vector step (50 updates every 50 vector steps), n-step 20,
-fp32 on the CPU.  The 10,000 warm-up steps run first and are not timed; then ``--phases`` training phases
-are timed.  Prints gradient updates/s, environment steps/s, the time split (environment / acting / buffer
+fp32 on the CPU (``--precision bf16``: bf16 autocast of the critics' matrix products).  The 10,000 warm-up
+steps run first and are not timed; then ``--phases`` training phases are timed.  Prints gradient updates/s, environment steps/s, the time split (environment / acting / buffer
 sampling / critic update / actor updates) and the peak resident memory of the process.
 Reference (public HASAC code, same machine and settings): 10.8 updates/s, 216 env steps/s, about 1.5 GB.
 
@@ -42,6 +42,8 @@ def main(argv=None) -> int:
     ap.add_argument("--learn", type=int, default=0, help="train to this many env steps and print eval returns")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--run-root", default=None, help="keep the learning runs here (default: a temporary folder)")
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                    help="the critics' arithmetic (algo.precision)")
     ap.add_argument("--set", dest="overrides", nargs="+", default=[], help="extra config overrides")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -51,7 +53,8 @@ def main(argv=None) -> int:
     from deep.run import start
 
     base = ["train.progress=false", "train.tensorboard=false", f"threads={args.threads}",
-            "train.checkpoint_interval=0", "train.log_interval=1000000000", *args.overrides]
+            "train.checkpoint_interval=0", "train.log_interval=1000000000", f"algo.precision={args.precision}",
+            *args.overrides]
     with tempfile.TemporaryDirectory() as tmp:
         cfg = resolve(args.env, args.task, args.seeds[0], [*base, "train.eval_interval=0"])
         tr = start(cfg, os.path.join(tmp, "throughput"))
@@ -66,8 +69,8 @@ def main(argv=None) -> int:
         w = tr.win["stats"]
         updates, steps = tr.counters["updates"] - u0, tr.counters["env_steps"] - s0
         print(f"HASAC {args.env}:{args.task}  batch {cfg['algo']['batch_size']}  hidden {cfg['algo']['hidden']}  "
-              f"n-step {cfg['algo']['n_step']}  {cfg['num_envs']} envs  torch {torch.__version__}  "
-              f"threads {torch.get_num_threads()}")
+              f"n-step {cfg['algo']['n_step']}  {cfg['algo']['precision']}  {cfg['num_envs']} envs  "
+              f"torch {torch.__version__}  threads {torch.get_num_threads()}")
         ref = REFERENCE.get((args.env, args.task))
         ref_u, ref_s, ref_m = ref or (float("nan"),) * 3
         print(f"  gradient updates/s : {updates / wall:8.2f}   " + (f"(reference {ref_u}, target >= {2 * ref_u:.1f})"
