@@ -56,7 +56,7 @@ def random_policy_rates(task: str, num_envs: int, workers: int, episodes: int, s
             s = env.step(random_actions(env, rng))
             for k in np.flatnonzero(s.done):
                 scored.append(s.info["score"][k, 0] > 0)
-                won.append(s.info["win"][k])
+                won.append(s.info["won"][k])
                 lengths.append(s.info["episode_length"][k])
     n = len(scored)
     return float(np.mean(scored)), float(np.mean(won)), float(np.mean(lengths)), n

@@ -158,14 +158,14 @@ def test_trajectories_equal_plain_grf(grf):
                 ends.append((bool(s.terminated[k]), steps[k], tuple(raw["score"])))
                 assert s.info["episode_length"][k] == steps[k]
                 assert tuple(s.info["score"][k]) == tuple(raw["score"])
-                assert s.info["win"][k] == (raw["score"][0] > raw["score"][1])
+                assert s.info["won"][k] == (raw["score"][0] > raw["score"][1])
                 if s.truncated[k]:
                     assert steps[k] == 401 and raw["steps_left"] == 0
                 else:   # a goal, the game stopped (out of play) or the right team took the ball
                     assert sum(raw["score"]) > 0 or final[108] == 0 or final[96] == 1
                 o, steps[k] = reference_reset(p, streams[k], grf), 0
             else:
-                assert tuple(s.info["score"][k]) == (-1, -1) and not s.info["win"][k]
+                assert tuple(s.info["score"][k]) == (-1, -1) and not s.info["won"][k]
             for i in range(2):
                 np.testing.assert_array_equal(s.obs[i][k], o[i])
     # this seed meets both kinds of end: copy 1 ends in play at step 51, copy 0 at the time limit (401)
@@ -186,7 +186,7 @@ def test_goal_ends_the_episode_with_score_and_win(grf):
         if s.done[0]:
             break
     assert s.terminated[0] and not s.truncated[0]
-    assert tuple(s.info["score"][0]) == (1, 0) and s.info["win"][0]
+    assert tuple(s.info["score"][0]) == (1, 0) and s.info["won"][0]
     # checkpoints pay 0.1 each, 10 in all, the ones not yet collected on a goal: the return is 2 (to float32
     # rounding of a few terms)
     assert abs(sum(rewards) - 2.0) < 1e-5 and abs(s.info["episode_return"][0] - 2.0) < 1e-5
@@ -200,8 +200,13 @@ def test_idle_play_is_truncated_at_the_time_limit(grf):
         s = env.step([np.array([IDLE])] * 2)
         assert s.done[0] == (t == 401)
     assert s.truncated[0] and not s.terminated[0] and s.info["episode_length"][0] == 401
-    assert tuple(s.info["score"][0]) == (0, 0) and not s.info["win"][0]
+    assert tuple(s.info["score"][0]) == (0, 0) and not s.info["won"][0]
     env.close()
+    short = make_env("football", RPS, 1, seed=1, episode_limit=5)  # a shorter limit truncates there
+    short.reset()
+    done = [short.step([np.array([IDLE])] * 2) for _ in range(5)]
+    assert [s.truncated[0] for s in done] == [False] * 4 + [True] and not done[-1].terminated[0]
+    short.close()
 
 
 def run(env, seed, steps=80):
@@ -324,7 +329,9 @@ def test_bad_input_is_rejected(grf):
         make_env("football", CORNER, 2, n_agents=0)
     with pytest.raises(ValueError, match=r"workers must lie in 0\.\.2"):
         make_env("football", RPS, 2, workers=3)
-    with pytest.raises(ValueError, match="unknown option.*players.*valid: n_agents, workers"):
+    with pytest.raises(ValueError, match=r"episode_limit must lie in 1\.\.401"):
+        make_env("football", RPS, 2, episode_limit=402)
+    with pytest.raises(ValueError, match="unknown option.*players.*valid: n_agents, workers, episode_limit"):
         make_env("football", RPS, 2, players=2)
     env = make_env("football", RPS, 2)
     env.reset(seed=0)

@@ -22,8 +22,9 @@ academy_run_pass_and_shoot_with_keeper, 11 for academy_corner), each with ``Disc
   possession (scenarios that ask for it) or at its time limit, ``game_duration`` + 1 steps (GRF reports
   ``steps_left`` = 401 after a reset of a 400-step academy game): ``episode_limit``.  The first three are
   ``terminated``; the time limit is ``truncated``.  On rows where ``done``, ``Step.info`` holds
-  ``score`` (left goals, right goals; -1 elsewhere) and ``win`` (left scored more), beside
-  ``episode_return`` / ``episode_length``; a task's score rate is the mean of ``score[:, 0] > 0``.
+  ``score`` (left goals, right goals; -1 elsewhere) and ``won`` (left scored more; smac's key, so
+  evaluation reports a win rate), beside ``episode_return`` / ``episode_length``; a task's score rate is
+  the mean of ``score[:, 0] > 0``.
 - **Speed**: one engine copy runs at 135-410 steps/s, so copies can be stepped in ``workers`` processes
   (:mod:`deep.envs._workers`) that run at the same time; ``workers=0`` keeps them in this process.
 - **Seeds**: copy ``k`` of ``reset(seed)`` draws the engine seed of each of its episodes
@@ -178,10 +179,11 @@ def _make_copy(task: str, n_agents: int, k: int) -> FootballCopy:
 
 
 def make(task: str, num_envs: int, seed: int | None = None, **options) -> "FootballEnv":
-    """The registry's entry; options: ``n_agents`` (controlled players), ``workers`` (processes)."""
+    """The registry's entry; options: ``n_agents`` (controlled players), ``workers`` (processes),
+    ``episode_limit`` (a time limit below the scenario's own, as the other families offer)."""
     from .registry import check_options, check_task
     check_task("football", task)
-    check_options(options, ("n_agents", "workers"), f"football task {task}")
+    check_options(options, ("n_agents", "workers", "episode_limit"), f"football task {task}")
     return FootballEnv(task, num_envs=num_envs, seed=seed, **options)
 
 
@@ -190,7 +192,7 @@ class FootballEnv(LoopedEnv):
     task's default when None), stepped in ``workers`` processes (0: in this process)."""
 
     def __init__(self, task: str, num_envs: int = 1, seed: int | None = None, *, n_agents: int | None = None,
-                 workers: int = 0):
+                 workers: int = 0, episode_limit: int | None = None):
         if importlib.util.find_spec("gfootball") is None:
             raise ValueError("env football needs gfootball==2.10.2, which is not installed: run "
                              "scripts/install_football.sh (Debian packages and a C++ build)")
@@ -204,9 +206,13 @@ class FootballEnv(LoopedEnv):
         workers = check_int(workers, "workers", minimum=0)
         if workers > num_envs:
             raise ValueError(f"workers must lie in 0..{num_envs} (num_envs), got {workers}")
+        limit = game_duration + 1 if episode_limit is None else check_int(episode_limit, "episode_limit")
+        if limit > game_duration + 1:
+            raise ValueError(f"episode_limit must lie in 1..{game_duration + 1} for {task} (GRF's own time "
+                             f"limit), got {episode_limit}")
         spec = EnvSpec(name=f"football:{task}", n_agents=n_agents, obs_dims=(OBS_DIM,) * n_agents,
                        state_dim=OBS_DIM - ACTIVE.stop + ACTIVE.start + 11 * n_agents,
-                       action_spaces=(Discrete(N_ACTIONS),) * n_agents, episode_limit=game_duration + 1)
+                       action_spaces=(Discrete(N_ACTIONS),) * n_agents, episode_limit=limit)
         super().__init__(spec, num_envs, seed, [True] * n_agents)
         self._pool = CopyPool(functools.partial(_make_copy, task, n_agents), num_envs, workers)
         self._score = np.full((num_envs, 2), -1, np.int64)
@@ -243,7 +249,7 @@ class FootballEnv(LoopedEnv):
 
     def _episode_info(self, done: np.ndarray) -> dict:
         return {"score": np.where(done[:, None], self._score, -1),
-                "win": done & (self._score[:, 0] > self._score[:, 1])}
+                "won": done & (self._score[:, 0] > self._score[:, 1])}
 
     def _get_copy(self, k: int) -> Any:
         return self._pool.call("get", {k: ()})[k]
