@@ -119,7 +119,8 @@ def _rows(path):
                 for r in csv.DictReader(fh)]
 
 
-INTERRUPT = ["train.total_steps=2400", "train.checkpoint_interval=800", "algo.hidden=[64, 64]",
+TOTAL = 4800  #: long enough after the first checkpoint (800) that the signal lands before the run ends
+INTERRUPT = [f"train.total_steps={TOTAL}", "train.checkpoint_interval=800", "algo.hidden=[64, 64]",
              "train.log_interval=600",  # checkpoints fall inside logging windows: the open window is saved
              "train.train_interval=4"]  # fewer updates: a faster test, the same code paths
 
@@ -145,7 +146,7 @@ def test_a_signal_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path,
     deadline = time.time() + 120
     while not ck.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    time.sleep(0.3)  # let it train past the checkpoint, so that work is lost (SIGKILL) or saved mid-window
+    time.sleep(0.05)  # let it train past the checkpoint, so that work is lost (SIGKILL) or saved mid-window
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert out.splitlines()[0] == f"run directory: {run_dir}"
@@ -156,16 +157,16 @@ def test_a_signal_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path,
         assert f"{sig.name}: stopped at" in err and "checkpoint saved" in err and "meharl resume" in err
         assert "Traceback" not in err
     saved = torch.load(ck, weights_only=True)["counters"]["env_steps"]
-    assert 0 < saved < 2400
+    assert 0 < saved < TOTAL
     if sig == signal.SIGTERM:
         return  # the same path as SIGINT from here on (saves test time)
     resumed = resume(run_dir)
     resumed.run()
-    assert resumed.counters["env_steps"] == uninterrupted.counters["env_steps"] == 2400
+    assert resumed.counters["env_steps"] == uninterrupted.counters["env_steps"] == TOTAL
     _assert_same(_params(uninterrupted), _params(resumed))
     for name in ("progress.csv", "eval.csv"):
         assert _rows(run_dir / name) == _rows(uninterrupted.dir / name), f"{name} differs"
-    assert [int(r["env_steps"]) for r in _rows(run_dir / "eval.csv")] == [800, 1600, 2400]
+    assert [int(r["env_steps"]) for r in _rows(run_dir / "eval.csv")] == list(range(800, TOTAL + 1, 800))
 
 
 def test_cli_train_eval_resume_plot(tmp_path, capsys):
