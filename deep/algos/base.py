@@ -56,6 +56,10 @@ class Algorithm(ABC):
     def __init__(self, spec: EnvSpec, params, *, device: str = "cpu"):
         self.spec, self.params, self.device = spec, params, torch.device(device)
 
+    def _t(self, x, dtype=torch.float32):
+        """``x`` as a tensor on this algorithm's device (``dtype=None`` keeps its dtype); None stays None."""
+        return None if x is None else torch.as_tensor(x, dtype=dtype, device=self.device)
+
     @abstractmethod
     def act(self, obs, avail, *, deterministic: bool = False, rng: np.random.Generator | None = None) -> Acted:
         """Actions for observations ``obs`` (per agent, (num_envs, obs_dim)) and masks ``avail``."""

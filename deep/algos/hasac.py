@@ -116,9 +116,6 @@ class HASAC(Algorithm):
     def alphas(self) -> torch.Tensor:
         return torch.stack([la.detach().exp() for la in self.log_alpha])
 
-    def _t(self, x, dtype=torch.float32):
-        return None if x is None else torch.as_tensor(x, dtype=dtype, device=self.device)
-
     def target_entropy_of(self, i: int, avail) -> float:
         """Agent ``i``'s target entropy on a batch: ``target_entropy[i]`` unless its mask ``avail`` removes
         actions, then the batch mean of the configured fraction of log(available actions) per state."""

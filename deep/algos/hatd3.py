@@ -87,9 +87,6 @@ class HATD3(Algorithm):
     def n_agents(self) -> int:
         return self.spec.n_agents
 
-    def _t(self, x, dtype=torch.float32):
-        return None if x is None else torch.as_tensor(x, dtype=dtype, device=self.device)
-
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
     def act(self, obs: Sequence[np.ndarray], avail: Sequence, *, deterministic: bool = False, rng=None) -> Acted:

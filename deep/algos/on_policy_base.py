@@ -133,11 +133,6 @@ class OnPolicyAlgorithm(Algorithm):
         """Policy ``k``'s sampled action as (stored actions, log-probabilities) of the agents it acts for."""
         return [action.cpu().numpy()], [dist.log_prob(action).cpu().numpy()]
 
-    def _t(self, x, dtype=torch.float32):
-        if x is None:
-            return None
-        t = torch.as_tensor(x, device=self.device)
-        return t if dtype is None else t.to(dtype)
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()

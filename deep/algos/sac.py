@@ -100,9 +100,6 @@ class SAC(Algorithm):
     def alpha(self) -> torch.Tensor:
         return self.log_alpha.detach().exp()
 
-    def _t(self, x, dtype=torch.float32):
-        return None if x is None else torch.as_tensor(x, dtype=dtype, device=self.device)
-
     def joint_obs(self, obs: Sequence) -> torch.Tensor:
         return torch.cat([self._t(o) for o in obs], -1)
 
