@@ -183,9 +183,13 @@ def test_cli_train_eval_resume_plot(tmp_path, capsys):
     assert "evaluation return" in capsys.readouterr().out
     assert main(["resume", runs[0], "--total-steps", "2000"]) == 0
     out = tmp_path / "curves.png"
-    assert main(["plot", *runs, "--out", str(out)]) == 0
+    assert main(["plot", *runs, "--out", str(out), "--baseline", "random=-5", "--baseline", "best=0"]) == 0
     assert "2 run(s)" in capsys.readouterr().out
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = tmp_path / "bad.png"
+    with pytest.raises(SystemExit) as exc:  # a malformed baseline: argparse's one-line error, no figure
+        main(["plot", *runs, "--out", str(bad), "--baseline", "random"])
+    assert exc.value.code == 2 and "LABEL=VALUE" in capsys.readouterr().err and not bad.exists()
     with open(Path(runs[0]) / "progress.csv") as fh:
         row = next(csv.DictReader(fh))
     for key in ("episode_return", "critic_loss", "actor_loss/0", "alpha/1", "entropy/0", "q1_mean",

@@ -2,10 +2,12 @@
 
 Runs are grouped by (env, task, algorithm) from their saved ``config.yaml``; each group's curves (one per
 seed) are put on the environment steps they share and drawn as the mean with a band of +- one standard
-deviation (and the min-max range, lighter).
+deviation (and the min-max range, lighter).  ``--baseline LABEL=VALUE`` draws a reference policy's figure
+(e.g. a random policy's score rate from a benchmark script) as a dashed horizontal line beside the curves.
 """
 from __future__ import annotations
 
+import argparse
 import csv
 from pathlib import Path
 
@@ -15,7 +17,9 @@ import yaml
 NAME = "plot"
 HELP = "draw learning curves of run directories (mean and spread over seeds) to a PNG"
 METRICS = {"eval_return": "eval.csv", "episode_return": "progress.csv", "critic_loss": "progress.csv",
-           "qre_gap": "eval.csv", "env_steps_per_s": "progress.csv"}
+           "qre_gap": "eval.csv", "env_steps_per_s": "progress.csv",
+           "eval_win_rate": "eval.csv", "eval_success_rate": "eval.csv",  # deep/run/evaluate.py OUTCOMES
+           "win_rate": "progress.csv", "success_rate": "progress.csv"}
 
 
 def add_arguments(p):
@@ -23,6 +27,19 @@ def add_arguments(p):
     p.add_argument("--metric", default="eval_return", choices=sorted(METRICS), help="what to plot")
     p.add_argument("--out", default="learning_curves.png", help="output PNG path")
     p.add_argument("--title", default=None)
+    p.add_argument("--baseline", action="append", default=[], type=parse_baseline, metavar="LABEL=VALUE",
+                   help="a reference figure drawn as a dashed horizontal line, e.g. random=0.01 (repeatable)")
+
+
+def parse_baseline(text: str) -> tuple[str, float]:
+    """``LABEL=VALUE`` -> (label, value); a malformed one is argparse's one-line usage error (exit status 2)."""
+    label, sep, value = text.rpartition("=")
+    try:
+        if not (sep and label):
+            raise ValueError
+        return label, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--baseline wants LABEL=VALUE with a number, e.g. random=0.01; got {text!r}") from None
 
 
 def read_curve(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -70,6 +87,10 @@ def run(args) -> int:
             ax.fill_between(steps, vals.min(axis=0), vals.max(axis=0), color=line.get_color(), alpha=0.1)
         print(f"{label}: {len(dirs)} run(s), final {args.metric} {mean[-1]:.4g} +- {std[-1]:.3g} "
               f"at {int(steps[-1])} env steps")
+    for label, value in args.baseline:
+        ax.axhline(value, linestyle="--", linewidth=1, color="0.3")
+        ax.annotate(f"{label} ({value:.4g})", (0, value), xycoords=("axes fraction", "data"),
+                    xytext=(4, 3), textcoords="offset points", fontsize=8, color="0.3")
     ax.set_xlabel("environment steps")
     ax.set_ylabel(args.metric.replace("_", " "))
     ax.set_title(args.title or f"{args.metric.replace('_', ' ')}: mean, +-1 std and range over seeds")
