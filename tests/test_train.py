@@ -65,6 +65,9 @@ def test_every_shipped_config_validates_and_holds_the_paper_settings():
     hand_over = resolve("bimanual", "hand_over", 0)
     assert (hand_over["algo"]["n_step"], hand_over["env_options"]["episode_limit"]) == (20, 75)
     assert resolve("aircombat", "2v2-ShootMissile-vsBaseline", 0)["env_options"]["episode_limit"] == 1000
+    rps, corner = (resolve("football", t, 0) for t in ("academy_run_pass_and_shoot_with_keeper", "academy_corner"))
+    assert (rps["algo"]["discrete_actor_loss"], rps["algo"]["n_step"], rps["train"]["total_steps"]) == ("gumbel", 20, 20e6)
+    assert corner["train"]["total_steps"] == 25e6  # Appendix H.2.4
     walker = resolve("mamujoco", "Walker2d-6x1", 0)["algo"]
     assert (walker["n_step"], walker["actor_lr"], walker["critic_lr"], walker["alpha"]) == (20, 5e-4, 1e-3, 0.2)
 
