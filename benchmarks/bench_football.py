@@ -47,19 +47,22 @@ def steps_per_second(task: str, num_envs: int, workers: int, steps: int, seed: i
 
 
 def random_policy_rates(task: str, num_envs: int, workers: int, episodes: int, seed: int):
-    """(score rate, win rate, mean episode length, episodes) of a uniformly random policy."""
-    scored, won, lengths = [], [], []
+    """(score rate, win rate, mean episode length, episode returns) of a uniformly random policy."""
+    scored, won, lengths, returns = [], [], [], []
     with make_env("football", task, num_envs, seed=seed, workers=workers) as env:
         env.reset()
         rng = np.random.default_rng(seed)
+        running = np.zeros(num_envs)
         while len(scored) < episodes:
             s = env.step(random_actions(env, rng))
+            running += s.reward
             for k in np.flatnonzero(s.done):
+                returns.append(running[k])
+                running[k] = 0.0
                 scored.append(s.info["score"][k, 0] > 0)
                 won.append(s.info["won"][k])
                 lengths.append(s.info["episode_length"][k])
-    n = len(scored)
-    return float(np.mean(scored)), float(np.mean(won)), float(np.mean(lengths)), n
+    return float(np.mean(scored)), float(np.mean(won)), float(np.mean(lengths)), np.array(returns)
 
 
 def main(argv=None) -> None:
@@ -87,9 +90,11 @@ def main(argv=None) -> None:
               f"(load average now {os.getloadavg()[0]:.1f})")
         if not a.episodes:
             continue
-        score, win, length, n = random_policy_rates(task, a.envs, a.workers, a.episodes, a.seed)
+        score, win, length, returns = random_policy_rates(task, a.envs, a.workers, a.episodes, a.seed)
+        n = len(returns)
         print(f"{task}: random policy over {n} episodes: score rate {score:.3f} "
               f"(+- {np.sqrt(score * (1 - score) / n):.3f} s.e.), win rate {win:.3f}, "
+              f"return {returns.mean():.3f} (+- {returns.std(ddof=1) / np.sqrt(n):.3f} s.e.), "
               f"mean episode length {length:.1f} steps; load average now {os.getloadavg()[0]:.1f}")
 
 

@@ -233,6 +233,27 @@ def test_gradient_isolation(loss):
         torch.testing.assert_close(p_t, (1 - h.params.polyak) * p_old + h.params.polyak * p, rtol=0, atol=1e-7)
 
 
+@pytest.mark.parametrize("space", [Discrete(4), MultiDiscrete([3, 2])])
+def test_sampled_actor_loss_has_the_exact_entropy_gradient(space):
+    """Eq. 10's ``alpha E[log pi]`` with a Gumbel sample: when the critic cannot tell actions apart, the loss's
+    gradient is exactly alpha times that of ``sum_a pi log pi`` (minus the entropy), not the zero-mean score of
+    one sampled index (which left the policy unregularised: its entropy collapsed on GRF and air combat)."""
+    h, batch = _agent_and_batch([space, Discrete(3)], "gumbel")
+    h.critic.frozen_min_q = lambda features, joint: joint.sum(-1) * 0.0  # flat critic: no action gradient
+    reps = [a.sample(batch["obs"][i]).rep.detach() for i, a in enumerate(h.actors)]
+    loss, mean_logp = h.actor_loss(0, batch, reps)
+    loss.backward()
+    got = [p.grad.clone() for p in h.actors[0].parameters()]
+    h.actors[0].zero_grad(set_to_none=True)
+    z = h.actors[0].body(batch["obs"][0])
+    sizes = [space.n] if isinstance(space, Discrete) else [int(k) for k in space.nvec]
+    exact = sum((lp.exp() * lp).sum(-1) for lp in (torch.log_softmax(c, -1) for c in torch.split(z, sizes, -1)))
+    (h.alphas()[0].detach() * exact.mean()).backward()
+    torch.testing.assert_close(mean_logp, exact.mean().detach())
+    for g, p in zip(got, h.actors[0].parameters()):
+        torch.testing.assert_close(g, p.grad, rtol=1e-5, atol=1e-7)
+
+
 def test_permutation_is_fresh_and_later_agents_see_new_actions():
     """Eq. 10: when agent i_m is updated, agents i_{1:m-1} act with actions sampled after their own step."""
     h, batch = _agent_and_batch([Discrete(3), Discrete(3), Discrete(3)], "gumbel")

@@ -40,6 +40,10 @@ class Sample:
     env: torch.Tensor      #: (B,) int64 for Discrete, (B, d) float / int64 otherwise: the environment action
     logp: torch.Tensor     #: (B,) log density of ``env`` under the actor
     stored: torch.Tensor   #: what the replay buffer keeps (Box: the squashed value in [-1, 1]; else indices)
+    #: (B,) ``E_{a~pi}[log pi(a|o)]`` (minus the entropy) in closed form, differentiable w.r.t. the actor, for
+    #: Discrete and MultiDiscrete heads (None for Box, whose ``logp`` is already reparameterised).  The entropy
+    #: term of a Gumbel-sampled loss must use it: ``logp`` of a sampled index has a zero-mean gradient.
+    mean_logp: torch.Tensor | None = None
 
 
 def _check_avail(avail, n: int, what: str):
@@ -148,7 +152,8 @@ class CategoricalActor(nn.Module):
         hard = F.one_hot(idx, self.n).to(z.dtype)
         soft = F.softmax((logpi + g) / self.tau, dim=-1)
         rep = hard - soft.detach() + soft  # straight-through: forward one-hot, gradient of the relaxed sample
-        return Sample(rep=rep, env=idx, logp=logpi.gather(-1, idx[:, None]).squeeze(-1), stored=idx)
+        return Sample(rep=rep, env=idx, logp=logpi.gather(-1, idx[:, None]).squeeze(-1), stored=idx,
+                      mean_logp=(logpi.exp() * logpi).sum(-1))
 
     def act(self, obs, avail=None) -> Sample:
         idx = self.logits(obs, avail).argmax(-1)
@@ -183,9 +188,10 @@ class MultiDiscreteActor(nn.Module):
         return torch.split(z, self.nvec, dim=-1)
 
     def sample(self, obs, avail=None) -> Sample:
-        reps, idxs, logp = [], [], 0.0
-        for z in self._split(obs, avail):
+        reps, idxs, logp, mean_logp = [], [], 0.0, 0.0
+        for z in self._split(obs, avail):  # independent components: log-probabilities and entropies add
             logpi = F.log_softmax(z, dim=-1)
+            mean_logp = mean_logp + (logpi.exp() * logpi).sum(-1)
             g = -torch.log(-torch.log(torch.rand_like(z).clamp_min(1e-20)))
             idx = (z + g).argmax(-1)
             soft = F.softmax((logpi + g) / self.tau, dim=-1)
@@ -193,7 +199,7 @@ class MultiDiscreteActor(nn.Module):
             idxs.append(idx)
             logp = logp + logpi.gather(-1, idx[:, None]).squeeze(-1)
         idx = torch.stack(idxs, -1)
-        return Sample(rep=torch.cat(reps, -1), env=idx, logp=logp, stored=idx)
+        return Sample(rep=torch.cat(reps, -1), env=idx, logp=logp, stored=idx, mean_logp=mean_logp)
 
     def act(self, obs, avail=None) -> Sample:
         idx = torch.stack([z.argmax(-1) for z in self._split(obs, avail)], -1)
