@@ -1,13 +1,14 @@
 """FOP on the paper's 3x3 matrix game (r(A,A)=5, r(B,B)=10, r(C,C)=20, mismatches -20) at a fixed temperature:
 is the product policy it reaches a logit QRE of the game at that temperature, and which one?
 
-Why a QRE: with one-step episodes (gamma 0) each agent's policy is trained towards ``pi^i ∝ exp(Q_i / alpha)``,
-and the gradient of the critic loss on ``Q_i`` is that of a least-squares fit of ``r`` by ``sum_i Q_i + V``
-on joint actions drawn from the (nearly current) policies, whose minimiser over ``Q_i`` is
-``E_{a_-i ~ pi^-i}[r(a_i, a_-i)]`` up to a constant: at a fixed point every agent soft-best-responds to the
-others, the QRE condition.  The engine answers exactly: ``tabular.qre_gap`` (the largest MaxEnt gain of a
-unilateral soft best response, 0 exactly at a QRE) and ``tabular.qre.enumerate_qre`` (the QRE to compare
-with).  Settings (:data:`EXACT`): the temperature fixed, no epsilon exploration (the policies' own sampling
+Why near a QRE: with one-step episodes (gamma 0) each agent's policy is trained towards
+``pi^i ∝ exp(Q_i / alpha)``, and the critic loss reaches ``Q_i`` through ``sum_i Q_i + V`` (the advantage term of
+the mixer is stop-gradient), a least-squares fit of ``r`` on joint actions drawn from the (nearly current)
+policies, whose minimiser over ``Q_i`` is ``E_{a_-i ~ pi^-i}[r(a_i, a_-i)]`` up to a constant: were that the
+whole residual, every agent would soft-best-respond to the others at a fixed point, the QRE condition.  The
+learnt weights ``lambda_i`` absorb part of the residual, so FOP need not reach a QRE exactly; this measures
+how close it ends.  The engine answers exactly: ``tabular.qre_gap`` (the largest MaxEnt gain of a unilateral
+soft best response, 0 exactly at a QRE) and ``tabular.qre.enumerate_qre`` (the QRE to compare with).  Settings (:data:`EXACT`): the temperature fixed, no epsilon exploration (the policies' own sampling
 explores), and a replay of the last 256 episodes (32 vector steps), so that the fitted values are those of the
 current policies up to a short lag.  Usage:
 ``python benchmarks/fop_matrix_game.py [--seeds 0 1 2 3 4] [--alpha 10] [--total-steps 6400]``
