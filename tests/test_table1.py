@@ -68,3 +68,12 @@ def test_text_lists_every_paper_map_and_the_figure_is_written(root, tmp_path, ca
 def test_bad_input_is_one_line(tmp_path, capsys):
     assert main(["table1", str(tmp_path / "nothing")]) == 2
     assert "is not a directory" in capsys.readouterr().err
+
+
+def test_fop_runs_fill_the_fop_column(tmp_path, capsys):
+    """A run directory written by a FOP run (its resolved config) lands in Table 1's FOP column."""
+    for seed, final in enumerate([0.25, 0.5]):
+        write_run(tmp_path / "runs", "3s5z", "fop", seed, [final])
+    assert main(["table1", str(tmp_path / "runs"), "--json"]) == 0
+    cell = json.loads(capsys.readouterr().out)["cells"]["3s5z"]["fop"]
+    assert cell["win_rates"] == [25.0, 50.0] and cell["median"] == 37.5 and cell["paper"] == [93.0, 0.8]

@@ -1,10 +1,8 @@
 """QMIX (Rashid et al., ICML 2018): per-agent recurrent Q-networks mixed monotonically into ``Q_tot``.
 
-- Agents: one GRU Q-network shared by every agent, whose input is the agent's observation (zero-padded to
-  the largest) and its one-hot id (pymarl's ``RNNAgent`` with ``obs_agent_id``); action values of actions an
-  agent lacks or may not take now are masked (``avail``) in action selection and in the target's max.
-  pymarl also appends the last action; SMAC observations here already carry it (``smac`` option
-  ``obs_last_action``, on by default), so it is not added twice.
+- Agents: one GRU Q-network shared by every agent (:mod:`deep.algos._recurrent_agents`, shared with FOP);
+  action values of actions an agent lacks or may not take now are masked (``avail``) in action selection and
+  in the target's max.
 - Mixer: ``Q_tot = w_2^T elu(W_1^T q + b_1) + V(s)``, with ``W_1 = |hyper_1(s)|``, ``w_2 = |hyper_2(s)|``
   (absolute values: ``dQ_tot / dq_i >= 0``, the monotonicity constraint, eq. 5 of the paper), ``b_1`` a linear
   function of ``s`` and ``V`` a 2-layer MLP of ``s``; ``hyper_*`` are 2-layer MLPs (pymarl's
@@ -33,9 +31,9 @@ from torch import nn
 
 from deep.config import flag, integer, number
 from deep.envs.base import EnvSpec
-from deep.storage.episodes import stack_avail, stack_obs
 
-from .base import Acted, Algorithm, register
+from ._recurrent_agents import RecurrentAgents
+from .base import Acted, register
 
 
 @dataclass(frozen=True)
@@ -58,18 +56,6 @@ class QMIXParams:
     double_q: bool = flag(True, "double-Q targets (online argmax, target value)")
 
 
-class RNNAgent(nn.Module):
-    """fc -> ReLU -> GRUCell -> fc: Q-values of every action from (observation + agent id, hidden state)."""
-
-    def __init__(self, in_dim: int, hidden: int, n_actions: int):
-        super().__init__()
-        self.fc1, self.rnn, self.fc2 = nn.Linear(in_dim, hidden), nn.GRUCell(hidden, hidden), nn.Linear(hidden, n_actions)
-
-    def forward(self, x, h):
-        h = self.rnn(torch.relu(self.fc1(x)), h)
-        return self.fc2(h), h
-
-
 class QMixer(nn.Module):
     """The monotonic mixing network with state-conditioned hypernetworks (absolute weights)."""
 
@@ -89,82 +75,32 @@ class QMixer(nn.Module):
 
 
 @register("qmix")
-class QMIX(Algorithm):
-    on_policy = False
-    supports = frozenset({"discrete"})
+class QMIX(RecurrentAgents):
     Params = QMIXParams
-    loop = "episodic"
-    recurrent = True
 
     def __init__(self, spec: EnvSpec, params: QMIXParams = QMIXParams(), *, device: str = "cpu"):
         super().__init__(spec, params, device=device)
-        self.n = spec.n_agents
-        self.D, self.n_actions = max(spec.obs_dims), [int(s.n) for s in spec.action_spaces]
-        self.A = max(self.n_actions)
-        self.agent = RNNAgent(self.D + self.n, params.rnn_hidden, self.A).to(self.device)
+        self.agent = self.agent_net()
         self.mixer = QMixer(self.n, spec.state_dim, params.mixing_embed, params.hypernet_embed).to(self.device)
         self.target_agent, self.target_mixer = copy.deepcopy(self.agent), copy.deepcopy(self.mixer)
         self.target_agent.requires_grad_(False)
         self.target_mixer.requires_grad_(False)
         self.opt = torch.optim.RMSprop(self.param_groups()["q"], lr=params.lr, alpha=params.optim_alpha,
                                        eps=params.optim_eps)
-        self.act_steps = 0   #: environment steps acted on with exploration (epsilon's clock)
-        self.updates = 0
-        self._ids = torch.eye(self.n, device=self.device)
-
-    # ------------------------------------------------------------------ acting
-    def epsilon(self) -> float:
-        p = self.params
-        frac = min(self.act_steps / p.epsilon_anneal_steps, 1.0) if p.epsilon_anneal_steps else 1.0
-        return p.epsilon_start + frac * (p.epsilon_finish - p.epsilon_start)
-
-    def initial_memory(self, num_envs: int) -> torch.Tensor:
-        return torch.zeros(num_envs, self.n, self.params.rnn_hidden, device=self.device)
-
-    def reset_memory(self, memory, done):
-        return memory * torch.as_tensor(~np.asarray(done), dtype=memory.dtype, device=self.device)[:, None, None]
-
-    def _inputs(self, obs):
-        """(..., n, D) observations -> (..., n, D + n) with the agents' one-hot ids."""
-        return torch.cat([obs, self._ids.expand(*obs.shape[:-1], self.n)], -1)
-
-    def _q(self, net, obs, h):
-        """One step of ``net`` for every agent: (E, n, D) observations, (E, n, H) memory -> (E, n, A), memory."""
-        E = obs.shape[0]
-        q, h = net(self._inputs(obs).reshape(E * self.n, -1), h.reshape(E * self.n, -1))
-        return q.view(E, self.n, self.A), h.view(E, self.n, -1)
 
     @torch.no_grad()
     def act(self, obs, avail, *, deterministic: bool = False, rng: np.random.Generator | None = None,
             memory=None) -> Acted:
         """Greedy available actions, or epsilon-greedy (uniform over the available actions; ``rng`` draws)."""
-        E = obs[0].shape[0]
-        if memory is None:
-            raise ValueError("qmix is recurrent: act() needs memory= (initial_memory, then Acted.memory)")
-        m = stack_avail(avail, self.n_actions, self.A, E)
-        q, h = self._q(self.agent, torch.as_tensor(stack_obs(obs, self.D), device=self.device), memory)
-        q = q.masked_fill(~torch.as_tensor(m, device=self.device), -torch.inf)
-        a = q.argmax(-1).cpu().numpy()
+        q, h, m = self._first_step(obs, avail, memory)
+        a = q.masked_fill(~m, -torch.inf).argmax(-1).cpu().numpy()
         if not deterministic:
             if rng is None:
                 raise ValueError("exploring actions need rng")
-            explore = rng.random((E, self.n)) < self.epsilon()
-            uniform = np.argmax(rng.random(m.shape) * m, axis=-1)   # uniform over the available actions
-            a = np.where(explore, uniform, a)
-            self.act_steps += E
-        acts = [a[:, i].astype(np.int64) for i in range(self.n)]
-        return Acted(acts, acts, None, memory=h)
+            a = self._explore(a, m.cpu().numpy(), rng)
+        return self._acted(a, h)
 
     # ------------------------------------------------------------------ learning
-    def _unroll(self, agent, obs):
-        """Q-values over whole episodes: (B, L+1, n, D) -> (B, L+1, n, A), memory from zeros."""
-        h = self.initial_memory(obs.shape[0])
-        qs = []
-        for t in range(obs.shape[1]):
-            q, h = self._q(agent, obs[:, t], h)
-            qs.append(q)
-        return torch.stack(qs, 1)
-
     def _td(self, batch):
         p = self.params
         obs, avail, state = batch["obs"].to(self.device), batch["avail"].to(self.device), batch["state"].to(self.device)
@@ -213,10 +149,8 @@ class QMIX(Algorithm):
     @torch.no_grad()
     def greedy_values(self, obs, avail) -> torch.Tensor:
         """Every agent's Q-values of its first step's observation, unavailable actions at -inf (for checks)."""
-        q, _ = self._q(self.agent, torch.as_tensor(stack_obs(obs, self.D), device=self.device),
-                       self.initial_memory(obs[0].shape[0]))
-        m = stack_avail(avail, self.n_actions, self.A, obs[0].shape[0])
-        return q.masked_fill(~torch.as_tensor(m, device=self.device), -torch.inf)
+        q, _, m = self._first_step(obs, avail, self.initial_memory(obs[0].shape[0]))
+        return q.masked_fill(~m, -torch.inf)
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
