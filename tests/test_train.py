@@ -72,6 +72,32 @@ def test_every_shipped_config_validates_and_holds_the_paper_settings():
     assert (walker["n_step"], walker["actor_lr"], walker["critic_lr"], walker["alpha"]) == (20, 5e-4, 1e-3, 0.2)
 
 
+FOOTBALL_PAPER_TASKS = ("academy_run_pass_and_shoot_with_keeper", "academy_corner")  # Fig. 3g-h
+
+
+def test_football_paper_configs_of_every_algorithm_resolve_with_the_reference_settings():
+    """The four algorithms of Fig. 3g-h have a paper config on both GRF tasks (no other football ones), each
+    resolving through the same layers as ``meharl train --algo A --env football``, with the paper's budgets
+    and the values looked up in HARL's tuned RPS HAPPO config (deep/configs/paper/{happo,mappo}/football_*)."""
+    shipped = {(p.parent.name, p.stem) for p in CONFIG_DIR.glob("paper/*/football_*.yaml")}
+    assert shipped == {(a, f"football_{t}") for a in ("hasac", "happo", "mappo", "qmix") for t in FOOTBALL_PAPER_TASKS}
+    for algo, stem in sorted(shipped):
+        task = stem.removeprefix("football_")
+        cfg = resolve("football", task, 0, algo=algo)
+        assert cfg["algo_name"] == algo and cfg["env_options"]["workers"] == 2
+        assert cfg["train"]["total_steps"] == {"academy_run_pass_and_shoot_with_keeper": 20e6,
+                                               "academy_corner": 25e6}[task]  # Appendix H.2.4
+        if algo in ("happo", "mappo"):
+            a = cfg["algo"]
+            assert cfg["num_envs"] == 50 and a["hidden"] == [64, 64] and a["rollout_length"] == 200
+            assert (a["ppo_epochs"], a["critic_epochs"], a["actor_minibatches"], a["critic_minibatches"]) == (15, 15, 2, 2)
+            assert (a["clip"], a["entropy_coef"], a["actor_lr"], a["huber_delta"], a["value_norm"]) == (0.2, 0.01, 5e-4,
+                                                                                                   10.0, True)
+            assert a["share_params"] is (algo == "mappo")
+    qmix_corner = resolve("football", "academy_corner", 0, algo="qmix")
+    assert qmix_corner["train"]["buffer_episodes"] == 1000 and qmix_corner["algo"]["epsilon_anneal_steps"] == 50_000
+
+
 def test_unknown_keys_and_bad_values_are_rejected_by_name():
     with pytest.raises(ValueError, match=r"unknown key algo\.nstep"):
         resolve("mpe", "simple_spread_v3", 0, ["algo.nstep=5"])
