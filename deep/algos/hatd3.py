@@ -14,7 +14,11 @@ One gradient update (:meth:`HATD3.update`) is
 Acting adds Gaussian exploration noise ``expl_noise`` (in units of half the action range) to the
 deterministic action.  A Discrete agent acts through a proto-action (``deep.nets.heads.DeterministicDiscreteActor``;
 the reference code has no discrete HATD3): this lets the deterministic baselines play the paper's matrix game.
-There is no entropy: the log-probabilities the replay buffer keeps are not used.
+A MultiDiscrete agent (air combat's hierarchical action) has one proto-action block per component
+(``DeterministicMultiDiscreteActor``): exploration noise and target smoothing perturb every component's
+block independently, so each component explores and is smoothed as a Discrete agent would be (why per
+component: that class's docstring).  There is no entropy: the log-probabilities the replay buffer keeps are
+not used.
 
 :class:`HATD3` is also the body of the deterministic HASAC ablation (``deep.algos.hasac_det``), which
 replaces :meth:`next_actions`, :meth:`actor_value` and :meth:`actors_due`.
@@ -61,7 +65,7 @@ class HATD3Params(OffPolicyParams):
 @register("hatd3")
 class HATD3(Algorithm):
     on_policy = False
-    supports = frozenset({"box", "discrete"})
+    supports = frozenset({"box", "discrete", "multidiscrete"})
     Params = HATD3Params
     target_actors: ClassVar[bool] = True   #: HATD3 bootstraps with target actors; deterministic HASAC does not
 
