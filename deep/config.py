@@ -4,9 +4,10 @@ A config has four sections: top-level run keys (:class:`RunSettings`), ``env_opt
 ``deep.envs.make_env``, which rejects what the family does not know), ``algo`` (the algorithm's ``Params``,
 defined beside it in :mod:`deep.algos`) and ``train`` (the loop's ``Train`` settings, in :mod:`deep.run`).
 Every setting is a dataclass field made by one of :func:`integer`, :func:`number`, :func:`flag`,
-:func:`choice`, :func:`sizes` or :func:`setting`, holding its default and a one-line description: the one
-place from which validation messages and the generated defaults files (``deep/configs/algos/<algo>.yaml``,
-``python -m deep.config``) come.
+:func:`choice`, :func:`sizes` or :func:`setting` (:func:`setting_like` redeclares an inherited one with
+another default), holding its default and a one-line description: the one place from which validation
+messages and the generated defaults files (``deep/configs/algos/<algo>.yaml``, ``python -m deep.config``)
+come.
 
 :func:`resolve` lays, each over the previous:
 
@@ -83,6 +84,14 @@ def sizes(default: tuple, doc: str) -> dataclasses.Field:
     """A non-empty list of positive integers (layer sizes); stored as a tuple."""
     return setting(tuple(default), doc, "a non-empty list of positive integers",
                    lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(_is_int(h) and h > 0 for h in v))
+
+
+def setting_like(cls, name: str, default=dataclasses.MISSING) -> dataclasses.Field:
+    """Setting ``name`` of the settings class ``cls`` (its description and check), with another ``default``
+    if one is given: a subclass redeclares an inherited field this way to change only its default, another
+    settings class takes over a field."""
+    f = fields(cls)[name]
+    return dataclasses.field(default=f.default if default is dataclasses.MISSING else default, metadata=f.metadata)
 
 
 def fields(cls) -> dict[str, dataclasses.Field]:

@@ -32,28 +32,23 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from deep.config import choice, flag, integer, number, sizes
+from deep.config import choice, flag, number
 from deep.envs.base import EnvSpec
 from deep.nets.critics import PRECISIONS, TwinCritic, polyak_
 from deep.nets.heads import CategoricalActor, make_actor
 
 from .base import Acted, Algorithm, register
+from .off_policy_base import OffPolicyParams, fused_adam
 
 
 @dataclass(frozen=True)
-class HASACParams:
-    """HASAC's hyper-parameters (the config's ``algo`` section).  Defaults: HASAC_SETTINGS.md, common
-    settings and the MPE row (the paper's Table 8-10 / reference code's tuned configs)."""
+class HASACParams(OffPolicyParams):
+    """HASAC's hyper-parameters (the config's ``algo`` section): the common off-policy ones
+    (:class:`~deep.algos.off_policy_base.OffPolicyParams`, whose defaults are HASAC's) and the temperature's.
+    Defaults: HASAC_SETTINGS.md, common settings and the MPE row (the paper's Table 8-10 / reference code's
+    tuned configs)."""
 
-    hidden: tuple = sizes((256, 256), "hidden layer sizes of every actor and critic MLP")
-    actor_lr: float = number(5e-4, "actors' Adam learning rate", lo=0, lo_open=True)
-    critic_lr: float = number(5e-4, "critics' Adam learning rate", lo=0, lo_open=True)
     alpha_lr: float = number(3e-4, "temperatures' Adam learning rate (auto_alpha)", lo=0, lo_open=True)
-    gamma: float = number(0.99, "discount", lo=0, hi=1, hi_open=True,
-                          allow_none="for a tabular game's own discount")
-    n_step: int = integer(20, "steps of the n-step soft targets (deep/storage/replay.py)")
-    polyak: float = number(0.005, "Polyak averaging rate of the target critics", lo=0, hi=1, lo_open=True)
-    batch_size: int = integer(1000, "transitions per gradient update")
     auto_alpha: bool = flag(True, "tune each agent's temperature towards its target entropy")
     alpha: float = number(1.0, "initial temperature if auto_alpha, else the fixed temperature", lo=0, lo_open=True)
     target_entropy_fraction: float = number(0.98, "discrete target entropy = fraction * log(available actions)",
@@ -62,15 +57,8 @@ class HASACParams:
     gumbel_tau: float = number(1.0, "Gumbel-softmax temperature of discrete actions", lo=0, lo_open=True)
     discrete_actor_loss: str = choice("expected", "Discrete agents' eq. 10: exact expectation or Gumbel sample",
                                       "expected", "gumbel")
-    critic_loss: str = choice("mse", "soft Bellman residual: squared or Huber", "mse", "huber")
-    huber_delta: float = number(10.0, "Huber loss threshold", lo=0, lo_open=True)
     precision: str = choice("fp32", "critics' matrix products: float32, or bf16 autocast with fp32 weights, "
                             "optimiser state, targets and losses (not yet shown to learn as well)", *PRECISIONS)
-
-
-def fused_adam(params, lr: float) -> torch.optim.Adam:
-    """Adam with the fused kernel (one pass over the parameters; about 6x faster than the default on a CPU)."""
-    return torch.optim.Adam(params, lr=lr, fused=True)
 
 
 def _spaces_equal(a, b) -> bool:

@@ -18,29 +18,20 @@ from dataclasses import dataclass
 
 import torch
 
-from deep.config import choice, integer, number, sizes
+from deep.config import setting_like
 
 from .base import register
-from .hatd3 import HATD3
+from .hatd3 import HATD3, HATD3Params
+from .off_policy_base import OffPolicyParams
 
 
 @dataclass(frozen=True)
-class HASACDetParams:
-    """Defaults: HASAC's (HASAC_SETTINGS.md common settings and MPE row, as ``deep.algos.hasac``), with the
-    reference code's exploration noise of its deterministic actors (HATD3 / HADDPG ``expl_noise``); the paper
-    gives no value for the ablation's noise."""
+class HASACDetParams(OffPolicyParams):
+    """The common off-policy settings (:class:`~deep.algos.off_policy_base.OffPolicyParams`, HASAC's defaults:
+    HASAC_SETTINGS.md common settings and MPE row) and the reference code's exploration noise of its
+    deterministic actors (HATD3's ``expl_noise``); the paper gives no value for the ablation's noise."""
 
-    hidden: tuple = sizes((256, 256), "hidden layer sizes of every actor and critic MLP")
-    actor_lr: float = number(5e-4, "actors' Adam learning rate", lo=0, lo_open=True)
-    critic_lr: float = number(5e-4, "critics' Adam learning rate", lo=0, lo_open=True)
-    gamma: float = number(0.99, "discount", lo=0, hi=1, hi_open=True,
-                          allow_none="for a tabular game's own discount")
-    n_step: int = integer(20, "steps of the n-step targets (deep/storage/replay.py)")
-    polyak: float = number(0.005, "Polyak averaging rate of the target critics", lo=0, hi=1, lo_open=True)
-    batch_size: int = integer(1000, "transitions per gradient update")
-    expl_noise: float = number(0.1, "std of the Gaussian exploration noise, in half action ranges", lo=0)
-    critic_loss: str = choice("mse", "critic regression loss: squared or Huber", "mse", "huber")
-    huber_delta: float = number(10.0, "Huber loss threshold", lo=0, lo_open=True)
+    expl_noise: float = setting_like(HATD3Params, "expl_noise")
 
 
 @register("hasac-det")

@@ -14,7 +14,11 @@ One gradient update (:meth:`HATD3.update`) is
 Acting adds Gaussian exploration noise ``expl_noise`` (in units of half the action range) to the
 deterministic action.  A Discrete agent acts through a proto-action (``deep.nets.heads.DeterministicDiscreteActor``;
 the reference code has no discrete HATD3): this lets the deterministic baselines play the paper's matrix game.
-There is no entropy: the log-probabilities the replay buffer keeps are not used.
+A MultiDiscrete agent (air combat's hierarchical action) has one proto-action block per component
+(``DeterministicMultiDiscreteActor``): exploration noise and target smoothing perturb every component's
+block independently, so each component explores and is smoothed as a Discrete agent would be (why per
+component: that class's docstring).  There is no entropy: the log-probabilities the replay buffer keeps are
+not used.
 
 :class:`HATD3` is also the body of the deterministic HASAC ablation (``deep.algos.hasac_det``), which
 replaces :meth:`next_actions`, :meth:`actor_value` and :meth:`actors_due`.
@@ -29,42 +33,39 @@ from typing import ClassVar, Sequence
 import numpy as np
 import torch
 
-from deep.config import choice, integer, number, sizes
+from deep.config import integer, number, setting_like
 from deep.envs.base import EnvSpec
 from deep.nets.critics import TwinCritic, polyak_
 from deep.nets.heads import make_deterministic_actor
 
 from .base import Acted, Algorithm, register
-from .hasac import HASAC, fused_adam
+from .hasac import HASAC
+from .off_policy_base import OffPolicyParams, fused_adam
 
 
 @dataclass(frozen=True)
-class HATD3Params:
-    """HATD3's hyper-parameters.  Defaults: the reference code's (PKU-MARL/HARL) ``configs/algos_cfgs/hatd3.yaml``,
-    which its tuned MPE configs (spread, reference, speaker_listener, continuous) keep unchanged; its tuned
-    MAMuJoCo configs change the pair's ``deep/configs/paper/hatd3/`` entries (256x256 networks, n-step)."""
+class HATD3Params(OffPolicyParams):
+    """HATD3's hyper-parameters: the common off-policy ones (:class:`~deep.algos.off_policy_base.OffPolicyParams`)
+    and the noises and delay.  Defaults: the reference code's (PKU-MARL/HARL) ``configs/algos_cfgs/hatd3.yaml``,
+    which its tuned MPE configs (spread, reference, speaker_listener, continuous) keep unchanged (it differs
+    from HASAC's in the networks, critic rate and n-step, redeclared here); its tuned MAMuJoCo configs change
+    the pair's ``deep/configs/paper/hatd3/`` entries (256x256 networks, n-step).  Its ``use_huber_loss`` is
+    not read by HATD3's critic (harl/algorithms/critics/twin_continuous_q_critic.py: squared loss), hence
+    ``critic_loss: mse``."""
 
-    hidden: tuple = sizes((128, 128), "hidden layer sizes of every actor and critic MLP")
-    actor_lr: float = number(5e-4, "actors' Adam learning rate", lo=0, lo_open=True)
-    critic_lr: float = number(1e-3, "critics' Adam learning rate", lo=0, lo_open=True)
-    gamma: float = number(0.99, "discount", lo=0, hi=1, hi_open=True,
-                          allow_none="for a tabular game's own discount")
-    n_step: int = integer(1, "steps of the n-step targets (deep/storage/replay.py)")
-    polyak: float = number(0.005, "Polyak averaging rate of the target networks", lo=0, hi=1, lo_open=True)
-    batch_size: int = integer(1000, "transitions per gradient update")
+    hidden: tuple = setting_like(OffPolicyParams, "hidden", (128, 128))
+    critic_lr: float = setting_like(OffPolicyParams, "critic_lr", 1e-3)
+    n_step: int = setting_like(OffPolicyParams, "n_step", 1)
     expl_noise: float = number(0.1, "std of the Gaussian exploration noise, in half action ranges", lo=0)
     policy_noise: float = number(0.2, "std of the target policy smoothing noise, in half action ranges", lo=0)
     noise_clip: float = number(0.5, "the smoothing noise is clipped to +-noise_clip", lo=0)
     policy_freq: int = integer(2, "critic updates per (delayed) actor and target update")
-    critic_loss: str = choice("mse", "critic regression loss: squared (the reference's twin critic) or Huber",
-                              "mse", "huber")
-    huber_delta: float = number(10.0, "Huber loss threshold", lo=0, lo_open=True)
 
 
 @register("hatd3")
 class HATD3(Algorithm):
     on_policy = False
-    supports = frozenset({"box", "discrete"})
+    supports = frozenset({"box", "discrete", "multidiscrete"})
     Params = HATD3Params
     target_actors: ClassVar[bool] = True   #: HATD3 bootstraps with target actors; deterministic HASAC does not
 

@@ -30,36 +30,27 @@ import numpy as np
 import torch
 from gymnasium.spaces import Box, Discrete
 
-from deep.config import choice, flag, integer, number, sizes
+from deep.config import flag, integer, number
 from deep.envs.base import EnvSpec
 from deep.nets.critics import TwinCritic, polyak_
 from deep.nets.heads import make_actor
 
 from .base import Acted, Algorithm, action_kind, register
-from .hasac import fused_adam
+from .off_policy_base import OffPolicyParams, fused_adam
 
 
 @dataclass(frozen=True)
-class SACParams:
-    """Defaults: HASAC's (HASAC_SETTINGS.md common settings and MPE row), which the paper's SAC baseline is
-    compared under; ``max_joint_actions`` is this project's limit."""
+class SACParams(OffPolicyParams):
+    """The common off-policy settings (:class:`~deep.algos.off_policy_base.OffPolicyParams`) and the
+    temperature's.  Defaults: HASAC's (HASAC_SETTINGS.md common settings and MPE row), which the paper's SAC
+    baseline is compared under; ``max_joint_actions`` is this project's limit."""
 
-    hidden: tuple = sizes((256, 256), "hidden layer sizes of the actor and critic MLPs")
-    actor_lr: float = number(5e-4, "actor's Adam learning rate", lo=0, lo_open=True)
-    critic_lr: float = number(5e-4, "critics' Adam learning rate", lo=0, lo_open=True)
     alpha_lr: float = number(3e-4, "temperature's Adam learning rate (auto_alpha)", lo=0, lo_open=True)
-    gamma: float = number(0.99, "discount", lo=0, hi=1, hi_open=True,
-                          allow_none="for a tabular game's own discount")
-    n_step: int = integer(20, "steps of the n-step soft targets (deep/storage/replay.py)")
-    polyak: float = number(0.005, "Polyak averaging rate of the target critics", lo=0, hi=1, lo_open=True)
-    batch_size: int = integer(1000, "transitions per gradient update")
     auto_alpha: bool = flag(True, "tune the temperature towards the target entropy")
     alpha: float = number(1.0, "initial temperature if auto_alpha, else the fixed temperature", lo=0, lo_open=True)
     target_entropy_fraction: float = number(0.98, "discrete target entropy = fraction * log(available joint actions)",
                                             lo=0, hi=1)
     max_joint_actions: int = integer(256, "Discrete agents: the largest joint action space one categorical covers")
-    critic_loss: str = choice("mse", "soft Bellman residual: squared or Huber", "mse", "huber")
-    huber_delta: float = number(10.0, "Huber loss threshold", lo=0, lo_open=True)
 
 
 @register("sac")

@@ -15,6 +15,10 @@ Box actions are squashed Gaussians mapped affinely onto ``[low, high]`` (each Bo
 symmetric ``[-1, 1]``) and their log density includes that map's Jacobian.  Discrete actions are Gumbel-softmax
 samples (straight-through) from logits masked by the available actions: an unavailable action has probability
 exactly 0, so it is never sampled nor chosen as the argmax.
+
+The deterministic actors of HATD3 and deterministic HASAC (:func:`make_deterministic_actor`) reuse the spaces'
+common parts (a Box's bounds; the one-hot critic form and uniform warm-up draws of discrete spaces) and choose
+an action from a proto-action with exploration noise instead of sampling (:class:`_Deterministic`).
 """
 from __future__ import annotations
 
@@ -172,20 +176,44 @@ class CategoricalActor(nn.Module):
         return float(fraction) * torch.log(avail.sum(-1).double())
 
 
-class MultiDiscreteActor(nn.Module):
-    """Independent Gumbel-softmax components, one per entry of ``nvec``; masks concatenate the components'."""
+class _MultiDiscrete(nn.Module):
+    """What every actor of a MultiDiscrete space shares: one output block per entry of ``nvec`` (masks
+    concatenate the components' masks in the same order), the critic form (the components' one-hots,
+    concatenated) and uniform warm-up actions, drawn component by component."""
 
-    def __init__(self, obs_dim: int, space: MultiDiscrete, hidden, tau: float = 1.0):
+    def __init__(self, obs_dim: int, space: MultiDiscrete, hidden):
         super().__init__()
         self.nvec = [int(k) for k in np.asarray(space.nvec).ravel()]
-        self.rep_dim, self.tau = sum(self.nvec), float(tau)
+        self.rep_dim = sum(self.nvec)
         self.body = mlp(obs_dim, hidden, self.rep_dim)
 
-    def _split(self, obs, avail):
-        z = self.body(obs)
+    def _components(self, z, avail, fill: float):
+        """``z`` (B, sum(nvec)) with unavailable entries set to ``fill``, split into the components' blocks."""
         if avail is not None:
-            z = z.masked_fill(~_check_avail(avail, self.rep_dim, "MultiDiscrete actor"), MASKED_LOGIT)
+            z = z.masked_fill(~_check_avail(avail, self.rep_dim, "MultiDiscrete actor"), fill)
         return torch.split(z, self.nvec, dim=-1)
+
+    def rep_of(self, stored):
+        stored = stored.long()
+        return torch.cat([F.one_hot(stored[:, j], k).float() for j, k in enumerate(self.nvec)], -1)
+
+    def random(self, n: int, avail, rng: np.random.Generator):
+        m = np.ones((n, self.rep_dim), dtype=bool) if avail is None else np.asarray(avail, dtype=bool)
+        parts = [_uniform_discrete(k, n, block, rng)
+                 for k, block in zip(self.nvec, np.split(m, np.cumsum(self.nvec)[:-1], axis=1))]
+        idx = torch.stack([s.env for s in parts], -1)
+        return Sample(rep=self.rep_of(idx), env=idx, logp=sum(s.logp for s in parts), stored=idx)
+
+
+class MultiDiscreteActor(_MultiDiscrete):
+    """Independent Gumbel-softmax components, one per entry of ``nvec``."""
+
+    def __init__(self, obs_dim: int, space: MultiDiscrete, hidden, tau: float = 1.0):
+        super().__init__(obs_dim, space, hidden)
+        self.tau = float(tau)
+
+    def _split(self, obs, avail):
+        return self._components(self.body(obs), avail, MASKED_LOGIT)
 
     def sample(self, obs, avail=None) -> Sample:
         reps, idxs, logp, mean_logp = [], [], 0.0, 0.0
@@ -205,25 +233,6 @@ class MultiDiscreteActor(nn.Module):
         idx = torch.stack([z.argmax(-1) for z in self._split(obs, avail)], -1)
         return Sample(rep=self.rep_of(idx), env=idx, logp=torch.zeros(obs.shape[0]), stored=idx)
 
-    def rep_of(self, stored):
-        stored = stored.long()
-        return torch.cat([F.one_hot(stored[:, j], k).float() for j, k in enumerate(self.nvec)], -1)
-
-    def random(self, n: int, avail, rng: np.random.Generator):
-        m = np.ones((n, self.rep_dim), dtype=bool) if avail is None else np.asarray(avail, dtype=bool)
-        cols, logp, start = [], np.zeros(n), 0
-        for k in self.nvec:
-            mk = m[:, start:start + k]
-            counts = mk.sum(axis=1)
-            if np.any(counts == 0):
-                raise ValueError("MultiDiscrete actor: a component has no available action")
-            pick = np.floor(rng.random(n) * counts).astype(np.int64)
-            cols.append((np.cumsum(mk, axis=1) > pick[:, None]).argmax(axis=1))
-            logp -= np.log(counts)
-            start += k
-        idx = torch.as_tensor(np.stack(cols, -1))
-        return Sample(rep=self.rep_of(idx), env=idx, logp=torch.as_tensor(logp, dtype=torch.float32), stored=idx)
-
     def target_entropy(self, fraction: float, avail=None):
         """``fraction * sum_j log|A^i_j|``; with a mask, of the available actions of each component, per row."""
         if avail is None:
@@ -232,9 +241,12 @@ class MultiDiscreteActor(nn.Module):
 
 
 class _Deterministic:
-    """Deterministic actors (HATD3, deterministic HASAC): ``proto(o)`` is a differentiable point of
-    ``[-1, 1]^d``; :meth:`act` perturbs it with clipped Gaussian noise (exploration, target policy smoothing)
-    and maps it to an action (``to_action``)."""
+    """Deterministic actors (HATD3, deterministic HASAC): the proto-action ``x = tanh(f(o))`` is a
+    differentiable point of ``[-1, 1]^d``; :meth:`act` perturbs it with clipped Gaussian noise (exploration,
+    target policy smoothing) and maps it to an action (``to_action``)."""
+
+    def proto(self, obs, avail=None):
+        return torch.tanh(self.body(obs))
 
     def act(self, obs, avail=None, noise: float = 0.0, clip: float | None = None) -> Sample:
         x = self.proto(obs, avail)
@@ -254,11 +266,12 @@ class DeterministicBoxActor(_Deterministic, _BoxActor):
         super().__init__(space)
         self.body = mlp(obs_dim, hidden, self.dim)
 
-    def proto(self, obs, avail=None):
-        return torch.tanh(self.body(obs))
-
     def to_action(self, x, avail=None) -> Sample:
         return Sample(rep=x, env=self._to_env(x), logp=torch.zeros(x.shape[0], device=x.device), stored=x)
+
+
+#: Below every proto-action coordinate (``tanh`` is in [-1, 1]): an unavailable action never wins an argmax.
+MASKED_PROTO = -2.0
 
 
 class DeterministicDiscreteActor(_Deterministic, nn.Module):
@@ -276,11 +289,8 @@ class DeterministicDiscreteActor(_Deterministic, nn.Module):
         self.n = self.rep_dim = int(n)
         self.body = mlp(obs_dim, hidden, self.n)
 
-    def proto(self, obs, avail=None):
-        return torch.tanh(self.body(obs))
-
     def to_action(self, x, avail=None) -> Sample:
-        z = x if avail is None else x.masked_fill(~_check_avail(avail, self.n, "Discrete actor"), -2.0)
+        z = x if avail is None else x.masked_fill(~_check_avail(avail, self.n, "Discrete actor"), MASKED_PROTO)
         idx = z.argmax(-1)
         return Sample(rep=(x + 1.0) / 2.0, env=idx, logp=torch.zeros(x.shape[0], device=x.device), stored=idx)
 
@@ -291,27 +301,54 @@ class DeterministicDiscreteActor(_Deterministic, nn.Module):
         return _uniform_discrete(self.n, n, avail, rng)
 
 
+class DeterministicMultiDiscreteActor(_Deterministic, _MultiDiscrete):
+    """:class:`DeterministicDiscreteActor` per component: the proto-action ``x = tanh(f(o))`` has one block
+    ``x_j`` in ``[-1, 1]^{nvec_j}`` per component and component ``j`` plays ``argmax`` of ``x_j`` over its
+    available actions.  The critic sees the components' one-hots concatenated (as HASAC's MultiDiscrete
+    actor gives it); the actor's loss evaluates the critic at the differentiable ``(x + 1) / 2``.
+
+    Exploration and target smoothing add independent Gaussian noise (clipped for smoothing) to every
+    coordinate of ``x``, so each component is perturbed on its own: component ``j`` leaves its greedy action
+    only when the noise overturns the margin between its top available coordinates, with a probability set by
+    that component's margin alone, as a Discrete agent's.  Per component, because the components are separate
+    decisions (altitude, heading, speed, shoot in air combat) that the environment combines: noise on the
+    joint action would need one coordinate per combination (``prod(nvec)``) instead of ``sum(nvec)``.  The
+    smoothed bootstrap action is again one one-hot per component, so the target averages the critic over
+    the actions near the target actor's in each component separately."""
+
+    def to_action(self, x, avail=None) -> Sample:
+        idx = torch.stack([z.argmax(-1) for z in self._components(x, avail, MASKED_PROTO)], -1)
+        return Sample(rep=(x + 1.0) / 2.0, env=idx, logp=torch.zeros(x.shape[0], device=x.device), stored=idx)
+
+
+def _check_space(space) -> None:
+    """A ValueError unless actors support ``space``: a Box, a Discrete from 0, a flat MultiDiscrete from 0."""
+    if isinstance(space, Discrete) and int(space.start) != 0:
+        raise ValueError(f"Discrete spaces must start at 0, got {space!r}")
+    if isinstance(space, MultiDiscrete) and (np.any(np.asarray(space.start) != 0) or np.asarray(space.nvec).ndim != 1):
+        raise ValueError(f"MultiDiscrete spaces must be flat and start at 0, got {space!r}")
+    if not isinstance(space, (Box, Discrete, MultiDiscrete)):
+        raise ValueError(f"unsupported action space {space!r}; expected Box, Discrete or MultiDiscrete")
+
+
 def make_deterministic_actor(obs_dim: int, space, hidden) -> nn.Module:
-    """A deterministic actor for a Box or Discrete space (MultiDiscrete: a ValueError)."""
+    """A deterministic actor (HATD3, deterministic HASAC) for a Box, Discrete or MultiDiscrete space."""
+    _check_space(space)
     if isinstance(space, Box):
         return DeterministicBoxActor(obs_dim, space, hidden)
-    if isinstance(space, Discrete) and int(space.start) == 0:
+    if isinstance(space, Discrete):
         return DeterministicDiscreteActor(obs_dim, int(space.n), hidden)
-    raise ValueError(f"deterministic actors need a Box or a Discrete space starting at 0, got {space!r}")
+    return DeterministicMultiDiscreteActor(obs_dim, space, hidden)
 
 
 def make_actor(obs_dim: int, space, hidden, gumbel_tau: float = 1.0) -> nn.Module:
+    """A stochastic actor (HASAC, SAC) for a Box, Discrete or MultiDiscrete space."""
+    _check_space(space)
     if isinstance(space, Box):
         return SquashedGaussianActor(obs_dim, space, hidden)
     if isinstance(space, Discrete):
-        if int(space.start) != 0:
-            raise ValueError(f"Discrete spaces must start at 0, got {space!r}")
         return CategoricalActor(obs_dim, int(space.n), hidden, gumbel_tau)
-    if isinstance(space, MultiDiscrete):
-        if np.any(np.asarray(space.start) != 0) or np.asarray(space.nvec).ndim != 1:
-            raise ValueError(f"MultiDiscrete spaces must be flat and start at 0, got {space!r}")
-        return MultiDiscreteActor(obs_dim, space, hidden, gumbel_tau)
-    raise ValueError(f"unsupported action space {space!r}; expected Box, Discrete or MultiDiscrete")
+    return MultiDiscreteActor(obs_dim, space, hidden, gumbel_tau)
 
 
 def stored_layout(space) -> tuple[tuple, type]:
