@@ -31,6 +31,9 @@ from meharl.cli import main
 SMALL_ALGO = {"hidden": "[16, 16]", "batch_size": "32", "n_step": "2"}
 SMALL_TRAIN = {"warmup_steps": "64", "progress": "false", "tensorboard": "false", "eval_episodes": "2"}
 WALL_CLOCK = {"wall_time", "env_steps_per_s", "updates_per_s"}
+#: (algorithm, overrides): every registered algorithm as configured by default, and settings that add state
+VARIANTS = [(name, ()) for name in algo_names()] + [("hasac", ("algo.value_norm=true",))]
+VARIANT_IDS = [name + "".join(f"-{o.split('.')[-1]}" for o in extra) for name, extra in VARIANTS]
 
 
 def _task(name):
@@ -88,9 +91,9 @@ def _rows(path):
                 for r in csv.DictReader(fh)]
 
 
-def _first_batch(name, tmp_path):
+def _first_batch(name, tmp_path, variant=()):
     """The first batch the loop hands to ``update``, and the algorithm (with the state it had then)."""
-    run = start(_cfg(name, ["train.total_steps=100000", "train.eval_interval=0",
+    run = start(_cfg(name, [*variant, "train.total_steps=100000", "train.eval_interval=0",
                             "train.checkpoint_interval=0"]), tmp_path / "probe")
     seen = []
     original = run.algo.update
@@ -112,9 +115,9 @@ def _first_batch(name, tmp_path):
     return run.algo, seen[0]
 
 
-@pytest.mark.parametrize("name", algo_names())
-def test_named_losses_reach_their_own_parameter_group_only_and_inputs_stay(name, tmp_path):
-    algo, batch = _first_batch(name, tmp_path)
+@pytest.mark.parametrize("name, variant", VARIANTS, ids=VARIANT_IDS)
+def test_named_losses_reach_their_own_parameter_group_only_and_inputs_stay(name, variant, tmp_path):
+    algo, batch = _first_batch(name, tmp_path, variant)
     groups = algo.param_groups()
     targets = algo.target_params()
     everything = {id(p): p for ps in groups.values() for p in ps} | {id(p): p for p in targets}
@@ -142,9 +145,9 @@ def test_named_losses_reach_their_own_parameter_group_only_and_inputs_stay(name,
     assert all(p.grad is None or not p.requires_grad for p in targets)
 
 
-def _budget(name, tmp_path):
+def _budget(name, tmp_path, variant=()):
     """(total_steps, checkpoint_interval): a run of a few updates with a checkpoint inside it."""
-    run = start(_cfg(name, ["train.total_steps=100000", "train.eval_interval=0",
+    run = start(_cfg(name, [*variant, "train.total_steps=100000", "train.eval_interval=0",
                             "train.checkpoint_interval=0"]), tmp_path / "budget")
     while run.counters["updates"] < 3:
         run.run(stop_after=1)
@@ -153,11 +156,11 @@ def _budget(name, tmp_path):
     return 4 * steps, steps
 
 
-@pytest.mark.parametrize("name", algo_names())
-def test_same_seed_twice_and_sigkill_then_resume_give_the_same_run(name, tmp_path):
-    total, ckpt = _budget(name, tmp_path)
-    extra = [f"train.total_steps={total}", f"train.checkpoint_interval={ckpt}", f"train.eval_interval={ckpt}",
-             f"train.log_interval={max(ckpt // 2, 1)}"]
+@pytest.mark.parametrize("name, variant", VARIANTS, ids=VARIANT_IDS)
+def test_same_seed_twice_and_sigkill_then_resume_give_the_same_run(name, variant, tmp_path):
+    total, ckpt = _budget(name, tmp_path, variant)
+    extra = [*variant, f"train.total_steps={total}", f"train.checkpoint_interval={ckpt}",
+             f"train.eval_interval={ckpt}", f"train.log_interval={max(ckpt // 2, 1)}"]
     runs = []
     for label in ("a", "b"):
         run = start(_cfg(name, extra), tmp_path / label)
@@ -168,6 +171,8 @@ def test_same_seed_twice_and_sigkill_then_resume_give_the_same_run(name, tmp_pat
     for log in ("progress.csv", "eval.csv"):
         assert _rows(runs[0].dir / log) == _rows(runs[1].dir / log)
     assert runs[0].counters["updates"] > 3
+    if "algo.value_norm=true" in variant:  # its running statistics are checkpointed state, compared below
+        assert float(_tensors(runs[0].algo.state_dict())["/value_norm/debias"]) > 0
 
     env, task, _ = _task(name)
     killed = tmp_path / "killed"
