@@ -3,8 +3,10 @@
 Throughput (default): MPE simple_spread_v3 (continuous), 20 rollout environments in-process, batch 1000,
 [256, 256] networks, one gradient update per vector step (50 updates every 50 vector steps), n-step 20,
 fp32 on the CPU (``--precision bf16``: bf16 autocast of the critics' matrix products).  The 10,000 warm-up
-steps run first and are not timed; then ``--phases`` training phases are timed.  Prints gradient updates/s, environment steps/s, the time split (environment / acting / buffer
-sampling / critic update / actor updates) and the peak resident memory of the process.
+steps run first and are not timed; then ``--phases`` training phases are timed.  Prints gradient updates/s,
+environment steps/s, the time split (environment / acting / buffer sampling / critic update / actor updates)
+and the peak resident memory of the process.  ``--compare`` adds variants of the configuration, each its own
+run, timed in alternating phases so that a loaded machine's drift affects each alike.
 Reference (public HASAC code, same machine and settings): 10.8 updates/s, 216 env steps/s, about 1.5 GB.
 
 ``--learn STEPS``: also train to STEPS environment steps and print the evaluation returns (40 deterministic
@@ -12,6 +14,8 @@ episodes) at every evaluation with the wall time.  Example:
 
     python benchmarks/bench_hasac.py --threads 2
     python benchmarks/bench_hasac.py --env smac --task 8m_vs_9m   # the paper's SMAC settings (issue 12)
+    python benchmarks/bench_hasac.py --env smac --task 8m_vs_9m --compare algo.value_norm=false
+    python benchmarks/bench_hasac.py --env smac --task 8m_vs_9m --compare algo.discrete_actor_loss=gumbel
     python benchmarks/bench_hasac.py --threads 2 --learn 200000 --seeds 0 1 2 --run-root runs/bench
     meharl plot runs/bench/learn*
 """
@@ -45,6 +49,8 @@ def main(argv=None) -> int:
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                     help="the critics' arithmetic (algo.precision)")
     ap.add_argument("--set", dest="overrides", nargs="+", default=[], help="extra config overrides")
+    ap.add_argument("--compare", nargs="+", default=[], metavar="OVERRIDES",
+                    help="also time these variants (each a comma-separated override list), phases interleaved")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import torch
@@ -56,35 +62,52 @@ def main(argv=None) -> int:
             "train.checkpoint_interval=0", "train.log_interval=1000000000", f"algo.precision={args.precision}",
             *args.overrides]
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = resolve(args.env, args.task, args.seeds[0], [*base, "train.eval_interval=0"])
-        tr = start(cfg, os.path.join(tmp, "throughput"))
-        t = cfg["train"]
-        warm_vec = -(-t["warmup_steps"] // cfg["num_envs"])
-        warm_vec += -warm_vec % t["train_interval"]
-        tr.run(stop_after=warm_vec + t["train_interval"])  # warm-up plus one untimed training phase
-        tr._reset_window()
-        u0, s0, w0 = tr.counters["updates"], tr.counters["env_steps"], time.perf_counter()
-        tr.run(stop_after=args.phases * t["train_interval"])
-        wall = time.perf_counter() - w0
-        w = tr.win["stats"]
-        updates, steps = tr.counters["updates"] - u0, tr.counters["env_steps"] - s0
+        variants = [[]] + [v.split(",") for v in args.compare]
+        runs = []
+        for k, extra in enumerate(variants):   # each warmed up: warm-up steps plus one untimed training phase
+            cfg = resolve(args.env, args.task, args.seeds[0], [*base, *extra, "train.eval_interval=0"])
+            tr = start(cfg, os.path.join(tmp, f"throughput{k}"))
+            t = cfg["train"]
+            warm_vec = -(-t["warmup_steps"] // cfg["num_envs"])
+            warm_vec += -warm_vec % t["train_interval"]
+            tr.run(stop_after=warm_vec + t["train_interval"])
+            tr._reset_window()
+            runs.append({"cfg": cfg, "tr": tr, "extra": extra, "wall": 0.0, "updates": 0, "steps": 0})
+        for _ in range(args.phases):   # phases alternate between the variants: the machine's load hits each alike
+            for r in runs:
+                tr = r["tr"]
+                u0, s0, w0 = tr.counters["updates"], tr.counters["env_steps"], time.perf_counter()
+                tr.run(stop_after=r["cfg"]["train"]["train_interval"])
+                r["wall"] += time.perf_counter() - w0
+                r["updates"] += tr.counters["updates"] - u0
+                r["steps"] += tr.counters["env_steps"] - s0
+        cfg = runs[0]["cfg"]
         print(f"HASAC {args.env}:{args.task}  batch {cfg['algo']['batch_size']}  hidden {cfg['algo']['hidden']}  "
               f"n-step {cfg['algo']['n_step']}  {cfg['algo']['precision']}  {cfg['num_envs']} envs  "
-              f"torch {torch.__version__}  threads {torch.get_num_threads()}")
+              f"torch {torch.__version__}  threads {torch.get_num_threads()}  load average {os.getloadavg()[0]:.1f}")
         ref = REFERENCE.get((args.env, args.task))
         ref_u, ref_s, ref_m = ref or (float("nan"),) * 3
-        print(f"  gradient updates/s : {updates / wall:8.2f}   " + (f"(reference {ref_u}, target >= {2 * ref_u:.1f})"
-                                                                if ref else "(no reference measured for this task)"))
-        print(f"  env steps/s        : {steps / wall:8.1f}   " + (f"(reference {ref_s})" if ref else ""))
-        parts = {k: w.get(f"time_{k}", 0.0) for k in ("env", "act", "sample", "critic", "actors")}
-        parts["other"] = wall - sum(parts.values())
-        print("  time split         : " + "  ".join(f"{k} {v / wall:5.1%}" for k, v in parts.items())
-              + f"   ({wall:.1f} s for {updates} updates)")
-        print(f"  per update (ms)    : critic {1e3 * parts['critic'] / updates:.1f}  "
-              f"actors {1e3 * parts['actors'] / updates:.1f}  sample {1e3 * parts['sample'] / updates:.1f}")
-        print(f"  peak memory (RSS)  : {peak_rss_gb():8.3f} GB  " + (f"(reference about {ref_m} GB, target <= {ref_m / 2} GB)"
-                                                              if ref else ""))
-        tr.close()
+        for r in runs:
+            wall, updates, steps, w = r["wall"], r["updates"], r["steps"], r["tr"].win["stats"]
+            if len(runs) > 1:
+                a = r["cfg"]["algo"]
+                print(f"[{','.join(r['extra']) or 'as configured'}]  value_norm {a['value_norm']}  "
+                      f"discrete_actor_loss {a['discrete_actor_loss']}  critic_loss {a['critic_loss']}")
+            rel = (f"   ({updates / wall / (runs[0]['updates'] / runs[0]['wall']):.3f} x the first, same phases "
+                   "interleaved)" if r is not runs[0] else "")
+            versus = (f"(reference {ref_u}, target >= {2 * ref_u:.1f})" if ref
+                      else "(no reference measured for this task)")
+            print(f"  gradient updates/s : {updates / wall:8.2f}   {versus}{rel}")
+            print(f"  env steps/s        : {steps / wall:8.1f}   " + (f"(reference {ref_s})" if ref else ""))
+            parts = {k: w.get(f"time_{k}", 0.0) for k in ("env", "act", "sample", "critic", "actors")}
+            parts["other"] = wall - sum(parts.values())
+            print("  time split         : " + "  ".join(f"{k} {v / wall:5.1%}" for k, v in parts.items())
+                  + f"   ({wall:.1f} s for {updates} updates)")
+            print(f"  per update (ms)    : critic {1e3 * parts['critic'] / updates:.1f}  "
+                  f"actors {1e3 * parts['actors'] / updates:.1f}  sample {1e3 * parts['sample'] / updates:.1f}")
+            r["tr"].close()
+        print(f"  peak memory (RSS)  : {peak_rss_gb():8.3f} GB" + ("" if len(runs) == 1 else " (all variants together)")
+              + (f"  (reference about {ref_m} GB, target <= {ref_m / 2} GB)" if ref else ""))
         if args.learn:
             for seed in args.seeds:
                 cfg = resolve(args.env, args.task, seed, [*base, f"train.total_steps={args.learn}"])

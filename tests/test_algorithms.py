@@ -34,6 +34,8 @@ from meharl.cli import main
 SMALL_ALGO = {"hidden": "[16, 16]", "batch_size": "32", "n_step": "2"}
 SMALL_TRAIN = {"warmup_steps": "64", "progress": "false", "tensorboard": "false", "eval_episodes": "2"}
 WALL_CLOCK = {"wall_time", "env_steps_per_s", "updates_per_s"}
+#: (algorithm, overrides) of settings that add state, tested beside every algorithm's default configuration
+VARIANTS = [("hasac", ("algo.value_norm=true",))]
 
 
 #: (env, task, env overrides) of a small real task per action kind
@@ -45,13 +47,20 @@ PACKAGES = {"mpe": "mpe2", "aircombat": "jsbsim"}
 SMALL_TRAIN_OF_KIND = {"multidiscrete": {"train_interval": "10"}}
 
 
+def _kind(name):
+    return "discrete" if "discrete" in algo_class(name).supports else "box"
+
+
 def _cases():
-    """Every algorithm on Discrete actions (else Box); the off-policy ones also on MultiDiscrete if supported."""
+    """Every algorithm on Discrete actions (else Box); the off-policy ones also on MultiDiscrete if supported;
+    and the VARIANTS, on the algorithm's first kind."""
     for name in algo_names():
         cls = algo_class(name)
-        yield pytest.param(name, "discrete" if "discrete" in cls.supports else "box", id=name)
+        yield pytest.param(name, _kind(name), (), id=name)
         if "multidiscrete" in cls.supports and not cls.on_policy:
-            yield pytest.param(name, "multidiscrete", id=f"{name}-multidiscrete")
+            yield pytest.param(name, "multidiscrete", (), id=f"{name}-multidiscrete")
+    for name, extra in VARIANTS:
+        yield pytest.param(name, _kind(name), extra, id=name + "".join(f"-{o.split('.')[-1]}" for o in extra))
 
 
 def _task(kind):
@@ -107,9 +116,9 @@ def _rows(path):
                 for r in csv.DictReader(fh)]
 
 
-def _first_batch(name, kind, tmp_path):
+def _first_batch(name, kind, tmp_path, variant=()):
     """The first batch the loop hands to ``update``, and the algorithm (with the state it had then)."""
-    run = start(_cfg(name, kind, ["train.total_steps=100000", "train.eval_interval=0",
+    run = start(_cfg(name, kind, [*variant, "train.total_steps=100000", "train.eval_interval=0",
                             "train.checkpoint_interval=0"]), tmp_path / "probe")
     seen = []
     original = run.algo.update
@@ -131,9 +140,9 @@ def _first_batch(name, kind, tmp_path):
     return run.algo, seen[0]
 
 
-@pytest.mark.parametrize("name, kind", list(_cases()))
-def test_named_losses_reach_their_own_parameter_group_only_and_inputs_stay(name, kind, tmp_path):
-    algo, batch = _first_batch(name, kind, tmp_path)
+@pytest.mark.parametrize("name, kind, variant", list(_cases()))
+def test_named_losses_reach_their_own_parameter_group_only_and_inputs_stay(name, kind, variant, tmp_path):
+    algo, batch = _first_batch(name, kind, tmp_path, variant)
     groups = algo.param_groups()
     targets = algo.target_params()
     everything = {id(p): p for ps in groups.values() for p in ps} | {id(p): p for p in targets}
@@ -161,9 +170,9 @@ def test_named_losses_reach_their_own_parameter_group_only_and_inputs_stay(name,
     assert all(p.grad is None or not p.requires_grad for p in targets)
 
 
-def _budget(name, kind, tmp_path):
+def _budget(name, kind, tmp_path, variant=()):
     """(total_steps, checkpoint_interval): a run of a few updates with a checkpoint inside it."""
-    run = start(_cfg(name, kind, ["train.total_steps=100000", "train.eval_interval=0",
+    run = start(_cfg(name, kind, [*variant, "train.total_steps=100000", "train.eval_interval=0",
                             "train.checkpoint_interval=0"]), tmp_path / "budget")
     while run.counters["updates"] < 3:
         run.run(stop_after=1)
@@ -172,11 +181,11 @@ def _budget(name, kind, tmp_path):
     return 4 * steps, steps
 
 
-@pytest.mark.parametrize("name, kind", list(_cases()))
-def test_same_seed_twice_and_sigkill_then_resume_give_the_same_run(name, kind, tmp_path):
-    total, ckpt = _budget(name, kind, tmp_path)
-    extra = [f"train.total_steps={total}", f"train.checkpoint_interval={ckpt}", f"train.eval_interval={ckpt}",
-             f"train.log_interval={max(ckpt // 2, 1)}"]
+@pytest.mark.parametrize("name, kind, variant", list(_cases()))
+def test_same_seed_twice_and_sigkill_then_resume_give_the_same_run(name, kind, variant, tmp_path):
+    total, ckpt = _budget(name, kind, tmp_path, variant)
+    extra = [*variant, f"train.total_steps={total}", f"train.checkpoint_interval={ckpt}",
+             f"train.eval_interval={ckpt}", f"train.log_interval={max(ckpt // 2, 1)}"]
     runs = []
     for label in ("a", "b"):
         run = start(_cfg(name, kind, extra), tmp_path / label)
@@ -187,6 +196,8 @@ def test_same_seed_twice_and_sigkill_then_resume_give_the_same_run(name, kind, t
     for log in ("progress.csv", "eval.csv"):
         assert _rows(runs[0].dir / log) == _rows(runs[1].dir / log)
     assert runs[0].counters["updates"] > 3
+    if "algo.value_norm=true" in variant:  # its running statistics are checkpointed state, compared below
+        assert float(_tensors(runs[0].algo.state_dict())["/value_norm/debias"]) > 0
 
     env, task, _ = _task(kind)
     killed = tmp_path / "killed"

@@ -1,5 +1,6 @@
 """HASAC units: actors (bounds, masks, densities), target entropies, n-step targets, gradient isolation,
 Polyak targets and the eq. 10 sequential re-sampling."""
+import copy
 import math
 
 import numpy as np
@@ -185,12 +186,13 @@ def test_critic_target_formula():
 
 
 # ---------------------------------------------------------------- the update
-def _agent_and_batch(spaces, loss="expected", B=32, share=False, hidden=(16, 16), precision="fp32"):
+def _agent_and_batch(spaces, loss="expected", B=32, share=False, hidden=(16, 16), precision="fp32",
+                     value_norm=False):
     torch.manual_seed(0)
     n = len(spaces)
     spec = EnvSpec("x", n, (3,) * n, 5, tuple(spaces), 10)
     h = HASAC(spec, HASACParams(hidden=hidden, batch_size=B, discrete_actor_loss=loss, share_params=share,
-                                precision=precision))
+                                precision=precision, value_norm=value_norm))
     g = torch.Generator().manual_seed(1)
     acts = []
     for s in spaces:
@@ -207,9 +209,10 @@ def _agent_and_batch(spaces, loss="expected", B=32, share=False, hidden=(16, 16)
     return h, batch
 
 
+@pytest.mark.parametrize("value_norm", [False, True])
 @pytest.mark.parametrize("loss", ["expected", "gumbel"])
-def test_gradient_isolation(loss):
-    h, batch = _agent_and_batch([Discrete(3), Box(0, 1, (2,))], loss)
+def test_gradient_isolation(loss, value_norm):
+    h, batch = _agent_and_batch([Discrete(3), Box(0, 1, (2,))], loss, value_norm=value_norm)
     c_loss, _ = h.critic_loss(batch)
     c_loss.backward()
     assert all(p.grad is None for a in h.actors for p in a.parameters()), "critic loss reached an actor"
@@ -369,3 +372,108 @@ def test_bf16_update_keeps_fp32_state_and_follows_the_fp32_update():
     assert abs(s16["q1_mean"] - s32["q1_mean"]) <= 0.02 * abs(s32["q1_mean"]) + 1e-3
     # Adam's first step is lr * sign(gradient): bf16 changes the sign only where a gradient is near zero
     assert float((torch.sign(d16) == torch.sign(d32)).float().mean()) > 0.95
+
+
+# ---------------------------------------------------------------- ValueNorm
+def test_value_norm_statistics_match_numpy_on_a_known_stream():
+    """The reference code's beta (0.99999) over 40 batches of unequal sizes: after k updates the statistics
+    are the w-weighted means of the batch means of x and x^2, w_j = beta^(k-j) (1 - beta), normalised by
+    sum w_j (the debiasing term); float64 throughout, so they agree with numpy to 1e-12."""
+    from deep.nets.distributions import ValueNorm
+    rng = np.random.default_rng(7)
+    stream = [rng.normal(3.0 + 0.1 * j, 2.0, size=int(rng.integers(5, 200))) for j in range(40)]
+    vn = ValueNorm()
+    assert vn.beta == 0.99999  # HARL's ValueNorm default
+    for x in stream:
+        vn.update(torch.as_tensor(x, dtype=torch.float32))
+    xs = [x.astype(np.float32).astype(np.float64) for x in stream]
+    w = vn.beta ** np.arange(len(xs) - 1, -1, -1) * (1 - vn.beta)
+    mean = w @ [x.mean() for x in xs] / w.sum()
+    var = w @ [(x ** 2).mean() for x in xs] / w.sum() - mean ** 2
+    got_mean, got_var = vn.stats()
+    assert float(got_mean) == pytest.approx(mean, rel=1e-12) and float(got_var) == pytest.approx(var, rel=1e-12)
+    y = np.array([-4.0, 0.0, 2.5, 30.0])
+    np.testing.assert_allclose(vn.normalize(torch.tensor(y)).numpy(), (y - mean) / np.sqrt(var), rtol=1e-12)
+    constant = ValueNorm()
+    constant.update(torch.full((10,), 5.0))
+    assert float(constant.stats()[1]) == 1e-2  # a variance below 1e-2 is floored there (HARL)
+
+
+def _value_norm_twin(spaces, loss):
+    """A plain HASAC and one with ValueNorm whose statistics are mean 5, std 3 and whose critics are the
+    plain critics re-expressed in normalised units (last layer ``(W h + b - mean) / std``): in return units
+    both hold the same Q functions.  Returns them, the batch and the std."""
+    h, batch = _agent_and_batch(spaces, loss)
+    hv, _ = _agent_and_batch(spaces, loss, value_norm=True)
+    hv.value_norm.update(torch.tensor([2.0, 8.0], dtype=torch.float64))
+    mean, var = (float(v) for v in hv.value_norm.stats())
+    std = var ** 0.5
+    assert mean == pytest.approx(5.0, rel=1e-9) and std == pytest.approx(3.0, rel=1e-9)
+    with torch.no_grad():
+        for net in (hv.critic, hv.critic_target):
+            for q in (net.q1, net.q2):
+                last = [l for l in q if isinstance(l, torch.nn.Linear)][-1]
+                last.weight.div_(std)
+                last.bias.sub_(mean).div_(std)
+    return h, hv, batch, std
+
+
+@pytest.mark.parametrize("loss", ["expected", "gumbel"])
+def test_value_norm_keeps_targets_and_actor_losses_in_return_units(loss):
+    """With the same Q functions in return units, ValueNorm changes nothing but the critic's regression
+    units: the soft Bellman targets, the denormalised critic statistics and every actor loss and gradient
+    agree with the plain HASAC's, and the critic loss is the plain one in normalised units (MSE / std^2).
+    Tolerance: float32 networks on values of size ~10, one extra affine map: 1e-6 relative (1e-5 for the
+    actor gradients, a sum over the batch)."""
+    h, hv, batch, std = _value_norm_twin([Discrete(3), Box(0, 1, (2,))], loss)
+    torch.manual_seed(11)
+    y = h.critic_target_values(batch)
+    torch.manual_seed(11)
+    yv = hv.critic_target_values(batch)
+    torch.testing.assert_close(yv, y, rtol=1e-6, atol=1e-6)
+    loss_plain, stats = h.critic_loss(batch, y)
+    loss_norm, stats_v = hv.critic_loss(batch, y)
+    assert float(loss_norm.detach()) * std ** 2 == pytest.approx(float(loss_plain.detach()), rel=1e-5)
+    for k in stats:
+        assert float(stats_v[k]) == pytest.approx(float(stats[k].detach()), rel=1e-6, abs=1e-6), k
+    with torch.no_grad():
+        reps = [a.sample(batch["obs"][i]).rep for i, a in enumerate(h.actors)]
+    for i in range(2):
+        for algo in (h, hv):
+            algo.actors[i].zero_grad(set_to_none=True)
+        torch.manual_seed(12)
+        a_loss, _ = h.actor_loss(i, batch, reps)
+        torch.manual_seed(12)
+        a_loss_v, _ = hv.actor_loss(i, batch, reps)
+        assert float(a_loss_v) == pytest.approx(float(a_loss), rel=1e-6, abs=1e-6)
+        a_loss.backward()
+        a_loss_v.backward()
+        for p, pv in zip(h.actors[i].parameters(), hv.actors[i].parameters()):
+            torch.testing.assert_close(pv.grad, p.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_value_norm_update_folds_its_targets_in_before_normalising_them():
+    """The reference code's order: the update's targets (return units) enter the statistics first (after one
+    update, exactly their mean and variance: debiasing), and the critic regresses on them normalised."""
+    _, hv, batch, _ = _value_norm_twin([Discrete(3), Discrete(4)], "expected")
+    fresh, _ = _agent_and_batch([Discrete(3), Discrete(4)], "expected", value_norm=True)
+    fresh.load_state_dict(hv.state_dict())
+    fresh.value_norm.debias.zero_()
+    fresh.value_norm.mean.zero_()
+    fresh.value_norm.mean_sq.zero_()
+    critic = copy.deepcopy(fresh.critic)
+    torch.manual_seed(3)
+    y = fresh.critic_target_values(batch)
+    torch.manual_seed(3)
+    stats = fresh.update(batch, np.random.default_rng(0))
+    mean, var = fresh.value_norm.stats()
+    assert float(mean) == pytest.approx(float(y.double().mean()), rel=1e-9)
+    assert float(var) == pytest.approx(float(y.double().var(unbiased=False)), rel=1e-6)
+    assert stats["target_mean"] == pytest.approx(float(y.mean()), rel=1e-6)
+    joint = torch.cat([a.rep_of(act) for a, act in zip(fresh.actors, batch["act"])], -1)
+    with torch.no_grad():   # the loss of the step: the critic before it, on targets normalised by the new statistics
+        expected, _ = critic.loss(batch["state"], joint, (y - float(mean)) / float(var) ** 0.5, "mse")
+    assert stats["critic_loss"] == pytest.approx(float(expected), rel=1e-5)
+    restored, _ = _agent_and_batch([Discrete(3), Discrete(4)], "expected", value_norm=True)
+    restored.load_state_dict(fresh.state_dict())  # the statistics are checkpointed state
+    assert all(torch.equal(a, b) for a, b in zip(restored.value_norm.stats(), fresh.value_norm.stats()))

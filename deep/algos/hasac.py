@@ -11,6 +11,15 @@ One gradient update (:meth:`HASAC.update`) is
 3. per-agent temperature steps (auto alpha: minimise ``-log alpha_i (log pi^i + target entropy)``);
 4. Polyak averaging of the target critics.
 
+With ``value_norm`` (HARL ``use_valuenorm``, HASAC_SETTINGS.md's SMAC rows) the critics regress the targets in
+running-normalised units (:class:`deep.nets.distributions.ValueNorm`, the on-policy algorithms' normaliser):
+as in the reference code's soft twin critic, each update first folds its batch of targets ``y`` (return units,
+the target critic's output denormalised) into the running statistics, then regresses on ``normalize(y)``.
+Everywhere else a critic value is used (bootstrap values, eq. 10) it is denormalised first, so targets,
+temperatures and target entropies keep their meaning in return units.  The reference code's actors use the
+*normalised* Q instead, which scales their temperature by ``std`` against the critic's (one more way its
+actor and critic temperatures differ, SPEC's known departures); this follows the paper.
+
 For a Discrete agent, ``discrete_actor_loss="expected"`` takes eq. 10's expectation over the agent's own
 action exactly (a sum over its ``|A^i|`` actions: unbiased and noiseless); ``"gumbel"`` puts the
 straight-through Gumbel-softmax sample into the critic like the reference code.  MultiDiscrete agents always use
@@ -35,6 +44,7 @@ import torch
 from deep.config import choice, flag, number
 from deep.envs.base import EnvSpec
 from deep.nets.critics import PRECISIONS, TwinCritic, polyak_
+from deep.nets.distributions import ValueNorm
 from deep.nets.heads import CategoricalActor, make_actor
 
 from .base import Acted, Algorithm, register
@@ -57,6 +67,7 @@ class HASACParams(OffPolicyParams):
     gumbel_tau: float = number(1.0, "Gumbel-softmax temperature of discrete actions", lo=0, lo_open=True)
     discrete_actor_loss: str = choice("expected", "Discrete agents' eq. 10: exact expectation or Gumbel sample",
                                       "expected", "gumbel")
+    value_norm: bool = flag(False, "ValueNorm: critics regress running-normalised targets (HARL use_valuenorm)")
     precision: str = choice("fp32", "critics' matrix products: float32, or bf16 autocast with fp32 weights, "
                             "optimiser state, targets and losses (not yet shown to learn as well)", *PRECISIONS)
 
@@ -89,6 +100,7 @@ class HASAC(Algorithm):
         self.critic = TwinCritic(spec.state_dim, sum(self.rep_dims), hidden, params.precision).to(self.device)
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
+        self.value_norm = ValueNorm().to(self.device) if params.value_norm else None
         self.actor_opts = [fused_adam(a.parameters(), params.actor_lr) for a in self.unique]
         self._opt_of = [next(k for k, u in enumerate(self.unique) if u is a) for a in self.actors]
         self.critic_opt = fused_adam(self.critic.parameters(), params.critic_lr)
@@ -150,6 +162,10 @@ class HASAC(Algorithm):
         return float(self.params.alpha)
 
     # ------------------------------------------------------------------ update
+    def in_return_units(self, q: torch.Tensor) -> torch.Tensor:
+        """A critic output in return units: ValueNorm undone (the identity without ValueNorm)."""
+        return q if self.value_norm is None else self.value_norm.denormalize(q)
+
     def _next_value_terms(self, batch):
         """Fresh next actions (critic inputs) and sum_i alpha_i * (log pi^i or -H^i for discrete agents)."""
         alphas = self.alphas()
@@ -162,16 +178,24 @@ class HASAC(Algorithm):
         return torch.cat(reps, -1), ent
 
     def critic_target_values(self, batch) -> torch.Tensor:
-        """``y = R - sum_i alpha_i L_i + disc * (min Q_target(s', a') - sum_i alpha_i log pi^i(a'^i|o'^i))``."""
+        """``y = R - sum_i alpha_i L_i + disc * (min Q_target(s', a') - sum_i alpha_i log pi^i(a'^i|o'^i))``, in
+        return units (``min Q_target`` denormalised with ValueNorm)."""
         with torch.no_grad():
             joint, ent = self._next_value_terms(batch)
-            v_next = self.critic_target.min_q(batch["next_state"], joint) - ent
+            v_next = self.in_return_units(self.critic_target.min_q(batch["next_state"], joint)) - ent
             return batch["reward_sum"] - batch["logp_sum"] @ self.alphas() + batch["disc"] * v_next
 
-    def critic_loss(self, batch) -> tuple[torch.Tensor, dict]:
-        y = self.critic_target_values(batch)
+    def critic_loss(self, batch, y: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        """Both critics' regression loss to the targets ``y`` (return units; computed here if not given),
+        normalised first with ValueNorm; the statistics of Q1 and of the targets are in return units."""
+        if y is None:
+            y = self.critic_target_values(batch)
         joint = torch.cat([a.rep_of(act) for a, act in zip(self.actors, batch["act"])], -1)
-        return self.critic.loss(batch["state"], joint, y, self.params.critic_loss, self.params.huber_delta)
+        if self.value_norm is None:
+            return self.critic.loss(batch["state"], joint, y, self.params.critic_loss, self.params.huber_delta)
+        loss, stats = self.critic.loss(batch["state"], joint, self.value_norm.normalize(y), self.params.critic_loss,
+                                       self.params.huber_delta)
+        return loss, {k: self.value_norm.denormalize(v.detach()) for k, v in stats.items()}
 
     def actor_loss(self, i: int, batch, reps: list, own=None, features=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq. 10 for agent ``i`` with the other agents' actions ``reps``; returns (loss, E[log pi^i]).
@@ -190,20 +214,24 @@ class HASAC(Algorithm):
             eye = torch.eye(K, device=self.device)
             joint = torch.cat([eye.expand(B, K, K) if j == i else r[:, None, :].expand(B, K, r.shape[-1])
                                for j, r in enumerate(reps)], -1).reshape(B * K, -1)
-            q = self.critic.frozen_min_q([f.repeat_interleave(K, 0) for f in features], joint).reshape(B, K)
+            q = self.in_return_units(self.critic.frozen_min_q([f.repeat_interleave(K, 0) for f in features],
+                                                              joint)).reshape(B, K)
             p = lp.exp()
             loss = (p * (alpha * lp - q)).sum(-1).mean()
             return loss, (p * lp).sum(-1).mean()
         s = actor.sample(o, m) if own is None else own
         joint = torch.cat([s.rep if j == i else r for j, r in enumerate(reps)], -1)
         logp = s.logp if s.mean_logp is None else s.mean_logp  # Gumbel: the entropy term in closed form
-        loss = (alpha * logp - self.critic.frozen_min_q(features, joint)).mean()
+        loss = (alpha * logp - self.in_return_units(self.critic.frozen_min_q(features, joint))).mean()
         return loss, logp.mean()
 
     def update(self, batch, rng: np.random.Generator) -> dict:
         """One HASAC gradient update; ``rng`` draws the permutation.  Returns statistics and timings."""
         t0 = time.perf_counter()
-        loss, qstats = self.critic_loss(batch)          # 1. soft Bellman residual, eq. 4-6
+        y = self.critic_target_values(batch)
+        if self.value_norm is not None:                 # the reference code: statistics first, then normalise
+            self.value_norm.update(y)
+        loss, qstats = self.critic_loss(batch, y)       # 1. soft Bellman residual, eq. 4-6
         self.critic_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.critic_opt.step()
@@ -284,7 +312,8 @@ class HASAC(Algorithm):
                 "critic_target": self.critic_target.state_dict(),
                 "actor_opts": [o.state_dict() for o in self.actor_opts], "critic_opt": self.critic_opt.state_dict(),
                 "log_alpha": [la.detach().clone() for la in self.log_alpha],
-                "alpha_opts": [o.state_dict() for o in self.alpha_opts], "updates": self.updates}
+                "alpha_opts": [o.state_dict() for o in self.alpha_opts], "updates": self.updates,
+                "value_norm": None if self.value_norm is None else self.value_norm.state_dict()}
 
     def load_state_dict(self, sd: dict) -> None:
         for a, s in zip(self.unique, sd["actors"], strict=True):
@@ -299,4 +328,6 @@ class HASAC(Algorithm):
                 la.copy_(v)
         for o, s in zip(self.alpha_opts, sd["alpha_opts"], strict=True):
             o.load_state_dict(s)
+        if self.value_norm is not None:
+            self.value_norm.load_state_dict(sd["value_norm"])
         self.updates = int(sd["updates"])
