@@ -30,8 +30,9 @@ import torch
 
 from deep.config import choice, flag, integer, number, sizes
 from deep.envs.base import EnvSpec
-from deep.nets.critics import PRECISIONS, TwinCritic, polyak_
+from deep.nets.critics import TwinCritic, polyak_
 from deep.nets.heads import CategoricalActor, make_actor
+from deep.nets.mlp import PRECISIONS, set_precision
 
 from .base import Acted, Algorithm, register
 
@@ -60,8 +61,9 @@ class HASACParams:
                                       "expected", "gumbel")
     critic_loss: str = choice("mse", "soft Bellman residual: squared or Huber", "mse", "huber")
     huber_delta: float = number(10.0, "Huber loss threshold", lo=0, lo_open=True)
-    precision: str = choice("fp32", "critics' matrix products: float32, or bf16 autocast with fp32 weights, "
-                            "optimiser state, targets and losses (not yet shown to learn as well)", *PRECISIONS)
+    precision: str = choice("fp32", "actors' and critics' hidden-layer matrix products: float32, or bf16 autocast "
+                            "with fp32 weights, optimiser state, outputs, log-probabilities, targets and losses "
+                            "(not yet shown to learn as well)", *PRECISIONS)
 
 
 def fused_adam(params, lr: float) -> torch.optim.Adam:
@@ -92,7 +94,7 @@ class HASAC(Algorithm):
                                                                   params.gumbel_tau) for i in range(n)]
         self.unique = list({id(a): a for a in self.actors}.values())
         for a in self.unique:
-            a.to(self.device)
+            set_precision(a.to(self.device), params.precision)
         self.rep_dims = [a.rep_dim for a in self.actors]
         self.critic = TwinCritic(spec.state_dim, sum(self.rep_dims), hidden, params.precision).to(self.device)
         self.critic_target = copy.deepcopy(self.critic)
