@@ -17,6 +17,12 @@ straight-through Gumbel-softmax sample like the reference code.  MultiDiscrete a
 The critic never receives gradient from actor losses (they see it through ``TwinCritic.frozen_min_q``, which
 treats its parameters as constants) and actors never from the critic loss (their actions enter it detached);
 targets are never trained.
+
+``precision="bf16"`` runs every actor's and critic's hidden layers under bf16 autocast (deep/nets/mlp.py);
+1.65-1.82x the fp32 updates per second on MPE Spread- and HalfCheetah 2x3-shaped updates on this CPU.  The
+agents' actors stay separate networks: eq. 10 updates them one after another, so only the no-grad forward
+passes of the critic's targets could share one batched product, and three MPE actors' forwards stacked into
+one ``torch.baddbmm`` measured 0.84x the speed of three separate passes (one thread, interleaved).
 """
 from __future__ import annotations
 
