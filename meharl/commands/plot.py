@@ -15,7 +15,7 @@ import yaml
 NAME = "plot"
 HELP = "draw learning curves of run directories (mean and spread over seeds) to a PNG"
 METRICS = {"eval_return": "eval.csv", "episode_return": "progress.csv", "critic_loss": "progress.csv",
-           "qre_gap": "eval.csv", "env_steps_per_s": "progress.csv"}
+           "qre_gap": "eval.csv", "env_steps_per_s": "progress.csv", "wall_time": "eval.csv"}
 
 
 def add_arguments(p):
