@@ -2,7 +2,8 @@
 
 Throughput (default): MPE simple_spread_v3 (continuous), 20 rollout environments in-process, batch 1000,
 [256, 256] networks, one gradient update per vector step (50 updates every 50 vector steps), n-step 20,
-fp32 on the CPU (``--precision bf16``: bf16 autocast of the critics' matrix products).  The 10,000 warm-up
+fp32 on the CPU (``--precision bf16``: bf16 autocast of the networks' hidden layers, ``algo.precision``;
+the ratio bf16 / fp32 on a loaded machine: ``--compare algo.precision=bf16``).  The 10,000 warm-up
 steps run first and are not timed; then ``--phases`` training phases are timed.  Prints gradient updates/s,
 environment steps/s, the time split (environment / acting / buffer sampling / critic update / actor updates)
 and the peak resident memory of the process.  ``--compare`` adds variants of the configuration, each its own
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--run-root", default=None, help="keep the learning runs here (default: a temporary folder)")
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                    help="the critics' arithmetic (algo.precision)")
+                    help="the networks' arithmetic (algo.precision)")
     ap.add_argument("--set", dest="overrides", nargs="+", default=[], help="extra config overrides")
     ap.add_argument("--compare", nargs="+", default=[], metavar="OVERRIDES",
                     help="also time these variants (each a comma-separated override list), phases interleaved")

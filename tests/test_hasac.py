@@ -12,6 +12,7 @@ from deep.envs.base import EnvSpec
 from deep.algos.hasac import HASAC, HASACParams
 from deep.nets.critics import TwinCritic
 from deep.nets.heads import CategoricalActor, MultiDiscreteActor, SquashedGaussianActor, make_actor
+from deep.nets.mlp import MLP, mlp, set_precision
 from deep.storage.replay import ReplayBuffer
 
 torch.set_num_threads(1)
@@ -345,14 +346,58 @@ def test_frozen_min_q_matches_autograd_through_min_q(hidden):
     assert all(p.grad is None for p in c.parameters())
 
 
+def test_bf16_mlp_rounds_its_hidden_layers_only():
+    """precision bf16: hidden layers under bf16 autocast; output layer, output and gradients float32."""
+    torch.manual_seed(0)
+    net, x = mlp(7, (64, 64), 3), torch.randn(256, 7)
+    ref = net(x).detach()
+    out = set_precision(net, "bf16")(x)
+    assert out.dtype == torch.float32 and not torch.equal(out, ref)  # bf16 is in effect
+    # bf16 keeps 8 significant bits (relative rounding 2^-9 per operand): through two 64-wide layers the
+    # outputs move by well under 3% of their scale
+    assert float((out.detach() - ref).abs().max()) <= 0.03 * float(ref.abs().max())
+    assert not torch.equal(out, out.bfloat16().float())  # the float32 output layer: not rounded to bf16
+    out.sum().backward()
+    assert all(p.grad.dtype == torch.float32 and bool(p.grad.abs().sum() > 0) for p in net.parameters())
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16, not 'fp16'"):
+        set_precision(net, "fp16")
+
+
+def test_bf16_frozen_min_q_follows_autograd_through_min_q():
+    """The actors' fast path under bf16 (its hand-written backward in bf16 too) against autograd through
+    the bf16 ``min_q``: the same values and action gradients up to bf16 rounding."""
+    torch.manual_seed(0)
+    c = TwinCritic(7, 5, (64, 64), "bf16")
+    s, a = torch.randn(500, 7), torch.randn(500, 5, requires_grad=True)
+    ref = c.min_q(s, a)
+    g_ref, = torch.autograd.grad(ref.sum(), a)
+    a2 = a.detach().clone().requires_grad_(True)
+    out = c.frozen_min_q(c.state_features(s), a2)
+    g, = torch.autograd.grad(out.sum(), a2)
+    ref = ref.detach()
+    assert out.dtype == g.dtype == torch.float32
+    # both round to bf16's 8 significant bits at different points (the state features are summed apart):
+    # the values agree to well under 3% of their scale ...
+    scale = float(ref.abs().max())
+    assert float((out.detach() - ref).abs().max()) <= 0.03 * scale
+    # ... and so do the gradients, except on the few rows where a rounding difference flips a hidden unit's
+    # ReLU (a pre-activation within rounding of 0) or which network attains the minimum
+    close = ((g - g_ref).abs() <= 0.01 * float(g_ref.abs().max())).all(1)
+    assert float(close.float().mean()) > 0.9
+    assert float((g - g_ref).norm()) <= 0.1 * float(g_ref.norm())
+
+
 def test_bf16_update_keeps_fp32_state_and_follows_the_fp32_update():
-    """precision=bf16: the same update as fp32 up to bf16 rounding of the critics' matrix products, with
-    float32 weights, optimiser state, targets and losses."""
+    """precision=bf16: the same update as fp32 up to bf16 rounding of the actors' and critics' hidden layers,
+    with float32 weights, optimiser state, targets and losses; and the same run twice from the same seed."""
     spaces = [Discrete(4), Box(-1, 2, (3,))]
     runs = {}
-    for precision in ("fp32", "bf16"):
+    for precision, key in (("fp32", "fp32"), ("bf16", "bf16"), ("bf16", "bf16 again")):
         h, batch = _agent_and_batch(spaces, B=512, hidden=(64, 64), precision=precision)
-        before = [p.detach().clone() for p in h.critic.parameters()]
+        assert all(m.bf16 == (precision == "bf16") for net in (h.critic, h.critic_target, *h.unique)
+                   for m in net.modules() if isinstance(m, MLP))
+        trained = [*h.critic.parameters(), *(p for a in h.unique for p in a.parameters())]
+        before = [p.detach().clone() for p in trained]
         torch.manual_seed(2)
         losses = {k: float(v.detach()) for k, v in h.losses(batch).items()}
         torch.manual_seed(3)
@@ -361,9 +406,13 @@ def test_bf16_update_keeps_fp32_state_and_follows_the_fp32_update():
         tensors = [*h.critic.parameters(), *h.critic_target.parameters(), *(p for a in h.unique for p in a.parameters()),
                    *(t for o in [h.critic_opt, *h.actor_opts] for st in o.state.values() for t in st.values())]
         assert all(t.dtype == torch.float32 for t in tensors)
-        steps = torch.cat([(p.detach() - b).flatten() for p, b in zip(h.critic.parameters(), before)])
-        runs[precision] = losses, stats, steps
+        steps = [(p.detach() - b).flatten() for p, b in zip(trained, before)]
+        n_critic = len(list(h.critic.parameters()))
+        runs[key] = losses, stats, (torch.cat(steps[:n_critic]), torch.cat(steps[n_critic:]))
     (l32, s32, d32), (l16, s16, d16) = runs["fp32"], runs["bf16"]
+    untimed = [k for k in s16 if not k.startswith("time_")]
+    assert [runs["bf16 again"][1][k] for k in untimed] == [s16[k] for k in untimed]
+    assert all(map(torch.equal, runs["bf16 again"][2], d16))
     # bf16 keeps 8 significant bits (relative rounding 2^-9 per operand); through two 64-wide layers the
     # critic's values move by well under 2%, the losses (squared errors, log-probability terms) by under 5%.
     assert l16["critic"] != l32["critic"]  # bf16 is in effect
@@ -371,7 +420,9 @@ def test_bf16_update_keeps_fp32_state_and_follows_the_fp32_update():
         assert abs(l16[k] - l32[k]) <= 0.05 * abs(l32[k]) + 1e-3, (k, l16[k], l32[k])
     assert abs(s16["q1_mean"] - s32["q1_mean"]) <= 0.02 * abs(s32["q1_mean"]) + 1e-3
     # Adam's first step is lr * sign(gradient): bf16 changes the sign only where a gradient is near zero
-    assert float((torch.sign(d16) == torch.sign(d32)).float().mean()) > 0.95
+    for critic_or_actors16, critic_or_actors32 in zip(d16, d32):
+        agree = (torch.sign(critic_or_actors16) == torch.sign(critic_or_actors32)).float().mean()
+        assert float(agree) > 0.95
 
 
 # ---------------------------------------------------------------- ValueNorm

@@ -30,6 +30,12 @@ auto alpha grew without bound).
 The critic never receives gradient from actor losses (they see it through ``TwinCritic.frozen_min_q``, which
 treats its parameters as constants) and actors never from the critic loss (their actions enter it detached);
 targets are never trained.
+
+``precision="bf16"`` runs every actor's and critic's hidden layers under bf16 autocast (deep/nets/mlp.py);
+1.65-1.82x the fp32 updates per second on MPE Spread- and HalfCheetah 2x3-shaped updates on this CPU.  The
+agents' actors stay separate networks: eq. 10 updates them one after another, so only the no-grad forward
+passes of the critic's targets could share one batched product, and three MPE actors' forwards stacked into
+one ``torch.baddbmm`` measured 0.84x the speed of three separate passes (one thread, interleaved).
 """
 from __future__ import annotations
 
@@ -43,9 +49,10 @@ import torch
 
 from deep.config import choice, flag, number
 from deep.envs.base import EnvSpec
-from deep.nets.critics import PRECISIONS, TwinCritic, polyak_
+from deep.nets.critics import TwinCritic, polyak_
 from deep.nets.distributions import ValueNorm
 from deep.nets.heads import CategoricalActor, make_actor
+from deep.nets.mlp import PRECISIONS, set_precision
 
 from .base import Acted, Algorithm, register
 from .off_policy_base import OffPolicyParams, fused_adam
@@ -68,8 +75,9 @@ class HASACParams(OffPolicyParams):
     discrete_actor_loss: str = choice("expected", "Discrete agents' eq. 10: exact expectation or Gumbel sample",
                                       "expected", "gumbel")
     value_norm: bool = flag(False, "ValueNorm: critics regress running-normalised targets (HARL use_valuenorm)")
-    precision: str = choice("fp32", "critics' matrix products: float32, or bf16 autocast with fp32 weights, "
-                            "optimiser state, targets and losses (not yet shown to learn as well)", *PRECISIONS)
+    precision: str = choice("fp32", "actors' and critics' hidden-layer matrix products: float32, or bf16 autocast "
+                            "with fp32 weights, optimiser state, outputs, log-probabilities, targets and losses "
+                            "(not yet shown to learn as well)", *PRECISIONS)
 
 
 def _spaces_equal(a, b) -> bool:
@@ -95,7 +103,7 @@ class HASAC(Algorithm):
                                                                   params.gumbel_tau) for i in range(n)]
         self.unique = list({id(a): a for a in self.actors}.values())
         for a in self.unique:
-            a.to(self.device)
+            set_precision(a.to(self.device), params.precision)
         self.rep_dims = [a.rep_dim for a in self.actors]
         self.critic = TwinCritic(spec.state_dim, sum(self.rep_dims), hidden, params.precision).to(self.device)
         self.critic_target = copy.deepcopy(self.critic)

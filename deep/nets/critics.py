@@ -7,11 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .mlp import mlp
-
-
-#: the critics' arithmetic: float32 throughout, or bf16 autocast of the matrix products (fp32 master weights)
-PRECISIONS = ("fp32", "bf16")
+from .mlp import check_precision, mlp, set_precision
 
 
 class TwinCritic(nn.Module):
@@ -23,31 +19,29 @@ class TwinCritic(nn.Module):
     the network that attains the minimum only (the other one's gradient is zero there), and only to the
     action inputs: the same values and action gradients as ``min_q`` with about 40% less arithmetic.
 
-    ``precision="bf16"`` runs the forward passes' matrix products under bf16 autocast (and so their autograd
-    backward); weights, gradients, Q outputs and ``frozen_min_q``'s hand-written backward stay float32.
+    ``precision="bf16"`` runs the hidden layers' matrix products under bf16 autocast (:class:`~.mlp.MLP`):
+    the forward passes, their autograd backward and ``frozen_min_q``'s hand-written backward; the output
+    layer, weights, gradients and Q values stay float32.
     The two networks stay separate modules: stacking them as ``(2, in, out)`` weights evaluated by
     ``torch.baddbmm`` measured 13-16% slower per update on this CPU (benchmarks/bench_hasac.py, interleaved).
     """
 
     def __init__(self, state_dim: int, action_dim: int, hidden: Sequence[int], precision: str = "fp32"):
         super().__init__()
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         self.state_dim = state_dim
-        self.bf16 = precision == "bf16"
+        self.bf16 = check_precision(precision)
         self.q1 = mlp(state_dim + action_dim, hidden, 1)
         self.q2 = mlp(state_dim + action_dim, hidden, 1)
+        set_precision(self, precision)
 
     def _autocast(self, x: torch.Tensor):
         """bf16 autocast of the matrix products if ``precision == "bf16"`` (weights stay in their dtype)."""
         return torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def forward(self, state: torch.Tensor, joint_action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``Q1(s, a), Q2(s, a)`` in the weights' dtype (float32 under bf16 autocast too)."""
-        dtype = self.q1[0].weight.dtype
-        with self._autocast(state):
-            x = torch.cat([state, joint_action], dim=-1)
-            return self.q1(x).squeeze(-1).to(dtype), self.q2(x).squeeze(-1).to(dtype)
+        """``Q1(s, a), Q2(s, a)`` in the weights' dtype (float32 under bf16 too)."""
+        x = torch.cat([state, joint_action], dim=-1)
+        return self.q1(x).squeeze(-1), self.q2(x).squeeze(-1)
 
     def min_q(self, state: torch.Tensor, joint_action: torch.Tensor) -> torch.Tensor:
         q1, q2 = self(state, joint_action)
@@ -80,8 +74,7 @@ class TwinCritic(nn.Module):
         The critic's parameters are constants here (eq. 10 improves the actor against a fixed critic).  Where
         ``Q1 == Q2`` the gradient is Q1's (``torch.minimum`` would split it; ties have probability zero).
         """
-        with self._autocast(joint_action):
-            return _FrozenMinQ.apply(joint_action, features[0], features[1], self._linears(), self.state_dim)
+        return _FrozenMinQ.apply(joint_action, features[0], features[1], self._linears(), self.state_dim, self.bf16)
 
 
 @torch.no_grad()
@@ -94,19 +87,22 @@ def polyak_(target: nn.Module, source: nn.Module, rate: float) -> None:
 
 class _FrozenMinQ(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, joint, f1, f2, nets, state_dim):
+    def forward(ctx, joint, f1, f2, nets, state_dim, bf16):
+        autocast = torch.autocast(joint.device.type, dtype=torch.bfloat16, enabled=bf16)
         qs, hidden = [], []
         for f, lins in zip((f1, f2), nets):
-            h = torch.addmm(f, joint, lins[0].weight[:, state_dim:].t()).relu_()
-            hs = [h]
-            for lin in lins[1:-1]:
-                h = torch.addmm(lin.bias, h, lin.weight.t()).relu_()
-                hs.append(h)
-            qs.append(torch.addmm(lins[-1].bias, h, lins[-1].weight.t()).squeeze(-1))
+            with autocast:                                  # the hidden layers (MLP's precision)
+                h = torch.addmm(f, joint, lins[0].weight[:, state_dim:].t()).relu_()
+                hs = [h]
+                for lin in lins[1:-1]:
+                    h = torch.addmm(lin.bias, h, lin.weight.t()).relu_()
+                    hs.append(h)
+            out = lins[-1]
+            qs.append(torch.addmm(out.bias, h.to(out.weight.dtype), out.weight.t()).squeeze(-1))
             hidden.append(hs)
         first = qs[0] <= qs[1]
-        ctx.nets, ctx.hidden, ctx.first, ctx.state_dim = nets, hidden, first, state_dim
-        return torch.where(first, qs[0], qs[1]).to(joint.dtype)   # float32 under bf16 autocast too
+        ctx.nets, ctx.hidden, ctx.first, ctx.state_dim, ctx.autocast = nets, hidden, first, state_dim, autocast
+        return torch.where(first, qs[0], qs[1])
 
     @staticmethod
     def backward(ctx, grad_q):
@@ -123,6 +119,7 @@ class _FrozenMinQ(torch.autograd.Function):
                 g = grad_q[idx, None] * lins[-1].weight            # d q / d h_last
                 for j in range(len(hs) - 1, -1, -1):
                     g = g * (hs[j][idx] > 0)                       # through the ReLU
-                    g = g @ (lins[j].weight if j else w_in)        # through the linear layer
-                grad_joint[idx] = g
-        return grad_joint, None, None, None, None
+                    with ctx.autocast:
+                        g = g @ (lins[j].weight if j else w_in)    # through the linear layer
+                grad_joint[idx] = g.to(grad_joint.dtype)
+        return grad_joint, None, None, None, None, None

@@ -17,7 +17,7 @@ import yaml
 NAME = "plot"
 HELP = "draw learning curves of run directories (mean and spread over seeds) to a PNG"
 METRICS = {"eval_return": "eval.csv", "episode_return": "progress.csv", "critic_loss": "progress.csv",
-           "qre_gap": "eval.csv", "env_steps_per_s": "progress.csv",
+           "qre_gap": "eval.csv", "env_steps_per_s": "progress.csv", "wall_time": "eval.csv",
            "eval_win_rate": "eval.csv", "eval_success_rate": "eval.csv",  # deep/run/evaluate.py OUTCOMES
            "win_rate": "progress.csv", "success_rate": "progress.csv"}
 

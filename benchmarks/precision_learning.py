@@ -1,0 +1,106 @@
+"""HASAC learning curves in fp32 against bf16 (``algo.precision``) on MPE Spread and HalfCheetah 2x3, N seeds
+each, in one figure: the evidence issue 17 asks for before bf16 may become a default.
+
+Every run is one ``meharl train`` process (benchmarks/compare_offpolicy.py's ``train``) with the pair's
+shipped config (the paper's settings), ``threads=2`` (the machine's cores), and only ``algo.precision``
+differing between the two arms; seeds 0..N-1 are shared, so fp32 and bf16 see the same seeds.  The figure
+has one column per task (mean and +-1 std of the evaluation return over seeds, per precision, against
+environment steps and against wall time: the issue's target is MPE's -43.1 within 295 s); the script
+prints each arm's final evaluation return (mean +- std over seeds) and mean wall time per run, and writes
+everything to ``OUT/summary.csv``.  The default budgets are the issue's MPE comparison point (200k steps,
+where the reference code's three-seed mean is -43.1) and 1M steps of HalfCheetah; run it on a quiet machine,
+it takes about three hours there:
+
+    python benchmarks/precision_learning.py --out runs/precision --seeds 3
+
+A tiny run only shows the pipeline works (its curves say nothing about bf16):
+
+    python benchmarks/precision_learning.py --out /tmp/precision --seeds 2 --steps 1000 1000 --eval-interval 500 \\
+        --set train.eval_episodes=4 eval_num_envs=4 train.warmup_steps=200 algo.batch_size=64 "algo.hidden=[32,32]"
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.compare_offpolicy import TASKS, read_final_eval, train
+from meharl.commands.plot import aggregate, read_curve
+
+PRECISIONS = ("fp32", "bf16")
+DEFAULT_STEPS = (200_000, 1_000_000)   #: per task of TASKS: MPE Spread's comparison point (issue 17), HalfCheetah
+
+
+def plot(curves: dict, steps: dict, out: Path) -> None:
+    """One column per task: each precision's mean evaluation return with a +-1 std band over seeds, against
+    environment steps (top) and against the mean wall time to reach them (bottom)."""
+    from meharl.figures import plt, save_png
+    fig, axes = plt.subplots(2, len(TASKS), figsize=(6 * len(TASKS), 8), squeeze=False)
+    for column, task in enumerate(TASKS):
+        top, bottom = axes[0, column], axes[1, column]
+        for precision in PRECISIONS:
+            run_dirs = curves[task, precision]
+            x, vals = aggregate([read_curve(d, "eval_return") for d in run_dirs])
+            _, walls = aggregate([read_curve(d, "wall_time") for d in run_dirs])
+            mean, std = vals.mean(axis=0), vals.std(axis=0)
+            for ax, at in ((top, x), (bottom, walls.mean(axis=0))):
+                line, = ax.plot(at, mean, label=f"{precision} ({len(run_dirs)} seeds)")
+                ax.fill_between(at, mean - std, mean + std, color=line.get_color(), alpha=0.25)
+        top.set_title(f"HASAC {task}, {steps[task]} steps")
+        top.set_xlabel("environment steps")
+        bottom.set_xlabel("wall time (s, mean over seeds)")
+        for ax in (top, bottom):
+            ax.set_ylabel("evaluation return")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+    fig.suptitle("fp32 against bf16 autocast (algo.precision): mean and +-1 std over seeds")
+    save_png(fig, out)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True, help="directory for the run directories, the figure and summary.csv")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--steps", type=int, nargs=len(TASKS), default=list(DEFAULT_STEPS),
+                   help=f"environment steps of every run, per task ({', '.join(TASKS)})")
+    p.add_argument("--eval-interval", type=int, default=None, help="environment steps between evaluations "
+                   "(default: each task's steps / 20)")
+    p.add_argument("--set", dest="sets", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="overrides for every run")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    steps = dict(zip(TASKS, args.steps))
+    rows, curves = [], {}
+    for task in TASKS:
+        eval_interval = args.eval_interval or max(steps[task] // 20, 1)
+        for seed in range(args.seeds):
+            for precision in PRECISIONS:   # the arms alternate, so a change in the machine's load hits both
+                run_dir = out / task.replace(":", "_") / precision / f"seed{seed}"
+                wall = train("hasac", task, seed, steps[task], eval_interval,
+                             ["threads=2", f"algo.precision={precision}", *args.sets], run_dir)
+                rows.append({"task": task, "precision": precision, "seed": seed, "env_steps": steps[task],
+                             "wall_s": round(wall, 1), "final_eval_return": read_final_eval(run_dir)})
+                curves.setdefault((task, precision), []).append(run_dir)
+                print(f"{task} {precision} seed {seed}: {wall:.0f} s, final evaluation return "
+                      f"{rows[-1]['final_eval_return']:.4g}", flush=True)
+    with open(out / "summary.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    figure = out / "precision_learning.png"
+    plot(curves, steps, figure)
+    for task in TASKS:
+        print(f"\n{task}, {steps[task]} env steps, {args.seeds} seeds:")
+        for precision in PRECISIONS:
+            r = [x for x in rows if x["task"] == task and x["precision"] == precision]
+            final = np.array([x["final_eval_return"] for x in r])
+            print(f"  {precision}: final evaluation return {final.mean():10.4g} +- {final.std():.3g}   "
+                  f"wall time {np.mean([x['wall_s'] for x in r]):.0f} s per run")
+    print(f"\nwrote {figure} and {out / 'summary.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
