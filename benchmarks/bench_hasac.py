@@ -93,10 +93,11 @@ def main(argv=None) -> int:
             if len(runs) > 1:
                 a = r["cfg"]["algo"]
                 print(f"[{','.join(r['extra']) or 'as configured'}]  value_norm {a['value_norm']}  "
-                      f"discrete_actor_loss {a['discrete_actor_loss']}  critic_loss {a['critic_loss']}")
+                      f"discrete_actor_loss {a['discrete_actor_loss']}  critic_loss {a['critic_loss']}  "
+                      f"precision {a['precision']}")
             rel = (f"   ({updates / wall / (runs[0]['updates'] / runs[0]['wall']):.3f} x the first, same phases "
                    "interleaved)" if r is not runs[0] else "")
-            versus = (f"(reference {ref_u}, target >= {2 * ref_u:.1f})" if ref
+            versus = (f"(reference {ref_u}, target >= {3 * ref_u:.1f}: 3x, issue 17)" if ref
                       else "(no reference measured for this task)")
             print(f"  gradient updates/s : {updates / wall:8.2f}   {versus}{rel}")
             print(f"  env steps/s        : {steps / wall:8.1f}   " + (f"(reference {ref_s})" if ref else ""))
