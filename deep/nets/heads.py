@@ -128,6 +128,18 @@ def _uniform_discrete(k: int, n: int, avail, rng: np.random.Generator) -> Sample
                   stored=idx)
 
 
+def _gumbel_sample(z, tau: float) -> Sample:
+    """A straight-through Gumbel-softmax sample from masked logits ``z`` (B, k): the one-hot forward with the
+    relaxed sample's gradient, the sampled index's log-probability and ``E[log pi]`` in closed form."""
+    logpi = F.log_softmax(z, dim=-1)
+    g = -torch.log(-torch.log(torch.rand_like(z).clamp_min(1e-20)))
+    idx = (z + g).argmax(-1)
+    soft = F.softmax((logpi + g) / tau, dim=-1)
+    rep = F.one_hot(idx, z.shape[-1]).to(z.dtype) - soft.detach() + soft
+    return Sample(rep=rep, env=idx, logp=logpi.gather(-1, idx[:, None]).squeeze(-1), stored=idx,
+                  mean_logp=(logpi.exp() * logpi).sum(-1))
+
+
 class CategoricalActor(nn.Module):
     """Gumbel-softmax actor over ``n`` actions, masked by availability."""
 
@@ -149,15 +161,7 @@ class CategoricalActor(nn.Module):
         return F.log_softmax(self.logits(obs, avail), dim=-1)
 
     def sample(self, obs, avail=None) -> Sample:
-        z = self.logits(obs, avail)
-        logpi = F.log_softmax(z, dim=-1)
-        g = -torch.log(-torch.log(torch.rand_like(z).clamp_min(1e-20)))
-        idx = (z + g).argmax(-1)
-        hard = F.one_hot(idx, self.n).to(z.dtype)
-        soft = F.softmax((logpi + g) / self.tau, dim=-1)
-        rep = hard - soft.detach() + soft  # straight-through: forward one-hot, gradient of the relaxed sample
-        return Sample(rep=rep, env=idx, logp=logpi.gather(-1, idx[:, None]).squeeze(-1), stored=idx,
-                      mean_logp=(logpi.exp() * logpi).sum(-1))
+        return _gumbel_sample(self.logits(obs, avail), self.tau)
 
     def act(self, obs, avail=None) -> Sample:
         idx = self.logits(obs, avail).argmax(-1)
@@ -216,18 +220,11 @@ class MultiDiscreteActor(_MultiDiscrete):
         return self._components(self.body(obs), avail, MASKED_LOGIT)
 
     def sample(self, obs, avail=None) -> Sample:
-        reps, idxs, logp, mean_logp = [], [], 0.0, 0.0
-        for z in self._split(obs, avail):  # independent components: log-probabilities and entropies add
-            logpi = F.log_softmax(z, dim=-1)
-            mean_logp = mean_logp + (logpi.exp() * logpi).sum(-1)
-            g = -torch.log(-torch.log(torch.rand_like(z).clamp_min(1e-20)))
-            idx = (z + g).argmax(-1)
-            soft = F.softmax((logpi + g) / self.tau, dim=-1)
-            reps.append(F.one_hot(idx, z.shape[-1]).to(z.dtype) - soft.detach() + soft)
-            idxs.append(idx)
-            logp = logp + logpi.gather(-1, idx[:, None]).squeeze(-1)
-        idx = torch.stack(idxs, -1)
-        return Sample(rep=torch.cat(reps, -1), env=idx, logp=logp, stored=idx, mean_logp=mean_logp)
+        parts = [_gumbel_sample(z, self.tau) for z in self._split(obs, avail)]
+        idx = torch.stack([p.env for p in parts], -1)
+        # independent components: log-probabilities and entropies add
+        return Sample(rep=torch.cat([p.rep for p in parts], -1), env=idx, logp=sum(p.logp for p in parts),
+                      stored=idx, mean_logp=sum(p.mean_logp for p in parts))
 
     def act(self, obs, avail=None) -> Sample:
         idx = torch.stack([z.argmax(-1) for z in self._split(obs, avail)], -1)
