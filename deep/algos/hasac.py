@@ -182,7 +182,7 @@ class HASAC(Algorithm):
             o, m = batch["next_obs"][i], batch["next_avail"][i]
             s = actor.sample(o, m)
             reps.append(s.rep)
-            ent = ent + alphas[i] * (s.logp if s.mean_logp is None else s.mean_logp)  # exact E[log pi] = -H
+            ent = ent + alphas[i] * s.entropy_logp()  # discrete: the exact E[log pi] = -H
         return torch.cat(reps, -1), ent
 
     def critic_target_values(self, batch) -> torch.Tensor:
@@ -229,7 +229,7 @@ class HASAC(Algorithm):
             return loss, (p * lp).sum(-1).mean()
         s = actor.sample(o, m) if own is None else own
         joint = torch.cat([s.rep if j == i else r for j, r in enumerate(reps)], -1)
-        logp = s.logp if s.mean_logp is None else s.mean_logp  # Gumbel: the entropy term in closed form
+        logp = s.entropy_logp()  # Gumbel: the entropy term in closed form
         loss = (alpha * logp - self.in_return_units(self.critic.frozen_min_q(features, joint))).mean()
         return loss, logp.mean()
 

@@ -49,6 +49,10 @@ class Sample:
     #: term of a Gumbel-sampled loss must use it: ``logp`` of a sampled index has a zero-mean gradient.
     mean_logp: torch.Tensor | None = None
 
+    def entropy_logp(self) -> torch.Tensor:
+        """What an entropy term ``alpha E[log pi]`` takes: ``mean_logp`` where a closed form exists, else ``logp``."""
+        return self.logp if self.mean_logp is None else self.mean_logp
+
 
 def _check_avail(avail, n: int, what: str):
     if avail is None:
