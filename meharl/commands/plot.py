@@ -39,7 +39,8 @@ def parse_baseline(text: str) -> tuple[str, float]:
             raise ValueError
         return label, float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--baseline wants LABEL=VALUE with a number, e.g. random=0.01; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"--baseline wants LABEL=VALUE with a number, e.g. random=0.01; "
+                                         f"got {text!r}") from None
 
 
 def read_curve(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray]:
