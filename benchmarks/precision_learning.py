@@ -33,12 +33,12 @@ PRECISIONS = ("fp32", "bf16")
 DEFAULT_STEPS = (200_000, 1_000_000)   #: per task of TASKS: MPE Spread's comparison point (issue 17), HalfCheetah
 
 
-def plot(curves: dict, steps: dict, out: Path) -> None:
+def plot(curves: dict, tasks: list, steps: dict, out: Path) -> None:
     """One column per task: each precision's mean evaluation return with a +-1 std band over seeds, against
     environment steps (top) and against the mean wall time to reach them (bottom)."""
     from meharl.figures import plt, save_png
-    fig, axes = plt.subplots(2, len(TASKS), figsize=(6 * len(TASKS), 8), squeeze=False)
-    for column, task in enumerate(TASKS):
+    fig, axes = plt.subplots(2, len(tasks), figsize=(6 * len(tasks), 8), squeeze=False)
+    for column, task in enumerate(tasks):
         top, bottom = axes[0, column], axes[1, column]
         for precision in PRECISIONS:
             run_dirs = curves[task, precision]
@@ -63,17 +63,19 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, help="directory for the run directories, the figure and summary.csv")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS), help="a subset of the tasks")
     p.add_argument("--steps", type=int, nargs=len(TASKS), default=list(DEFAULT_STEPS),
-                   help=f"environment steps of every run, per task ({', '.join(TASKS)})")
+                   help=f"environment steps of every run, per task of TASKS ({', '.join(TASKS)})")
     p.add_argument("--eval-interval", type=int, default=None, help="environment steps between evaluations "
                    "(default: each task's steps / 20)")
     p.add_argument("--set", dest="sets", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="overrides for every run")
     args = p.parse_args(argv)
     out = Path(args.out)
+    tasks = [t for t in TASKS if t in args.tasks]
     steps = dict(zip(TASKS, args.steps))
     rows, curves = [], {}
-    for task in TASKS:
+    for task in tasks:
         eval_interval = args.eval_interval or max(steps[task] // 20, 1)
         for seed in range(args.seeds):
             for precision in PRECISIONS:   # the arms alternate, so a change in the machine's load hits both
@@ -90,8 +92,8 @@ def main(argv=None) -> int:
         w.writeheader()
         w.writerows(rows)
     figure = out / "precision_learning.png"
-    plot(curves, steps, figure)
-    for task in TASKS:
+    plot(curves, tasks, steps, figure)
+    for task in tasks:
         print(f"\n{task}, {steps[task]} env steps, {args.seeds} seeds:")
         for precision in PRECISIONS:
             r = [x for x in rows if x["task"] == task and x["precision"] == precision]
