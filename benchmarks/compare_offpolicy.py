@@ -60,8 +60,24 @@ def read_final_eval(run_dir: Path) -> float:
     return float(rows[-1]["eval_return"])
 
 
-def train(algo: str, task: str, seed: int, steps: int, eval_interval: int, sets: list[str], run_dir: Path) -> float:
-    """One run in its own process; returns its wall time in seconds."""
+def finished_wall_time(run_dir: Path, steps: int) -> float | None:
+    """The wall time of a finished run of ``steps`` environment steps already in ``run_dir`` (its last evaluation
+    at ``steps`` or later), else None."""
+    try:
+        with open(run_dir / "eval.csv", newline="", encoding="utf-8") as fh:
+            last = list(csv.DictReader(fh))[-1]
+    except (OSError, IndexError):
+        return None
+    return float(last["wall_time"]) if int(last["env_steps"]) >= steps else None
+
+
+def train(algo: str, task: str, seed: int, steps: int, eval_interval: int, sets: list[str], run_dir: Path,
+          reuse: bool = False) -> float:
+    """One run in its own process; returns its wall time in seconds.  With ``reuse``, a finished run of the
+    same length already in ``run_dir`` is kept and its recorded wall time returned."""
+    if reuse and (wall := finished_wall_time(run_dir, steps)) is not None:
+        print(f"reusing the finished run in {run_dir}", flush=True)
+        return wall
     env, name = task.split(":")
     cmd = [sys.executable, "-m", "meharl", "train", "--algo", algo, "--env", env, "--task", name, "--seed", str(seed),
            "--run-dir", str(run_dir), "--overwrite", "--set", f"train.total_steps={steps}",
@@ -82,6 +98,8 @@ def main(argv=None) -> int:
     p.add_argument("--eval-interval", type=int, default=None, help="environment steps between evaluations "
                    "(default: steps / 20)")
     p.add_argument("--set", dest="sets", nargs="+", action="extend", default=[], metavar="[ALGO,...:]KEY=VALUE")
+    p.add_argument("--reuse", action="store_true", help="keep runs already finished in OUT (e.g. an interrupted "
+                   "comparison, or runs linked in from another script) instead of training them again")
     args = p.parse_args(argv)
     registered = set(algo_names())
     algos = [a for a in args.algos if a in registered]
@@ -96,7 +114,7 @@ def main(argv=None) -> int:
         for algo in algos:
             for seed in range(args.seeds):
                 run_dir = out / task.replace(":", "_") / algo / f"seed{seed}"
-                wall = train(algo, task, seed, args.steps, eval_interval, args.sets, run_dir)
+                wall = train(algo, task, seed, args.steps, eval_interval, args.sets, run_dir, args.reuse)
                 rows.append({"task": task, "algo": algo, "seed": seed, "env_steps": args.steps, "wall_s": round(wall, 1),
                              "final_eval_return": read_final_eval(run_dir)})
                 print(f"{task} {algo} seed {seed}: {wall:.0f} s, final evaluation return "

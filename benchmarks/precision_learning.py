@@ -70,6 +70,8 @@ def main(argv=None) -> int:
                    "(default: each task's steps / 20)")
     p.add_argument("--set", dest="sets", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="overrides for every run")
+    p.add_argument("--reuse", action="store_true", help="keep runs already finished in OUT (e.g. one task's, "
+                   "run earlier with --tasks) instead of training them again")
     args = p.parse_args(argv)
     out = Path(args.out)
     tasks = [t for t in TASKS if t in args.tasks]
@@ -81,7 +83,7 @@ def main(argv=None) -> int:
             for precision in PRECISIONS:   # the arms alternate, so a change in the machine's load hits both
                 run_dir = out / task.replace(":", "_") / precision / f"seed{seed}"
                 wall = train("hasac", task, seed, steps[task], eval_interval,
-                             ["threads=2", f"algo.precision={precision}", *args.sets], run_dir)
+                             ["threads=2", f"algo.precision={precision}", *args.sets], run_dir, args.reuse)
                 rows.append({"task": task, "precision": precision, "seed": seed, "env_steps": steps[task],
                              "wall_s": round(wall, 1), "final_eval_return": read_final_eval(run_dir)})
                 curves.setdefault((task, precision), []).append(run_dir)
