@@ -50,6 +50,7 @@ def plot(curves: dict, tasks: list, steps: dict, out: Path) -> None:
                 ax.fill_between(at, mean - std, mean + std, color=line.get_color(), alpha=0.25)
         top.set_title(f"HASAC {task}, {steps[task]} steps")
         top.set_xlabel("environment steps")
+        top.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))   # 1e5 units: no overlapping labels
         bottom.set_xlabel("wall time (s, mean over seeds)")
         for ax in (top, bottom):
             ax.set_ylabel("evaluation return")
