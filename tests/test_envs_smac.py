@@ -141,6 +141,35 @@ def test_masks_are_smax_masks_and_dead_agents_may_only_stop(env):
     assert dead_seen > 0
 
 
+def test_state_is_smaxs_world_state_in_smacs_units(env):
+    """Along random play, each copy's state is computed by hand from SMAX's own state: per unit (allies, then
+    enemies) the health fraction, (position - 16) / 16 on the 32 x 32 map, the weapon cooldown (at least 0)
+    over its type's and the type one-hot, all zero for a dead unit; then teams, types / 5, last actions."""
+    import jax
+    s = env.reset(seed=4)
+    rng = np.random.default_rng(1)
+    smax = smax_env("3m", 60)
+    treedef = env._program().treedef
+    dead_seen = 0
+    for _ in range(40):
+        st = jax.tree.unflatten(treedef, env.get_state()["leaves"]).state
+        for k in range(B):
+            alive, types = np.asarray(st.unit_alive[k]), np.asarray(st.unit_types[k])
+            units = np.zeros((6, 10))
+            units[:, 0] = np.asarray(st.unit_health[k]) / np.asarray(smax.unit_type_health)[types]
+            units[:, 1:3] = (np.asarray(st.unit_positions[k]) - 16.0) / 16.0
+            cooldowns = np.asarray(smax.unit_type_weapon_cooldowns)[types]
+            units[:, 3] = np.maximum(np.asarray(st.unit_weapon_cooldowns[k]), 0.0) / cooldowns
+            units[np.arange(6), 4 + types] = 1.0
+            units[~alive] = 0.0
+            dead_seen += (~alive).sum()
+            expected = np.concatenate([units.ravel(), np.asarray(st.unit_teams[k]), types / 5.0])
+            np.testing.assert_allclose(s.state[k, :72], expected, rtol=1e-6, atol=1e-6)  # float32
+        assert np.abs(s.state[:, :72]).max() <= 1.25  # cooldowns may exceed 1 by SMAX's random deviation
+        s = env.step(random_available(s.avail, rng))
+    assert dead_seen > 0
+
+
 def test_unavailable_action_is_refused(env):
     r = env.reset(seed=3)
     assert not r.avail[1][2, ATTACK0]
