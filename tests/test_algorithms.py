@@ -272,7 +272,6 @@ def test_bf16_precision_keeps_float32_numbers_and_own_gradients_and_repeats_its_
                 return original(batch, rng)
             algo.update = capture
         runs.append(_until_updates(run))
-        algo.update = type(algo).update.__get__(algo)
     assert dtypes == {torch.float32}, dtypes
     # what the loop stored from acting (log-probabilities, values, returns, rewards) is float32
     assert {t.dtype for t in _tensors(first[0]).values() if t.is_floating_point()} == {torch.float32}
