@@ -16,7 +16,7 @@ the critic and of the actors (the critic's only, for an algorithm with ``autocas
 autocast; the action and value layers, the log-std, log-probabilities, ratios, entropies, KL divergences,
 advantages, returns and losses stay float32, as do weights and optimiser state.  MAPPO on MPE Spread (reference
 settings, one thread, a loaded machine; ``benchmarks/bench_hasac.py --algo mappo --compare algo.precision=bf16``):
-its actors' and critic's update phases took 0.62x fp32's time, acting on 20 rows at a time about 1.06x, and
+its actors' and critic's update phases took 0.62-0.63x fp32's time, acting on 20 rows at a time 1.06-1.33x, and
 the environment, most of the loop's time, is unchanged.
 
 Actions are sampled with torch's global generator (seeded by the run's seeding streams, saved in checkpoints).
