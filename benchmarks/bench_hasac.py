@@ -1,4 +1,5 @@
-"""HASAC throughput and memory at the reference settings, and optionally learning curves.
+"""HASAC throughput and memory at the reference settings, and optionally learning curves; ``--algo`` times
+another registered algorithm the same way (its shipped config for the task).
 
 Throughput (default): MPE simple_spread_v3 (continuous), 20 rollout environments in-process, batch 1000,
 [256, 256] networks, one gradient update per vector step (50 updates every 50 vector steps), n-step 20,
@@ -9,6 +10,9 @@ environment steps/s, the time split (environment / acting / buffer sampling / cr
 and the peak resident memory of the process.  ``--compare`` adds variants of the configuration, each its own
 run, timed in alternating phases so that a loaded machine's drift affects each alike.
 Reference (public HASAC code, same machine and settings): 10.8 updates/s, 216 env steps/s, about 1.5 GB.
+With ``--algo``, the untimed start runs until the algorithm's first update, then one untimed phase; a phase is
+``train_interval`` vector steps off-policy, one rollout and its update on-policy, and ``episode_limit`` vector
+steps on the episodic loop (QMIX, FOP).
 
 ``--learn STEPS``: also train to STEPS environment steps and print the evaluation returns (40 deterministic
 episodes) at every evaluation with the wall time.  Example:
@@ -18,6 +22,7 @@ episodes) at every evaluation with the wall time.  Example:
     python benchmarks/bench_hasac.py --env smac --task 8m_vs_9m --compare algo.value_norm=false
     python benchmarks/bench_hasac.py --env smac --task 8m_vs_9m --compare algo.discrete_actor_loss=gumbel
     python benchmarks/bench_hasac.py --threads 2 --learn 200000 --seeds 0 1 2 --run-root runs/bench
+    python benchmarks/bench_hasac.py --algo mappo --phases 2 --compare algo.precision=bf16
     meharl plot runs/bench/learn*
 """
 from __future__ import annotations
@@ -34,16 +39,32 @@ import time
 REFERENCE = {("mpe", "simple_spread_v3"): (10.8, 216, 1.5), ("mamujoco", "HalfCheetah-2x3"): (15.4, 307, 1.6)}
 
 
+#: algo settings printed in the header (those the algorithm has) and per compared variant
+SHAPE = ("batch_size", "hidden", "n_step", "rollout_length", "rnn_hidden")
+VARIANT_KEYS = ("value_norm", "discrete_actor_loss", "critic_loss", "precision")
+
+
 def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # Linux: KiB
 
 
+def phase_length(run) -> int:
+    """``run.run`` steps (collect calls) per timed phase: a training phase off-policy, a rollout on-policy, an
+    episode's length on the episodic loop."""
+    if run.algo.on_policy:
+        return 1
+    if run.algo.loop == "episodic":
+        return int(run.algo.spec.episode_limit)
+    return run.cfg["train"]["train_interval"]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--algo", default="hasac", help="the registered algorithm to time (default hasac)")
     ap.add_argument("--env", default="mpe")
     ap.add_argument("--task", default="simple_spread_v3")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (the machine has 2 cores)")
-    ap.add_argument("--phases", type=int, default=4, help="timed training phases of 50 vector steps")
+    ap.add_argument("--phases", type=int, default=4, help="timed training phases (HASAC: 50 vector steps)")
     ap.add_argument("--learn", type=int, default=0, help="train to this many env steps and print eval returns")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--run-root", default=None, help="keep the learning runs here (default: a temporary folder)")
@@ -66,35 +87,35 @@ def main(argv=None) -> int:
         variants = [[]] + [v.split(",") for v in args.compare]
         runs = []
         for k, extra in enumerate(variants):   # each warmed up: warm-up steps plus one untimed training phase
-            cfg = resolve(args.env, args.task, args.seeds[0], [*base, *extra, "train.eval_interval=0"])
+            cfg = resolve(args.env, args.task, args.seeds[0], [*base, *extra, "train.eval_interval=0"],
+                          algo=args.algo)
             tr = start(cfg, os.path.join(tmp, f"throughput{k}"))
-            t = cfg["train"]
-            warm_vec = -(-t["warmup_steps"] // cfg["num_envs"])
-            warm_vec += -warm_vec % t["train_interval"]
-            tr.run(stop_after=warm_vec + t["train_interval"])
+            phase = phase_length(tr)
+            while tr.counters["updates"] == 0:   # warm-up (a training phase ends with the first update)
+                tr.run(stop_after=1)
+            tr.run(stop_after=phase)
             tr._reset_window()
-            runs.append({"cfg": cfg, "tr": tr, "extra": extra, "wall": 0.0, "updates": 0, "steps": 0})
+            runs.append({"cfg": cfg, "tr": tr, "extra": extra, "phase": phase, "wall": 0.0, "updates": 0, "steps": 0})
         for _ in range(args.phases):   # phases alternate between the variants: the machine's load hits each alike
             for r in runs:
                 tr = r["tr"]
                 u0, s0, w0 = tr.counters["updates"], tr.counters["env_steps"], time.perf_counter()
-                tr.run(stop_after=r["cfg"]["train"]["train_interval"])
+                tr.run(stop_after=r["phase"])
                 r["wall"] += time.perf_counter() - w0
                 r["updates"] += tr.counters["updates"] - u0
                 r["steps"] += tr.counters["env_steps"] - s0
         cfg = runs[0]["cfg"]
-        print(f"HASAC {args.env}:{args.task}  batch {cfg['algo']['batch_size']}  hidden {cfg['algo']['hidden']}  "
-              f"n-step {cfg['algo']['n_step']}  {cfg['algo']['precision']}  {cfg['num_envs']} envs  "
+        shape = "  ".join(f"{k} {cfg['algo'][k]}" for k in SHAPE if k in cfg["algo"])
+        print(f"{args.algo} {args.env}:{args.task}  {shape}  {cfg['algo']['precision']}  {cfg['num_envs']} envs  "
               f"torch {torch.__version__}  threads {torch.get_num_threads()}  load average {os.getloadavg()[0]:.1f}")
-        ref = REFERENCE.get((args.env, args.task))
+        ref = REFERENCE.get((args.env, args.task)) if args.algo == "hasac" else None
         ref_u, ref_s, ref_m = ref or (float("nan"),) * 3
         for r in runs:
             wall, updates, steps, w = r["wall"], r["updates"], r["steps"], r["tr"].win["stats"]
             if len(runs) > 1:
                 a = r["cfg"]["algo"]
-                print(f"[{','.join(r['extra']) or 'as configured'}]  value_norm {a['value_norm']}  "
-                      f"discrete_actor_loss {a['discrete_actor_loss']}  critic_loss {a['critic_loss']}  "
-                      f"precision {a['precision']}")
+                print(f"[{','.join(r['extra']) or 'as configured'}]  "
+                      + "  ".join(f"{k} {a[k]}" for k in VARIANT_KEYS if k in a))
             rel = (f"   ({updates / wall / (runs[0]['updates'] / runs[0]['wall']):.3f} x the first, same phases "
                    "interleaved)" if r is not runs[0] else "")
             versus = (f"(reference {ref_u}, target >= {3 * ref_u:.1f}: 3x, issue 17)" if ref
@@ -112,7 +133,7 @@ def main(argv=None) -> int:
               + (f"  (reference about {ref_m} GB, target <= {ref_m / 2} GB)" if ref else ""))
         if args.learn:
             for seed in args.seeds:
-                cfg = resolve(args.env, args.task, seed, [*base, f"train.total_steps={args.learn}"])
+                cfg = resolve(args.env, args.task, seed, [*base, f"train.total_steps={args.learn}"], algo=args.algo)
                 run_dir = os.path.join(args.run_root or tmp, f"learn{seed}")
                 tr = start(cfg, run_dir)
                 t0 = time.perf_counter()

@@ -7,7 +7,10 @@ algorithm trains, checkpoints and resumes on air combat in tests/test_families_t
 * named losses: loss ``k`` of ``losses(batch)`` puts gradient on parameter group ``k`` and on no other
   parameter, targets never receive gradient, and neither ``losses`` nor ``update`` changes the batch;
 * the same seed twice gives the same run (parameters, optimiser states, logs);
-* SIGKILL, then ``meharl resume``, ends with the parameters and logs of the uninterrupted run.
+* SIGKILL, then ``meharl resume``, ends with the parameters and logs of the uninterrupted run;
+* ``precision=bf16``: the networks' bodies report bf16, every network's output, loss, stored number, weight and
+  optimiser state is float32 (fp64 ValueNorm statistics apart), the losses keep to their own parameter groups,
+  and the same seed twice gives the same run; an unknown precision is a one-line ValueError.
 
 The batch is whatever the loop hands to ``update`` (captured there), so no knowledge of an algorithm's
 batch format is needed here.
@@ -27,6 +30,7 @@ import torch
 
 from deep.algos import algo_class, algo_names
 from deep.config import fields, resolve
+from deep.nets.mlp import Autocastable
 from deep.run import loop_class, resume, start
 from meharl.cli import main
 
@@ -140,9 +144,9 @@ def _first_batch(name, kind, tmp_path, variant=()):
     return run.algo, seen[0]
 
 
-@pytest.mark.parametrize("name, kind, variant", list(_cases()))
-def test_named_losses_reach_their_own_parameter_group_only_and_inputs_stay(name, kind, variant, tmp_path):
-    algo, batch = _first_batch(name, kind, tmp_path, variant)
+def _check_named_losses(algo, batch):
+    """Loss ``k`` reaches group ``k`` only (never a target), the losses are finite float32 scalars, an update's
+    statistics are finite, and neither changes the batch."""
     groups = algo.param_groups()
     targets = algo.target_params()
     everything = {id(p): p for ps in groups.values() for p in ps} | {id(p): p for p in targets}
@@ -151,7 +155,7 @@ def test_named_losses_reach_their_own_parameter_group_only_and_inputs_stay(name,
     losses = algo.losses(batch)
     assert losses and set(losses) <= set(groups), f"losses {sorted(losses)} vs groups {sorted(groups)}"
     for k, loss in losses.items():
-        assert loss.ndim == 0 and torch.isfinite(loss)
+        assert loss.ndim == 0 and torch.isfinite(loss) and loss.dtype == torch.float32
         for p in everything.values():
             p.grad = None
         loss.backward(retain_graph=True)
@@ -170,14 +174,27 @@ def test_named_losses_reach_their_own_parameter_group_only_and_inputs_stay(name,
     assert all(p.grad is None or not p.requires_grad for p in targets)
 
 
-def _budget(name, kind, tmp_path, variant=()):
-    """(total_steps, checkpoint_interval): a run of a few updates with a checkpoint inside it."""
-    run = start(_cfg(name, kind, [*variant, "train.total_steps=100000", "train.eval_interval=0",
-                            "train.checkpoint_interval=0"]), tmp_path / "budget")
-    while run.counters["updates"] < 3:
+@pytest.mark.parametrize("name, kind, variant", list(_cases()))
+def test_named_losses_reach_their_own_parameter_group_only_and_inputs_stay(name, kind, variant, tmp_path):
+    _check_named_losses(*_first_batch(name, kind, tmp_path, variant))
+
+
+def _started(name, kind, run_dir, variant=()):
+    return start(_cfg(name, kind, [*variant, "train.total_steps=100000", "train.eval_interval=0",
+                                   "train.checkpoint_interval=0"]), run_dir)
+
+
+def _until_updates(run, updates=3):
+    """Step ``run`` until it has made ``updates`` updates, then close it."""
+    while run.counters["updates"] < updates:
         run.run(stop_after=1)
     run.close()
-    steps = run.counters["env_steps"]
+    return run
+
+
+def _budget(name, kind, tmp_path, variant=()):
+    """(total_steps, checkpoint_interval): a run of a few updates with a checkpoint inside it."""
+    steps = _until_updates(_started(name, kind, tmp_path / "budget", variant)).counters["env_steps"]
     return 4 * steps, steps
 
 
@@ -219,3 +236,56 @@ def test_same_seed_twice_and_sigkill_then_resume_give_the_same_run(name, kind, v
     _assert_same_state(runs[0].algo.state_dict(), final.algo.state_dict())
     for log in ("progress.csv", "eval.csv"):
         assert _rows(killed / log) == _rows(runs[0].dir / log), f"{log} differs"
+
+
+def _networks(algo):
+    """The algorithm's networks: its attributes that are modules or lists of modules."""
+    for v in vars(algo).values():
+        for m in (v if isinstance(v, (list, tuple)) else [v]):
+            if isinstance(m, torch.nn.Module):
+                yield m
+
+
+@pytest.mark.parametrize("name", algo_names())
+def test_bf16_precision_keeps_float32_numbers_and_own_gradients_and_repeats_its_run(name, tmp_path):
+    kind, bf16 = _kind(name), ("algo.precision=bf16",)
+    runs, first = [], []
+    for label in ("a", "b"):
+        run = _started(name, kind, tmp_path / label, bf16)
+        algo = run.algo
+        fp32_parts = set() if getattr(algo, "autocast_actors", True) else {id(m) for m in algo.actors}
+        parts = [(m, id(net) in fp32_parts) for net in _networks(algo) for m in net.modules()
+                 if isinstance(m, Autocastable)]
+        assert parts and all(m.bf16 != fp32 for m, fp32 in parts), "a network body does not follow precision"
+        if label == "a":   # every network's output and every autocast body's result, over a short run: float32
+            inside = {id(c) for m, _ in parts for c in m.modules() if c is not m}
+            dtypes = set()
+            for m in {id(m): m for net in _networks(algo) for m in net.modules() if id(m) not in inside}.values():
+                m.register_forward_hook(lambda mod, args, out: dtypes.update(
+                    t.dtype for t in (out if isinstance(out, tuple) else (out,))
+                    if torch.is_tensor(t) and t.is_floating_point()))
+            original = algo.update
+
+            def capture(batch, rng):
+                if not first:
+                    first.append(copy.deepcopy(batch))
+                return original(batch, rng)
+            algo.update = capture
+        runs.append(_until_updates(run))
+    assert dtypes == {torch.float32}, dtypes
+    # what the loop stored from acting (log-probabilities, values, returns, rewards) is float32
+    assert {t.dtype for t in _tensors(first[0]).values() if t.is_floating_point()} == {torch.float32}
+    state = _tensors(runs[0].algo.state_dict())
+    for k, t in state.items():  # weights and optimiser state float32 and finite (ValueNorm keeps float64)
+        if t.is_floating_point():
+            assert t.dtype == (torch.float64 if "value_norm" in k else torch.float32), k
+            assert bool(torch.isfinite(t).all()), k
+    _assert_same_state(runs[0].algo.state_dict(), runs[1].algo.state_dict())
+    _check_named_losses(runs[0].algo, first[0])
+
+
+@pytest.mark.parametrize("name", algo_names())
+def test_unknown_precision_is_a_one_line_value_error_naming_the_valid_values(name):
+    with pytest.raises(ValueError, match=r"bad value algo.precision='fp16': must be fp32 or bf16") as err:
+        _cfg(name, _kind(name), ("algo.precision=fp16",))
+    assert "\n" not in str(err.value)

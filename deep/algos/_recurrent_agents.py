@@ -6,35 +6,59 @@ sharing); its input is the agent's observation zero-padded to the largest (``D``
 (pymarl's ``obs_agent_id``).  Its outputs are Q-values for QMIX and policy logits for FOP, over the largest
 action count ``A``.  pymarl also appends the last action; SMAC observations here already carry it (``smac``
 option ``obs_last_action``, on by default), so it is not added twice.
+
+``precision="bf16"`` (:class:`RecurrentParams`) runs the agent network's input layer under bf16 autocast and
+keeps its GRU cell and output layer float32: the GRU's hidden state is carried from step to step over whole
+episodes, so rounding it (or its gates) to bf16's 8 significant bits at every step would compound along the
+episode.  The algorithms' other MLPs (QMIX's hypernetworks and V(s), FOP's critics and V(s)) run their hidden
+layers under autocast as every :class:`~deep.nets.mlp.MLP`, their output layers float32.  These networks are
+small (64 units, batches of 32 episodes): QMIX on MPE Spread ran at 0.78x fp32's updates/s under bf16
+(``benchmarks/bench_hasac.py --algo qmix --threads 1 --set env_options.continuous_actions=false --compare
+algo.precision=bf16``, one phase, a loaded machine), so bf16 is no speed-up for them at these sizes.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from deep.envs.base import EnvSpec
+from deep.nets.mlp import Autocastable, precision_setting, set_precision
 from deep.storage.episodes import stack_avail, stack_obs
 
 from .base import Acted, Algorithm
 
 
-class RNNAgent(nn.Module):
-    """fc -> ReLU -> GRUCell -> fc: one output per action from (observation + agent id, hidden state)."""
+@dataclass(frozen=True)
+class RecurrentParams:
+    """The setting QMIX and FOP share under one name (each declares its own others, with their sources)."""
+
+    precision: str = precision_setting("the agent network's input layer and the other MLPs' hidden layers "
+                                       "(the GRU cell float32: deep/algos/_recurrent_agents.py)")
+
+
+class RNNAgent(Autocastable, nn.Module):
+    """fc -> ReLU -> GRUCell -> fc: one output per action from (observation + agent id, hidden state); under
+    bf16 the first layer only runs under autocast (module docstring)."""
 
     def __init__(self, in_dim: int, hidden: int, n_actions: int):
         super().__init__()
         self.fc1, self.rnn, self.fc2 = nn.Linear(in_dim, hidden), nn.GRUCell(hidden, hidden), nn.Linear(hidden, n_actions)
 
     def forward(self, x, h):
-        h = self.rnn(torch.relu(self.fc1(x)), h)
+        with self.autocast(x):
+            x = torch.relu(self.fc1(x))
+        h = self.rnn(x.to(h.dtype), h)
         return self.fc2(h), h
 
 
 class RecurrentAgents(Algorithm):
     """Base of the episodic value-decomposition algorithms: shapes, agent ids, memory, epsilon, unrolling.
 
-    Params must define ``rnn_hidden``, ``epsilon_start``, ``epsilon_finish`` and ``epsilon_anneal_steps``."""
+    Params (a :class:`RecurrentParams`) must define ``rnn_hidden``, ``epsilon_start``, ``epsilon_finish`` and
+    ``epsilon_anneal_steps``."""
 
     on_policy = False
     supports = frozenset({"discrete"})
@@ -51,7 +75,8 @@ class RecurrentAgents(Algorithm):
         self._ids = torch.eye(self.n, device=self.device)
 
     def agent_net(self) -> RNNAgent:
-        return RNNAgent(self.D + self.n, self.params.rnn_hidden, self.A).to(self.device)
+        return set_precision(RNNAgent(self.D + self.n, self.params.rnn_hidden, self.A),
+                             self.params.precision).to(self.device)
 
     # ------------------------------------------------------------------ acting
     def epsilon(self) -> float:

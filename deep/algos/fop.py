@@ -50,9 +50,9 @@ from torch import nn
 
 from deep.config import integer, number
 from deep.envs.base import EnvSpec
-from deep.nets.mlp import mlp
+from deep.nets.mlp import mlp, set_precision
 
-from ._recurrent_agents import RecurrentAgents
+from ._recurrent_agents import RecurrentAgents, RecurrentParams
 from .base import Acted, register
 
 #: logit of an unavailable action: finite, so that ``pi * log pi`` is an exact 0 with a finite gradient
@@ -60,8 +60,9 @@ MASKED_LOGIT = -1e10
 
 
 @dataclass(frozen=True)
-class FOPParams:
-    """FOP's hyper-parameters; defaults from the reference code (module docstring)."""
+class FOPParams(RecurrentParams):
+    """FOP's hyper-parameters; defaults from the reference code (module docstring); ``precision``:
+    :class:`~deep.algos._recurrent_agents.RecurrentParams`."""
 
     rnn_hidden: int = integer(64, "GRU units of the policy network (pymarl rnn_hidden_dim)")
     critic_hidden: int = integer(64, "units of each of the critic MLP's two hidden layers (FOPCritic's 64)")
@@ -128,9 +129,9 @@ class FOP(RecurrentAgents):
         super().__init__(spec, params, device=device)
         p = params
         self.agent = self.agent_net()
-        self.critics = nn.ModuleList(
+        self.critics = set_precision(nn.ModuleList(
             SoftCritic(self.D + self.n, p.critic_hidden, self.n, self.A, spec.state_dim, p.mixing_embed, p.n_head)
-            for _ in range(2)).to(self.device)
+            for _ in range(2)), p.precision).to(self.device)
         self.target_critics = copy.deepcopy(self.critics).requires_grad_(False)
         self.actor_opt = torch.optim.RMSprop(self.agent.parameters(), lr=p.lr, alpha=p.optim_alpha, eps=p.optim_eps)
         # one optimiser per critic (as the reference code): each critic's loss is clipped on its own

@@ -52,7 +52,7 @@ from deep.envs.base import EnvSpec
 from deep.nets.critics import TwinCritic, polyak_
 from deep.nets.distributions import ValueNorm
 from deep.nets.heads import CategoricalActor, make_actor
-from deep.nets.mlp import PRECISIONS, set_precision
+from deep.nets.mlp import set_precision
 
 from .base import Acted, Algorithm, register
 from .off_policy_base import OffPolicyParams, fused_adam
@@ -75,9 +75,6 @@ class HASACParams(OffPolicyParams):
     discrete_actor_loss: str = choice("expected", "Discrete agents' eq. 10: exact expectation or Gumbel sample",
                                       "expected", "gumbel")
     value_norm: bool = flag(False, "ValueNorm: critics regress running-normalised targets (HARL use_valuenorm)")
-    precision: str = choice("fp32", "actors' and critics' hidden-layer matrix products: float32, or bf16 autocast "
-                            "with fp32 weights, optimiser state, outputs, log-probabilities, targets and losses "
-                            "(not yet shown to learn as well)", *PRECISIONS)
 
 
 def _spaces_equal(a, b) -> bool:

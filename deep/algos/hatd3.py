@@ -22,6 +22,9 @@ not used.
 
 :class:`HATD3` is also the body of the deterministic HASAC ablation (``deep.algos.hasac_det``), which
 replaces :meth:`next_actions`, :meth:`actor_value` and :meth:`actors_due`.
+
+``precision="bf16"`` (:class:`~deep.algos.off_policy_base.OffPolicyParams`) runs the hidden layers of every
+actor, target actor and critic under bf16 autocast, their output layers float32 (:class:`deep.nets.mlp.MLP`).
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ from deep.config import integer, number, setting_like
 from deep.envs.base import EnvSpec
 from deep.nets.critics import TwinCritic, polyak_
 from deep.nets.heads import make_deterministic_actor
+from deep.nets.mlp import set_precision
 
 from .base import Acted, Algorithm, register
 from .hasac import HASAC
@@ -73,10 +77,11 @@ class HATD3(Algorithm):
         params = self.Params() if params is None else params
         super().__init__(spec, params, device=device)
         hidden = list(params.hidden)
-        self.actors = [make_deterministic_actor(spec.obs_dims[i], spec.action_spaces[i], hidden).to(self.device)
-                       for i in range(spec.n_agents)]
+        self.actors = [set_precision(make_deterministic_actor(spec.obs_dims[i], spec.action_spaces[i], hidden),
+                                     params.precision).to(self.device) for i in range(spec.n_agents)]
         self.actor_targets = [copy.deepcopy(a).requires_grad_(False) for a in self.actors] if self.target_actors else []
-        self.critic = TwinCritic(spec.state_dim, sum(a.rep_dim for a in self.actors), hidden).to(self.device)
+        self.critic = TwinCritic(spec.state_dim, sum(a.rep_dim for a in self.actors), hidden,
+                                 params.precision).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor_opts = [fused_adam(a.parameters(), params.actor_lr) for a in self.actors]
         self.critic_opt = fused_adam(self.critic.parameters(), params.critic_lr)

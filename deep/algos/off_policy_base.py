@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from deep.config import choice, integer, number, sizes
+from deep.nets.mlp import precision_setting
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class OffPolicyParams:
     batch_size: int = integer(1000, "transitions per gradient update")
     critic_loss: str = choice("mse", "critics' loss on the Bellman residual: squared or Huber", "mse", "huber")
     huber_delta: float = number(10.0, "Huber loss threshold", lo=0, lo_open=True)
+    precision: str = precision_setting("actors' and critics' hidden-layer matrix products")
 
 
 def fused_adam(params, lr: float) -> torch.optim.Adam:

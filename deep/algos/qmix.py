@@ -31,14 +31,16 @@ from torch import nn
 
 from deep.config import flag, integer, number
 from deep.envs.base import EnvSpec
+from deep.nets.mlp import mlp, set_precision
 
-from ._recurrent_agents import RecurrentAgents
+from ._recurrent_agents import RecurrentAgents, RecurrentParams
 from .base import Acted, register
 
 
 @dataclass(frozen=True)
-class QMIXParams:
-    """QMIX's hyper-parameters; defaults from the paper / pymarl (module docstring)."""
+class QMIXParams(RecurrentParams):
+    """QMIX's hyper-parameters; defaults from the paper / pymarl (module docstring); ``precision``:
+    :class:`~deep.algos._recurrent_agents.RecurrentParams`."""
 
     rnn_hidden: int = integer(64, "GRU units of the agent network (pymarl rnn_hidden_dim)")
     mixing_embed: int = integer(32, "mixing network's hidden units (pymarl mixing_embed_dim)")
@@ -62,10 +64,10 @@ class QMixer(nn.Module):
     def __init__(self, n_agents: int, state_dim: int, embed: int, hyper_embed: int):
         super().__init__()
         self.n, self.embed = n_agents, embed
-        self.hyper_w1 = nn.Sequential(nn.Linear(state_dim, hyper_embed), nn.ReLU(), nn.Linear(hyper_embed, n_agents * embed))
-        self.hyper_w2 = nn.Sequential(nn.Linear(state_dim, hyper_embed), nn.ReLU(), nn.Linear(hyper_embed, embed))
+        self.hyper_w1 = mlp(state_dim, [hyper_embed], n_agents * embed)
+        self.hyper_w2 = mlp(state_dim, [hyper_embed], embed)
         self.hyper_b1 = nn.Linear(state_dim, embed)
-        self.v = nn.Sequential(nn.Linear(state_dim, embed), nn.ReLU(), nn.Linear(embed, 1))
+        self.v = mlp(state_dim, [embed], 1)
 
     def forward(self, qs, state):
         """``qs`` (..., n) agent values, ``state`` (..., S) -> ``Q_tot`` (...)."""
@@ -81,7 +83,8 @@ class QMIX(RecurrentAgents):
     def __init__(self, spec: EnvSpec, params: QMIXParams = QMIXParams(), *, device: str = "cpu"):
         super().__init__(spec, params, device=device)
         self.agent = self.agent_net()
-        self.mixer = QMixer(self.n, spec.state_dim, params.mixing_embed, params.hypernet_embed).to(self.device)
+        self.mixer = set_precision(QMixer(self.n, spec.state_dim, params.mixing_embed, params.hypernet_embed),
+                                   params.precision).to(self.device)
         self.target_agent, self.target_mixer = copy.deepcopy(self.agent), copy.deepcopy(self.mixer)
         self.target_agent.requires_grad_(False)
         self.target_mixer.requires_grad_(False)

@@ -18,6 +18,8 @@ One gradient update: the twin critics regress on the n-step soft target (:mod:`d
 both expectations are exact sums over the joint actions); the temperature, if tuned, minimises
 ``-log alpha (log pi + target entropy)``; Polyak averaging of the target critics.  The replay buffer keeps
 per-agent actions; the joint log-probability is recorded in agent 0's column (the columns sum to it).
+``precision="bf16"`` runs the actor's and critics' hidden layers under bf16 autocast, their output layers float32
+(:class:`deep.nets.mlp.MLP`; :class:`~deep.algos.off_policy_base.OffPolicyParams`).
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from deep.config import flag, integer, number
 from deep.envs.base import EnvSpec
 from deep.nets.critics import TwinCritic, polyak_
 from deep.nets.heads import make_actor
+from deep.nets.mlp import set_precision
 
 from .base import Acted, Algorithm, action_kind, register
 from .off_policy_base import OffPolicyParams, fused_adam
@@ -78,8 +81,8 @@ class SAC(Algorithm):
             space = Box(np.concatenate([np.ravel(s.low) for s in spec.action_spaces]),
                         np.concatenate([np.ravel(s.high) for s in spec.action_spaces]), dtype=np.float32)
         hidden = list(params.hidden)
-        self.actor = make_actor(sum(spec.obs_dims), space, hidden).to(self.device)
-        self.critic = TwinCritic(spec.state_dim, self.actor.rep_dim, hidden).to(self.device)
+        self.actor = set_precision(make_actor(sum(spec.obs_dims), space, hidden), params.precision).to(self.device)
+        self.critic = TwinCritic(spec.state_dim, self.actor.rep_dim, hidden, params.precision).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor_opt = fused_adam(self.actor.parameters(), params.actor_lr)
         self.critic_opt = fused_adam(self.critic.parameters(), params.critic_lr)

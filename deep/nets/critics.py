@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .mlp import check_precision, mlp, set_precision
+from .mlp import Autocastable, mlp, set_precision
 
 
-class TwinCritic(nn.Module):
+class TwinCritic(Autocastable, nn.Module):
     """Two independent Q networks on ``[global state, joint action]``; the actor uses their minimum.
 
     The actors' phase of an update (eq. 10) evaluates ``min(Q1, Q2)`` of a frozen critic several times on
@@ -29,14 +29,9 @@ class TwinCritic(nn.Module):
     def __init__(self, state_dim: int, action_dim: int, hidden: Sequence[int], precision: str = "fp32"):
         super().__init__()
         self.state_dim = state_dim
-        self.bf16 = check_precision(precision)
         self.q1 = mlp(state_dim + action_dim, hidden, 1)
         self.q2 = mlp(state_dim + action_dim, hidden, 1)
-        set_precision(self, precision)
-
-    def _autocast(self, x: torch.Tensor):
-        """bf16 autocast of the matrix products if ``precision == "bf16"`` (weights stay in their dtype)."""
-        return torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+        set_precision(self, precision)   # the two networks and this critic's own fast paths
 
     def forward(self, state: torch.Tensor, joint_action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``Q1(s, a), Q2(s, a)`` in the weights' dtype (float32 under bf16 too)."""
@@ -64,7 +59,7 @@ class TwinCritic(nn.Module):
     @torch.no_grad()
     def state_features(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each network's first-layer pre-activation without the action part: ``W_s s + b`` (no gradient)."""
-        with self._autocast(state):
+        with self.autocast(state):
             return tuple(torch.addmm(l[0].bias, state, l[0].weight[:, :self.state_dim].t())
                          for l in self._linears())
 

@@ -28,6 +28,7 @@ from torch import nn
 from torch.distributions import Categorical, Normal
 
 from .heads import MASKED_LOGIT
+from .mlp import AutocastSequential
 
 ACTION_GAIN = 0.01  #: orthogonal gain of the action layer (HARL model.gain)
 
@@ -38,14 +39,16 @@ def _orthogonal(layer: nn.Linear, gain: float) -> nn.Linear:
     return layer
 
 
-def body(in_dim: int, hidden: Sequence[int], feature_norm: bool = True) -> nn.Sequential:
-    """``[LayerNorm(in)] -> (Linear -> ReLU -> LayerNorm) x len(hidden)``; output size ``hidden[-1]``."""
+def body(in_dim: int, hidden: Sequence[int], feature_norm: bool = True) -> AutocastSequential:
+    """``[LayerNorm(in)] -> (Linear -> ReLU -> LayerNorm) x len(hidden)``; output size ``hidden[-1]``.  Under
+    ``precision="bf16"`` (:func:`~.mlp.set_precision`) it runs under bf16 autocast and the head that follows it
+    (action layer, value layer) in float32."""
     layers: list[nn.Module] = [nn.LayerNorm(in_dim)] if feature_norm else []
     d, gain = in_dim, nn.init.calculate_gain("relu")
     for h in hidden:
         layers += [_orthogonal(nn.Linear(d, h), gain), nn.ReLU(), nn.LayerNorm(h)]
         d = h
-    return nn.Sequential(*layers)
+    return AutocastSequential(*layers)
 
 
 class ValueCritic(nn.Module):

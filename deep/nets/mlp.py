@@ -1,31 +1,62 @@
 """Multilayer perceptrons, the body of every actor and critic, and their arithmetic precision."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 import torch
 from torch import nn
 
+from deep.config import choice
+
 #: a network's arithmetic: float32 throughout, or bf16 autocast of its matrix products (fp32 master weights)
 PRECISIONS = ("fp32", "bf16")
 
 
-class MLP(nn.Sequential):
+def precision_setting(networks: str) -> dataclasses.Field:
+    """The ``precision`` setting of an algorithm family (default fp32), whose bf16 autocast covers ``networks``."""
+    return choice("fp32", f"{networks}: float32, or bf16 autocast with fp32 weights, optimiser state, outputs, "
+                  "log-probabilities, targets and losses (not yet shown to learn as well)", *PRECISIONS)
+
+
+class Autocastable:
+    """A network part whose matrix products run under bf16 autocast once :func:`set_precision` sets ``bf16``;
+    what it returns is float32 either way."""
+
+    bf16 = False
+
+    def autocast(self, x: torch.Tensor):
+        """bf16 autocast on ``x``'s device if ``bf16`` is set, else a no-op context."""
+        return torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+
+class MLP(Autocastable, nn.Sequential):
     """A ReLU MLP.  With ``bf16`` set its hidden layers' matrix products (and so their autograd backward) run
     under bf16 autocast; the output layer (a few columns, a negligible share of the arithmetic) runs in the
     weights' dtype, so the output is not rounded to bf16's 8 significant bits and what follows it
     (log-probabilities, entropies, losses) is float32.  Weights, gradients and optimiser state stay float32."""
 
-    bf16 = False
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.bf16:
             return super().forward(x)
         *hidden, out = self
-        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+        with self.autocast(x):
             for layer in hidden:
                 x = layer(x)
         return out(x.to(out.weight.dtype))
+
+
+class AutocastSequential(Autocastable, nn.Sequential):
+    """Layers without an output layer (a network body whose heads follow): with ``bf16`` set every layer runs
+    under bf16 autocast (LayerNorm too: CPU autocast keeps its bf16 input, accumulating its statistics in
+    float32) and the result is returned in the input's dtype, for heads computing in float32."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.bf16:
+            return super().forward(x)
+        with self.autocast(x):
+            y = super().forward(x)
+        return y.to(x.dtype)
 
 
 def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> MLP:
@@ -46,9 +77,9 @@ def check_precision(precision: str) -> bool:
 
 
 def set_precision(module: nn.Module, precision: str) -> nn.Module:
-    """Every :class:`MLP` inside ``module`` computes in ``precision`` (see :data:`PRECISIONS`)."""
+    """Every :class:`Autocastable` part of ``module`` computes in ``precision`` (see :data:`PRECISIONS`)."""
     bf16 = check_precision(precision)
     for m in module.modules():
-        if isinstance(m, MLP):
+        if isinstance(m, Autocastable):
             m.bf16 = bf16
     return module
