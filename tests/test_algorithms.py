@@ -286,6 +286,6 @@ def test_bf16_precision_keeps_float32_numbers_and_own_gradients_and_repeats_its_
 
 @pytest.mark.parametrize("name", algo_names())
 def test_unknown_precision_is_a_one_line_value_error_naming_the_valid_values(name):
-    with pytest.raises(ValueError, match=r"bad value algo.precision='fp16': must be fp32 or bf16") as err:
+    with pytest.raises(ValueError, match=r"bad value algo.precision='fp16': must be fp32 or bf16 or auto") as err:
         _cfg(name, _kind(name), ("algo.precision=fp16",))
     assert "\n" not in str(err.value)

@@ -359,7 +359,7 @@ def test_bf16_mlp_rounds_its_hidden_layers_only():
     assert not torch.equal(out, out.bfloat16().float())  # the float32 output layer: not rounded to bf16
     out.sum().backward()
     assert all(p.grad.dtype == torch.float32 and bool(p.grad.abs().sum() > 0) for p in net.parameters())
-    with pytest.raises(ValueError, match="precision must be one of fp32, bf16, not 'fp16'"):
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16, auto, not 'fp16'"):
         set_precision(net, "fp16")
 
 
@@ -528,3 +528,17 @@ def test_value_norm_update_folds_its_targets_in_before_normalising_them():
     restored, _ = _agent_and_batch([Discrete(3), Discrete(4)], "expected", value_norm=True)
     restored.load_state_dict(fresh.state_dict())  # the statistics are checkpointed state
     assert all(torch.equal(a, b) for a, b in zip(restored.value_norm.stats(), fresh.value_norm.stats()))
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_exactly_where_the_cpu_has_native_bf16(native, monkeypatch):
+    """``auto`` (HASAC's default; the tabular task configs pin fp32) follows deep.nets.mlp.native_bf16."""
+    import deep.nets.mlp as mlp_module
+    from deep.algos.hasac import HASACParams
+    from deep.algos.sac import SACParams
+    monkeypatch.setattr(mlp_module, "native_bf16", lambda: native)
+    assert set_precision(mlp(4, (8,), 2), "auto").bf16 is native
+    assert set_precision(mlp(4, (8,), 2), "fp32").bf16 is False
+    assert HASACParams().precision == "auto" and SACParams().precision == "fp32"
+    h, _ = _agent_and_batch([Box(-1, 1, (2,))] * 2, precision="auto")
+    assert all(m.bf16 is native for net in (h.critic, *h.unique) for m in net.modules() if isinstance(m, MLP))

@@ -9,14 +9,22 @@ from torch import nn
 
 from deep.config import choice
 
-#: a network's arithmetic: float32 throughout, or bf16 autocast of its matrix products (fp32 master weights)
-PRECISIONS = ("fp32", "bf16")
+#: a network's arithmetic: float32 throughout, bf16 autocast of its matrix products (fp32 master weights), or
+#: ``auto``: bf16 on a CPU that multiplies bf16 natively (:func:`native_bf16`), else fp32
+PRECISIONS = ("fp32", "bf16", "auto")
 
 
-def precision_setting(networks: str) -> dataclasses.Field:
-    """The ``precision`` setting of an algorithm family (default fp32), whose bf16 autocast covers ``networks``."""
-    return choice("fp32", f"{networks}: float32, or bf16 autocast with fp32 weights, optimiser state, outputs, "
-                  "log-probabilities, targets and losses (not yet shown to learn as well)", *PRECISIONS)
+def precision_setting(networks: str, default: str = "fp32") -> dataclasses.Field:
+    """The ``precision`` setting of an algorithm family, whose bf16 autocast covers ``networks``."""
+    return choice(default, f"{networks}: float32, bf16 autocast with fp32 weights, optimiser state, outputs, "
+                  "log-probabilities, targets and losses, or auto (bf16 on a CPU with native bf16, else fp32)",
+                  *PRECISIONS)
+
+
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX, as torch's CPU probes report): there bf16
+    matrix products of these sizes ran 2.3x fp32's rate (issue 17), elsewhere they are emulated."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 class Autocastable:
@@ -70,10 +78,11 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> MLP:
 
 
 def check_precision(precision: str) -> bool:
-    """True for ``"bf16"``, False for ``"fp32"``; a ValueError naming the valid values otherwise."""
+    """Whether ``precision`` computes in bf16: ``"bf16"``, or ``"auto"`` where :func:`native_bf16`; a ValueError
+    naming the valid values for anything else."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    return precision == "bf16"
+    return precision == "bf16" or (precision == "auto" and native_bf16())
 
 
 def set_precision(module: nn.Module, precision: str) -> nn.Module:
