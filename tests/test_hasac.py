@@ -532,7 +532,7 @@ def test_value_norm_update_folds_its_targets_in_before_normalising_them():
 
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_precision_is_bf16_exactly_where_the_cpu_has_native_bf16(native, monkeypatch):
-    """``auto`` (HASAC's default; the tabular task configs pin fp32) follows deep.nets.mlp.native_bf16."""
+    """``auto`` (HASAC's default; its tabular configs pin fp32) follows deep.nets.mlp.native_bf16."""
     import deep.nets.mlp as mlp_module
     from deep.algos.hasac import HASACParams
     from deep.algos.sac import SACParams
