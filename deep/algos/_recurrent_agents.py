@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from deep.config import integer, number
 from deep.envs.base import EnvSpec
 from deep.nets.mlp import Autocastable, precision_setting, set_precision
 from deep.storage.episodes import stack_avail, stack_obs
@@ -33,8 +34,16 @@ from .base import Acted, Algorithm
 
 @dataclass(frozen=True)
 class RecurrentParams:
-    """The setting QMIX and FOP share under one name (each declares its own others, with their sources)."""
+    """The settings QMIX and FOP share, with the same defaults (pymarl's, which FOP's reference code keeps);
+    each declares its others, with their sources."""
 
+    optim_alpha: float = number(0.99, "RMSprop smoothing constant", lo=0, hi=1)
+    optim_eps: float = number(1e-5, "RMSprop epsilon", lo=0, lo_open=True)
+    gamma: float = number(0.99, "discount", lo=0, hi=1, hi_open=True, allow_none="for a tabular game's own discount")
+    batch_size: int = integer(32, "episodes per gradient update")
+    epsilon_anneal_steps: int = integer(50_000, "environment steps of linear epsilon annealing", minimum=0)
+    target_update_interval: int = integer(200, "updates between hard copies into the target networks")
+    grad_norm_clip: float = number(10.0, "gradient norm clip", lo=0, lo_open=True)
     precision: str = precision_setting("the agent network's input layer and the other MLPs' hidden layers "
                                        "(the GRU cell float32: deep/algos/_recurrent_agents.py)")
 

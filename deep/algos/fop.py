@@ -70,20 +70,13 @@ class FOPParams(RecurrentParams):
     n_head: int = integer(4, "heads of the mixing weights lambda_i(s, a) (FOP n_head)")
     lr: float = number(5e-4, "RMSprop learning rate of the policy (FOP lr)", lo=0, lo_open=True)
     critic_lr: float = number(5e-4, "RMSprop learning rate of the critics and mixers (FOP c_lr)", lo=0, lo_open=True)
-    optim_alpha: float = number(0.99, "RMSprop smoothing constant", lo=0, hi=1)
-    optim_eps: float = number(1e-5, "RMSprop epsilon", lo=0, lo_open=True)
-    gamma: float = number(0.99, "discount", lo=0, hi=1, hi_open=True, allow_none="for a tabular game's own discount")
     td_lambda: float = number(0.8, "lambda of the soft TD(lambda) critic target (FOP td_lambda)", lo=0, hi=1)
-    batch_size: int = integer(32, "episodes per gradient update")
     alpha_start: float = number(0.5, "entropy temperature at the start (FOP: 0.5)", lo=0, lo_open=True)
     alpha_finish: float = number(0.05, "entropy temperature after annealing (FOP: 0.05)", lo=0, lo_open=True)
     alpha_anneal_steps: int = integer(90_000, "environment steps of linear temperature annealing (FOP: 0.5 - t/2e5)",
                                       minimum=0)
     epsilon_start: float = number(1.0, "probability of a uniform available action at the start", lo=0, hi=1)
     epsilon_finish: float = number(0.05, "probability of a uniform available action after annealing", lo=0, hi=1)
-    epsilon_anneal_steps: int = integer(50_000, "environment steps of linear epsilon annealing", minimum=0)
-    target_update_interval: int = integer(200, "updates between hard copies into the target networks")
-    grad_norm_clip: float = number(10.0, "gradient norm clip", lo=0, lo_open=True)
 
 
 class FOPMixer(nn.Module):

@@ -33,10 +33,9 @@ import torch
 import torch.nn.functional as F
 
 from deep.config import choice, flag, integer, number, sizes
-from deep.nets.mlp import precision_setting
 from deep.envs.base import EnvSpec
 from deep.nets.distributions import CategoricalPolicy, ValueCritic, ValueNorm, make_policy
-from deep.nets.mlp import set_precision
+from deep.nets.mlp import precision_setting, set_precision
 
 from .base import Acted, Algorithm
 

@@ -46,15 +46,8 @@ class QMIXParams(RecurrentParams):
     mixing_embed: int = integer(32, "mixing network's hidden units (pymarl mixing_embed_dim)")
     hypernet_embed: int = integer(64, "hidden units of the hypernetworks (pymarl hypernet_embed)")
     lr: float = number(5e-4, "RMSprop learning rate", lo=0, lo_open=True)
-    optim_alpha: float = number(0.99, "RMSprop smoothing constant", lo=0, hi=1)
-    optim_eps: float = number(1e-5, "RMSprop epsilon", lo=0, lo_open=True)
-    gamma: float = number(0.99, "discount", lo=0, hi=1, hi_open=True, allow_none="for a tabular game's own discount")
-    batch_size: int = integer(32, "episodes per gradient update")
     epsilon_start: float = number(1.0, "exploration epsilon at the start", lo=0, hi=1)
     epsilon_finish: float = number(0.05, "exploration epsilon after annealing", lo=0, hi=1)
-    epsilon_anneal_steps: int = integer(50_000, "environment steps of linear epsilon annealing", minimum=0)
-    target_update_interval: int = integer(200, "updates between hard copies into the target networks")
-    grad_norm_clip: float = number(10.0, "gradient norm clip", lo=0, lo_open=True)
     double_q: bool = flag(True, "double-Q targets (online argmax, target value)")
 
 
