@@ -193,20 +193,29 @@ def _flatten(cfg: dict, prefix: str = "") -> dict:
     return out
 
 
-def label_runs(runs: list[Run]) -> dict:
-    """Run path -> label: the algorithm name, plus ``key=value`` for every config key in which runs of the same
-    algorithm on the same task differ (apart from the seed); a label names one seed at most once."""
-    flat = {r.path: {k: v for k, v in _flatten(r.config).items() if k not in NOT_HYPERPARAMETERS} for r in runs}
+def config_labels(configs: dict, ignore=NOT_HYPERPARAMETERS) -> dict:
+    """Run path -> label, from ``{path: config}`` (configs as ``meharl train`` saves them): the algorithm name,
+    plus ``key=value`` for every config key in which runs of the same algorithm on the same task differ (apart
+    from the keys in ``ignore``: the seed and the settings that do not change what is learned)."""
+    flat = {p: {k: v for k, v in _flatten(c).items() if k not in ignore} for p, c in configs.items()}
     groups: dict = {}
-    for r in runs:
-        groups.setdefault((r.task_key, r.algo), []).append(r)
+    for p, c in configs.items():
+        task = str(c["task"])
+        task = Path(task).stem if task.endswith(".json") else task   # as find_runs names it
+        groups.setdefault((c["env"], task, c.get("algo_name", "hasac")), []).append(p)
     labels = {}
-    for (_, algo), members in groups.items():
-        keys = sorted({k for r in members for k in flat[r.path]})
-        varying = [k for k in keys if len({flat[r.path].get(k) for r in members}) > 1]
-        for r in members:
-            parts = [f"{k}={json.loads(flat[r.path][k]) if k in flat[r.path] else '-'}" for k in varying]
-            labels[r.path] = f"{algo} ({', '.join(parts)})" if parts else algo
+    for (_, _, algo), members in groups.items():
+        keys = sorted({k for p in members for k in flat[p]})
+        varying = [k for k in keys if len({flat[p].get(k) for p in members}) > 1]
+        for p in members:
+            parts = [f"{k}={json.loads(flat[p][k]) if k in flat[p] else '-'}" for k in varying]
+            labels[p] = f"{algo} ({', '.join(parts)})" if parts else algo
+    return labels
+
+
+def label_runs(runs: list[Run]) -> dict:
+    """Run path -> label (:func:`config_labels`); a label names one seed at most once."""
+    labels = config_labels({r.path: r.config for r in runs})
     seen = {}
     for r in runs:
         key = (r.task_key, labels[r.path], r.seed)

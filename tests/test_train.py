@@ -246,8 +246,16 @@ def test_cli_train_eval_resume_plot(tmp_path, capsys):
     assert main(["resume", runs[0], "--total-steps", "2000"]) == 0
     out = tmp_path / "curves.png"
     assert main(["plot", *runs, "--out", str(out), "--baseline", "random=-5", "--baseline", "best=0"]) == 0
-    assert "2 run(s)" in capsys.readouterr().out
+    assert "2 run(s)" in capsys.readouterr().out   # the resumed, longer run is a seed of the same setting
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    other = tmp_path / "alpha1"   # another temperature: its own curve, labelled by the setting, not a third seed
+    assert main(["train", "--env", "tabular", "--task", "paper-matrix", "--run-dir", str(other),
+                 "--set", *QUIET, "train.total_steps=800", "train.eval_interval=400", "algo.alpha=1.0"]) == 0
+    capsys.readouterr()
+    assert main(["plot", *runs, str(other), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "hasac (algo.alpha=10.0) tabular:paper-matrix: 2 run(s)" in printed
+    assert "hasac (algo.alpha=1.0) tabular:paper-matrix: 1 run(s)" in printed
     bad = tmp_path / "bad.png"
     with pytest.raises(SystemExit) as exc:  # a malformed baseline: argparse's one-line error, no figure
         main(["plot", *runs, "--out", str(bad), "--baseline", "random"])

@@ -1,8 +1,8 @@
 """``meharl plot RUN_DIR...``: learning curves (mean and spread over seeds) to PNG.
 
-Runs are grouped by (env, task, algorithm) from their saved ``config.yaml``; each group's curves (one per
-seed) are put on the environment steps they share and drawn as the mean with a band of +- one standard
-deviation (and the min-max range, lighter).  ``--baseline LABEL=VALUE`` draws a reference policy's figure
+Runs are grouped by (env, task, algorithm and the settings in which its runs differ) from their saved
+``config.yaml``; each group's curves (one per seed) are put on the environment steps they share and drawn as
+the mean with a band of +- one standard deviation (and the min-max range, lighter).  ``--baseline LABEL=VALUE`` draws a reference policy's figure
 (e.g. a random policy's score rate from a benchmark script) as a dashed horizontal line beside the curves.
 """
 from __future__ import annotations
@@ -54,15 +54,27 @@ def read_curve(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array([float(r["env_steps"]) for r in rows]), np.array([float(r[metric]) for r in rows])
 
 
+#: settings of a run's length and logging: runs differing only in these are curves of one setting (a resumed,
+#: longer run beside shorter ones is drawn on the steps they share)
+RUN_LENGTH = {"train.total_steps", "train.eval_interval", "train.checkpoint_interval", "train.log_interval",
+              "train.final_eval"}
+
+
 def group_runs(run_dirs) -> dict:
-    groups = {}
+    """Label -> run directories: the algorithm (with the config keys that set its runs apart, as ``meharl
+    report`` labels them, ``RUN_LENGTH`` aside) and the task; the directories of one label are its seeds."""
+    from meharl.report import NOT_HYPERPARAMETERS, config_labels
+    configs = {}
     for d in map(Path, run_dirs):
         cfg_path = d / "config.yaml"
         if not cfg_path.exists():
             raise FileNotFoundError(f"{cfg_path} does not exist: not a run directory")
         with open(cfg_path, encoding="utf-8") as fh:
-            cfg = yaml.safe_load(fh)
-        groups.setdefault(f"{cfg.get('algo_name', 'hasac')} {cfg['env']}:{Path(str(cfg['task'])).stem}", []).append(d)
+            configs[d] = yaml.safe_load(fh)
+    groups = {}
+    for d, label in config_labels(configs, NOT_HYPERPARAMETERS | RUN_LENGTH).items():
+        cfg = configs[d]
+        groups.setdefault(f"{label} {cfg['env']}:{Path(str(cfg['task'])).stem}", []).append(d)
     return groups
 
 
