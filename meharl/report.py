@@ -157,6 +157,12 @@ def _read_eval(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
             None if win is None else np.array(wins)[order])
 
 
+def task_name(cfg: dict) -> str:
+    """A run's task as reports name it: a tabular game file (``.json``) by its stem, any other task as given."""
+    task = str(cfg["task"])
+    return Path(task).stem if task.endswith(".json") else task
+
+
 def find_runs(root) -> tuple[list[Run], list[tuple[Path, str]]]:
     """Every run directory under ``root`` (``config.yaml`` beside a non-empty ``eval.csv``), and those skipped."""
     root = Path(root)
@@ -173,9 +179,7 @@ def find_runs(root) -> tuple[list[Run], list[tuple[Path, str]]]:
         if steps.size == 0:
             skipped.append((d, "eval.csv has no evaluation yet"))
             continue
-        task = str(cfg["task"])
-        task = Path(task).stem if task.endswith(".json") else task
-        runs.append(Run(d, str(cfg["env"]), task, str(cfg.get("algo_name", "hasac")), int(cfg.get("seed", 0)),
+        runs.append(Run(d, str(cfg["env"]), task_name(cfg), str(cfg.get("algo_name", "hasac")), int(cfg.get("seed", 0)),
                         cfg, steps, rets, wins))
     if not runs:
         raise ValueError(f"no run with evaluations under {root} (a run is a directory with config.yaml and eval.csv)")
@@ -200,9 +204,7 @@ def config_labels(configs: dict, ignore=NOT_HYPERPARAMETERS) -> dict:
     flat = {p: {k: v for k, v in _flatten(c).items() if k not in ignore} for p, c in configs.items()}
     groups: dict = {}
     for p, c in configs.items():
-        task = str(c["task"])
-        task = Path(task).stem if task.endswith(".json") else task   # as find_runs names it
-        groups.setdefault((c["env"], task, c.get("algo_name", "hasac")), []).append(p)
+        groups.setdefault((c["env"], task_name(c), c.get("algo_name", "hasac")), []).append(p)
     labels = {}
     for (_, _, algo), members in groups.items():
         keys = sorted({k for p in members for k in flat[p]})

@@ -2,8 +2,9 @@
 
 Runs are grouped by (env, task, algorithm and the settings in which its runs differ) from their saved
 ``config.yaml``; each group's curves (one per seed) are put on the environment steps they share and drawn as
-the mean with a band of +- one standard deviation (and the min-max range, lighter).  ``--baseline LABEL=VALUE`` draws a reference policy's figure
-(e.g. a random policy's score rate from a benchmark script) as a dashed horizontal line beside the curves.
+the mean with a band of +- one standard deviation (and the min-max range, lighter).  ``--baseline LABEL=VALUE``
+draws a reference policy's figure (e.g. a random policy's score rate from a benchmark script) as a dashed
+horizontal line beside the curves.
 """
 from __future__ import annotations
 
