@@ -8,9 +8,11 @@ algorithm, so the curves share their environment steps.  Then ``meharl plot`` dr
 evaluation return (mean and std over seeds), its wall time per run, and the ordering found; everything is
 also written to ``OUT/summary.csv``.
 
-The issue's budget is about an hour per algorithm and task on this machine (``--steps`` as many as fit):
+The issue's budget is about an hour of this machine per algorithm (``--steps`` as many as fit).  With ``--reuse``
+a comparison grows: a shorter one's runs are resumed to the new ``--steps``, which gives the same runs as training
+that long from the start (resume is exact), e.g. 200k, then
 
-    python benchmarks/compare_offpolicy.py --out runs/compare --seeds 3 --steps 300000
+    python benchmarks/compare_offpolicy.py --out runs/compare --seeds 3 --steps 400000 --reuse
 
 A tiny run only shows the pipeline works (the curves then say nothing about the algorithms):
 
@@ -28,7 +30,6 @@ import csv
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -60,32 +61,39 @@ def read_final_eval(run_dir: Path) -> float:
     return float(rows[-1]["eval_return"])
 
 
-def finished_wall_time(run_dir: Path, steps: int) -> float | None:
-    """The wall time of a finished run of ``steps`` environment steps already in ``run_dir`` (its last evaluation
-    at ``steps`` or later), else None."""
+def last_eval(run_dir: Path) -> dict | None:
+    """The last row of ``run_dir``'s ``eval.csv``, or None if it has none."""
     try:
         with open(run_dir / "eval.csv", newline="", encoding="utf-8") as fh:
-            last = list(csv.DictReader(fh))[-1]
+            return list(csv.DictReader(fh))[-1]
     except (OSError, IndexError):
         return None
-    return float(last["wall_time"]) if int(last["env_steps"]) >= steps else None
 
 
 def train(algo: str, task: str, seed: int, steps: int, eval_interval: int, sets: list[str], run_dir: Path,
           reuse: bool = False) -> float:
-    """One run in its own process; returns its wall time in seconds.  With ``reuse``, a finished run of the
-    same length already in ``run_dir`` is kept and its recorded wall time returned."""
-    if reuse and (wall := finished_wall_time(run_dir, steps)) is not None:
+    """One run in its own process; returns its wall time in seconds as the run records it (without the
+    process's start-up; a resumed run's clock carries on).  With ``reuse``, a run already in ``run_dir`` is kept:
+    as it is if its last evaluation is at ``steps`` or later, else continued to ``steps`` with ``meharl resume
+    --total-steps`` (a resumed run is the same run, so a shorter comparison extends to a longer one without
+    training anything twice)."""
+    last = last_eval(run_dir) if reuse else None
+    if last is not None and int(last["env_steps"]) >= steps:
         print(f"reusing the finished run in {run_dir}", flush=True)
-        return wall
-    env, name = task.split(":")
-    cmd = [sys.executable, "-m", "meharl", "train", "--algo", algo, "--env", env, "--task", name, "--seed", str(seed),
+        return float(last["wall_time"])
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    if last is not None and (run_dir / "checkpoint.pt").exists():
+        print(f"continuing {run_dir} from {last['env_steps']} to {steps} environment steps", flush=True)
+        subprocess.run([sys.executable, "-m", "meharl", "resume", str(run_dir), "--total-steps", str(steps)],
+                       check=True, stdout=subprocess.DEVNULL, env=env)
+        return float(last_eval(run_dir)["wall_time"])
+    env_name, name = task.split(":")
+    cmd = [sys.executable, "-m", "meharl", "train", "--algo", algo, "--env", env_name, "--task", name, "--seed", str(seed),
            "--run-dir", str(run_dir), "--overwrite", "--set", f"train.total_steps={steps}",
            f"train.eval_interval={eval_interval}", "train.progress=false", *TASK_SETTINGS.get(task, []),
            *overrides_for(algo, sets)]
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    return time.perf_counter() - t0
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+    return float(last_eval(run_dir)["wall_time"])
 
 
 def main(argv=None) -> int:
@@ -98,8 +106,9 @@ def main(argv=None) -> int:
     p.add_argument("--eval-interval", type=int, default=None, help="environment steps between evaluations "
                    "(default: steps / 20)")
     p.add_argument("--set", dest="sets", nargs="+", action="extend", default=[], metavar="[ALGO,...:]KEY=VALUE")
-    p.add_argument("--reuse", action="store_true", help="keep runs already finished in OUT (e.g. an interrupted "
-                   "comparison, or runs linked in from another script) instead of training them again")
+    p.add_argument("--reuse", action="store_true", help="keep runs already in OUT (e.g. an interrupted comparison, "
+                   "or runs linked in from another script) instead of training them again; shorter ones are "
+                   "resumed to --steps")
     args = p.parse_args(argv)
     registered = set(algo_names())
     algos = [a for a in args.algos if a in registered]

@@ -71,8 +71,8 @@ def main(argv=None) -> int:
                    "(default: each task's steps / 20)")
     p.add_argument("--set", dest="sets", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="overrides for every run")
-    p.add_argument("--reuse", action="store_true", help="keep runs already finished in OUT (e.g. one task's, "
-                   "run earlier with --tasks) instead of training them again")
+    p.add_argument("--reuse", action="store_true", help="keep runs already in OUT (e.g. one task's, run earlier "
+                   "with --tasks) instead of training them again; shorter ones are resumed to the task's steps")
     args = p.parse_args(argv)
     out = Path(args.out)
     tasks = [t for t in TASKS if t in args.tasks]

@@ -333,3 +333,26 @@ def test_smoke_run_with_the_real_simulator(tmp_path, name, env, task, extra):
     assert run.counters["env_steps"] == 60 and run.counters["updates"] == 5 * 2
     assert np.isfinite(last["eval"]["eval_return"]) and np.isfinite(last["progress"]["critic_loss"])
     assert math.isfinite(float(last["progress"]["q1_mean"]))
+
+
+def test_the_comparison_script_extends_a_shorter_comparison_to_the_runs_a_longer_one_trains(tmp_path):
+    """benchmarks/compare_offpolicy.py --reuse: a run shorter than --steps is resumed to it, and the result is the
+    run that training that long from the start gives (every evaluation equal); a run long enough is kept."""
+    from benchmarks.compare_offpolicy import last_eval, train
+    sets = ["train.eval_episodes=2", "eval_num_envs=2", "num_envs=2", "algo.hidden=[16, 16]", "algo.batch_size=16",
+            "train.warmup_steps=20", "train.train_interval=5", "train.updates_per_train=2", "train.tensorboard=false",
+            "train.log_interval=20"]
+    task = "tabular:paper-matrix"
+    train("hatd3", task, 0, 60, 20, sets, tmp_path / "short")
+    assert int(last_eval(tmp_path / "short")["env_steps"]) == 60
+    train("hatd3", task, 0, 120, 20, sets, tmp_path / "short", reuse=True)
+    train("hatd3", task, 0, 120, 20, sets, tmp_path / "long")
+    evals = [(tmp_path / d / "eval.csv").read_text().splitlines() for d in ("short", "long")]
+    assert len(evals[0]) == 1 + 120 // 20 and [r.split(",")[:3] for r in evals[0]] == [r.split(",")[:3] for r in evals[1]]
+    import pandas as pd  # the training statistics too, which any departure of the resumed run would change
+    logs = [pd.read_csv(tmp_path / d / "progress.csv") for d in ("short", "long")]
+    assert logs[0]["env_steps"].max() == 120 and logs[0]["critic_loss"].notna().sum() >= 4
+    pd.testing.assert_frame_equal(*(lg[["env_steps", "critic_loss", "q1_mean"]] for lg in logs), check_exact=True)
+    before = (tmp_path / "long" / "eval.csv").read_text()
+    train("hatd3", task, 0, 100, 20, sets, tmp_path / "long", reuse=True)  # long enough: kept, nothing trained
+    assert (tmp_path / "long" / "eval.csv").read_text() == before
