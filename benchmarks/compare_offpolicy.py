@@ -89,8 +89,7 @@ def train(algo: str, task: str, seed: int, steps: int, eval_interval: int, sets:
         return float(last_eval(run_dir)["wall_time"])
     env_name, name = task.split(":")
     cmd = [sys.executable, "-m", "meharl", "train", "--algo", algo, "--env", env_name, "--task", name,
-           "--seed", str(seed),
-           "--run-dir", str(run_dir), "--overwrite", "--set", f"train.total_steps={steps}",
+           "--seed", str(seed), "--run-dir", str(run_dir), "--overwrite", "--set", f"train.total_steps={steps}",
            f"train.eval_interval={eval_interval}", "train.progress=false", *TASK_SETTINGS.get(task, []),
            *overrides_for(algo, sets)]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
