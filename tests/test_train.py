@@ -72,6 +72,8 @@ def test_every_shipped_config_validates_and_holds_the_paper_settings():
     rps, corner = (resolve("football", t, 0) for t in ("academy_run_pass_and_shoot_with_keeper", "academy_corner"))
     assert (rps["algo"]["discrete_actor_loss"], rps["algo"]["n_step"], rps["train"]["total_steps"]) == ("gumbel", 20, 20e6)
     assert corner["train"]["total_steps"] == 25e6  # Appendix H.2.4
+    # a target entropy of 0.1 log|A^i|, 0.98's ran alpha away on RPS (benchmarks/learning_runs/grf_rps_hasac*)
+    assert rps["algo"]["target_entropy_fraction"] == corner["algo"]["target_entropy_fraction"] == 0.1
     walker = resolve("mamujoco", "Walker2d-6x1", 0)["algo"]
     assert (walker["n_step"], walker["actor_lr"], walker["critic_lr"], walker["alpha"]) == (20, 5e-4, 1e-3, 0.2)
 

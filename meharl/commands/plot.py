@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,8 @@ def run(args) -> int:
     for label, dirs in group_runs(args.run_dirs).items():
         steps, vals = aggregate([read_curve(d, args.metric) for d in dirs])
         mean, std = vals.mean(axis=0), vals.std(axis=0)
-        line, = ax.plot(steps, mean, label=f"{label} ({len(dirs)} seed{'s' if len(dirs) > 1 else ''})")
+        seeds = f"{len(dirs)} seed{'s' if len(dirs) > 1 else ''}"
+        line, = ax.plot(steps, mean, label=textwrap.fill(f"{label} ({seeds})", 90, subsequent_indent="    "))
         if len(dirs) > 1:
             ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.25)
             ax.fill_between(steps, vals.min(axis=0), vals.max(axis=0), color=line.get_color(), alpha=0.1)
@@ -109,7 +111,7 @@ def run(args) -> int:
     ax.set_ylabel(args.metric.replace("_", " "))
     ax.set_title(args.title or f"{args.metric.replace('_', ' ')}: mean, +-1 std and range over seeds")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)  # below: labels run long
     save_png(fig, args.out)
     print(f"wrote {args.out}")
     return 0
