@@ -55,12 +55,6 @@ def overrides_for(algo: str, sets: list[str]) -> list[str]:
     return out
 
 
-def read_final_eval(run_dir: Path) -> float:
-    with open(run_dir / "eval.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return float(rows[-1]["eval_return"])
-
-
 def last_eval(run_dir: Path) -> dict | None:
     """The last row of ``run_dir``'s ``eval.csv``, or None if it has none."""
     try:
@@ -68,6 +62,11 @@ def last_eval(run_dir: Path) -> dict | None:
             return list(csv.DictReader(fh))[-1]
     except (OSError, IndexError):
         return None
+
+
+def read_final_eval(run_dir: Path) -> float:
+    """The evaluation return of ``run_dir``'s last evaluation."""
+    return float(last_eval(run_dir)["eval_return"])
 
 
 def train(algo: str, task: str, seed: int, steps: int, eval_interval: int, sets: list[str], run_dir: Path,

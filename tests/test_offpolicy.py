@@ -8,6 +8,7 @@ import math
 from statistics import NormalDist
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from gymnasium.spaces import Box, Discrete, MultiDiscrete
@@ -350,7 +351,7 @@ def test_the_comparison_script_extends_a_shorter_comparison_to_the_runs_a_longer
     evals = [(tmp_path / d / "eval.csv").read_text().splitlines() for d in ("short", "long")]
     assert len(evals[0]) == 1 + 120 // 20
     assert [r.split(",")[:3] for r in evals[0]] == [r.split(",")[:3] for r in evals[1]]
-    import pandas as pd  # the training statistics too, which any departure of the resumed run would change
+    # the training statistics too, which any departure of the resumed run would change
     logs = [pd.read_csv(tmp_path / d / "progress.csv") for d in ("short", "long")]
     assert logs[0]["env_steps"].max() == 120 and logs[0]["critic_loss"].notna().sum() >= 4
     pd.testing.assert_frame_equal(*(lg[["env_steps", "critic_loss", "q1_mean"]] for lg in logs), check_exact=True)

@@ -65,7 +65,7 @@ RUN_LENGTH = {"train.total_steps", "train.eval_interval", "train.checkpoint_inte
 def group_runs(run_dirs) -> dict:
     """Label -> run directories: the algorithm (with the config keys that set its runs apart, as ``meharl
     report`` labels them, ``RUN_LENGTH`` aside) and the task; the directories of one label are its seeds."""
-    from meharl.report import NOT_HYPERPARAMETERS, config_labels
+    from meharl.report import NOT_HYPERPARAMETERS, config_labels, task_name
     configs = {}
     for d in map(Path, run_dirs):
         cfg_path = d / "config.yaml"
@@ -76,7 +76,7 @@ def group_runs(run_dirs) -> dict:
     groups = {}
     for d, label in config_labels(configs, NOT_HYPERPARAMETERS | RUN_LENGTH).items():
         cfg = configs[d]
-        groups.setdefault(f"{label} {cfg['env']}:{Path(str(cfg['task'])).stem}", []).append(d)
+        groups.setdefault(f"{label} {cfg['env']}:{task_name(cfg)}", []).append(d)
     return groups
 
 
