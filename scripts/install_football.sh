@@ -56,7 +56,8 @@ for r in "${REQS[@]}"; do
 done
 [ -n "$GFOOTBALL" ] || fail "setup.cfg's football extra names no gfootball requirement"
 
-"$PYTHON" -m pip install "${OTHERS[@]}" || fail "pip could not install ${OTHERS[*]}"
+# --no-build-isolation builds in this environment, so its build tools must be here too (a new venv has no wheel)
+"$PYTHON" -m pip install "setuptools>=64" wheel "${OTHERS[@]}" || fail "pip could not install setuptools, wheel, ${OTHERS[*]}"
 echo "install_football.sh: building/installing $GFOOTBALL (first build on a machine: 10-17 min on 2 cores)"
 "$PYTHON" -m pip install --no-build-isolation "$GFOOTBALL" \
   || fail "building $GFOOTBALL failed (see the compiler output above); the Debian packages are: ${DEBS[*]}"
