@@ -1,5 +1,7 @@
 """On-policy algorithms: GAE by hand, the first MAPPO / HAPPO update against the engine's exact expected update
 (Appendix B), HATRPO's trust region, PPO's joint action, and determinism."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -186,3 +188,19 @@ def test_value_norm_debiasing_makes_its_statistics_exact_running_averages():
     assert float(mean) == pytest.approx(m, rel=1e-12) and float(var) == pytest.approx(m2 - m * m, rel=1e-12)
     y = torch.tensor([0.5, -7.0])
     torch.testing.assert_close(vn.denormalize(vn.normalize(y)), y)
+
+
+def test_gaussian_std_is_bounded_as_the_reference_code_bounds_it():
+    """std = 0.5 sigmoid(w), w starting at 1 (PKU-MARL/HARL DiagGaussian): 0.3655 at first, never above 0.5."""
+    from gymnasium.spaces import Box
+    from deep.nets.distributions import make_policy
+    pol = make_policy(4, Box(-1, 1, (3,)), [8])
+    torch.testing.assert_close(pol.std().detach(), torch.full((3,), 0.3655))
+    # w starts at logit(0.3655 / 0.5) = 0.9997: HARL's 1 to the 4 digits of init_std's default
+    torch.testing.assert_close(pol.std_logit.detach(), torch.ones(3), atol=1e-3, rtol=0)
+    assert 0.5 / (1 + math.exp(-1)) == pytest.approx(0.3655, abs=1e-4)
+    with torch.no_grad():
+        pol.std_logit.fill_(50.0)
+    assert torch.all(pol.std() <= 0.5)
+    with pytest.raises(ValueError, match="init_std"):
+        make_policy(4, Box(-1, 1, (3,)), [8], init_std=0.6, std_max=0.5)

@@ -75,6 +75,7 @@ class HASACParams(OffPolicyParams):
                                             lo=0, hi=1)
     share_params: bool = flag(False, "one actor network for all agents (needs equal spaces)")
     gumbel_tau: float = number(1.0, "Gumbel-softmax temperature of discrete actions", lo=0, lo_open=True)
+    feature_norm: bool = flag(True, "LayerNorm on discrete actors' inputs (HARL use_feature_normalization: true)")
     discrete_actor_loss: str = choice("expected", "Discrete agents' eq. 10: exact expectation or Gumbel sample",
                                       "expected", "gumbel")
     value_norm: bool = flag(False, "ValueNorm: critics regress running-normalised targets (HARL use_valuenorm)")
@@ -99,9 +100,10 @@ class HASAC(Algorithm):
         if share and not (len(set(spec.obs_dims)) == 1 and
                           all(_spaces_equal(s, spec.action_spaces[0]) for s in spec.action_spaces)):
             raise ValueError("share_params needs every agent to have the same observation size and action space")
-        first = make_actor(spec.obs_dims[0], spec.action_spaces[0], hidden, params.gumbel_tau)
+        first = make_actor(spec.obs_dims[0], spec.action_spaces[0], hidden, params.gumbel_tau, params.feature_norm)
         self.actors = [first if (share or i == 0) else make_actor(spec.obs_dims[i], spec.action_spaces[i], hidden,
-                                                                  params.gumbel_tau) for i in range(n)]
+                                                                  params.gumbel_tau, params.feature_norm)
+                       for i in range(n)]
         self.unique = list({id(a): a for a in self.actors}.values())
         for a in self.unique:
             set_precision(a.to(self.device), params.precision)

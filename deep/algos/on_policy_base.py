@@ -11,7 +11,7 @@ One update (:meth:`OnPolicyAlgorithm.update`) on a finished rollout (:class:`dee
    returns, optionally in ValueNorm units and with the value clipping of the reference code
    ``max(l(V - R), l(V_old + clip(V - V_old, +-eps) - R))``.
 
-``precision="bf16"`` runs the network bodies (LayerNorm, Linear, ReLU; :func:`deep.nets.distributions.body`) of
+``precision="bf16"`` runs the network bodies (LayerNorm, Linear, ReLU; :func:`deep.nets.mlp.normed_body`) of
 the critic and of the actors (the critic's only, for an algorithm with ``autocast_actors = False``) under bf16
 autocast; the action and value layers, the log-std, log-probabilities, ratios, entropies, KL divergences,
 advantages, returns and losses stay float32, as do weights and optimiser state.  MAPPO on MPE Spread (reference
@@ -70,6 +70,8 @@ class OnPolicyParams:
                                   lo_open=True)
     init_std: float = number(0.3655, "initial std of Gaussian policies (HARL: sigmoid(1) * std_y_coef 0.5)",
                              lo=0, lo_open=True)
+    std_max: float = number(0.5, "largest std of Gaussian policies: std = std_max sigmoid(w) (HARL std_y_coef 0.5)",
+                            lo=0, lo_open=True)
     share_params: bool = flag(False, "one actor network for all agents (MAPPO only; needs equal spaces)")
     precision: str = precision_setting("actors' and critic's network bodies (layers before the output layer)")
 
@@ -131,9 +133,9 @@ class OnPolicyAlgorithm(Algorithm):
         """One policy per agent (the same object for every agent when parameters are shared)."""
         s, hidden = self.spec, list(self.params.hidden)
         p = self.params
-        first = make_policy(s.obs_dims[0], s.action_spaces[0], hidden, p.feature_norm, p.init_std)
+        first = make_policy(s.obs_dims[0], s.action_spaces[0], hidden, p.feature_norm, p.init_std, p.std_max)
         return [first if (i == 0 or p.share_params) else
-                make_policy(s.obs_dims[i], s.action_spaces[i], hidden, p.feature_norm, p.init_std)
+                make_policy(s.obs_dims[i], s.action_spaces[i], hidden, p.feature_norm, p.init_std, p.std_max)
                 for i in range(s.n_agents)]
 
     def policy_inputs(self, obs: Sequence, avail: Sequence) -> list[tuple]:

@@ -50,7 +50,7 @@ class PPO(OnPolicyAlgorithm):
             raise ValueError("ppo has a single agent; share_params does not apply")
         self.space = joint_space(s.action_spaces)
         self.cuts = np.cumsum([0] + [_width(a) for a in s.action_spaces])
-        return [make_policy(sum(s.obs_dims), self.space, list(p.hidden), p.feature_norm, p.init_std)]
+        return [make_policy(sum(s.obs_dims), self.space, list(p.hidden), p.feature_norm, p.init_std, p.std_max)]
 
     def policy_inputs(self, obs, avail):
         o = self._t(np.concatenate([np.asarray(x, np.float32) for x in obs], axis=-1))

@@ -10,10 +10,8 @@ policy's entropy and (HATRPO) the KL divergence to the policy that collected it.
 * :class:`ProductCategoricalPolicy` (MultiDiscrete): independent categoricals, one per component, masks
   concatenated like the environments' (the centralised PPO's joint discrete action is one of these).
 
-Networks follow the reference implementation's MLP (PKU-MARL/HARL ``harl/models/base/mlp.py``): LayerNorm of the
-input ("feature normalisation"), then ``Linear -> ReLU -> LayerNorm`` per hidden layer, orthogonal weights with
-ReLU gain and zero biases; the action layer has gain 0.01 (``model.gain``) so the first policy is close to
-uniform / zero-mean.
+Networks are the reference implementation's (PKU-MARL/HARL ``MLPBase``, :func:`deep.nets.mlp.normed_body`);
+the action layer has gain 0.01 (``model.gain``) so the first policy is close to uniform / zero-mean.
 """
 from __future__ import annotations
 
@@ -28,27 +26,9 @@ from torch import nn
 from torch.distributions import Categorical, Normal
 
 from .heads import MASKED_LOGIT
-from .mlp import AutocastSequential
+from .mlp import normed_body, orthogonal
 
 ACTION_GAIN = 0.01  #: orthogonal gain of the action layer (HARL model.gain)
-
-
-def _orthogonal(layer: nn.Linear, gain: float) -> nn.Linear:
-    nn.init.orthogonal_(layer.weight, gain=gain)
-    nn.init.zeros_(layer.bias)
-    return layer
-
-
-def body(in_dim: int, hidden: Sequence[int], feature_norm: bool = True) -> AutocastSequential:
-    """``[LayerNorm(in)] -> (Linear -> ReLU -> LayerNorm) x len(hidden)``; output size ``hidden[-1]``.  Under
-    ``precision="bf16"`` (:func:`~.mlp.set_precision`) it runs under bf16 autocast and the head that follows it
-    (action layer, value layer) in float32."""
-    layers: list[nn.Module] = [nn.LayerNorm(in_dim)] if feature_norm else []
-    d, gain = in_dim, nn.init.calculate_gain("relu")
-    for h in hidden:
-        layers += [_orthogonal(nn.Linear(d, h), gain), nn.ReLU(), nn.LayerNorm(h)]
-        d = h
-    return AutocastSequential(*layers)
 
 
 class ValueCritic(nn.Module):
@@ -56,8 +36,8 @@ class ValueCritic(nn.Module):
 
     def __init__(self, state_dim: int, hidden: Sequence[int], feature_norm: bool = True):
         super().__init__()
-        self.body = body(state_dim, hidden, feature_norm)
-        self.out = _orthogonal(nn.Linear(hidden[-1], 1), 1.0)
+        self.body = normed_body(state_dim, hidden, feature_norm)
+        self.out = orthogonal(nn.Linear(hidden[-1], 1), 1.0)
 
     def forward(self, state: torch.Tensor) -> torch.Tensor:
         return self.out(self.body(state)).squeeze(-1)
@@ -108,18 +88,28 @@ class _Policy(nn.Module):
 
 
 class GaussianPolicy(_Policy):
-    """Diagonal Gaussian with a learnable log-std per action dimension (initial std ``init_std``)."""
+    """Diagonal Gaussian with a learnable, state-independent std per action dimension, bounded as the reference
+    code bounds it: ``std = std_max * sigmoid(w)`` (PKU-MARL/HARL ``DiagGaussian``: ``std_y_coef`` 0.5 with
+    ``w`` starting at ``std_x_coef`` 1, i.e. ``init_std`` 0.3655).  The bound keeps the entropy bonus from
+    inflating the std past ``std_max``; an unbounded ``exp(w)`` also moves ``log std`` ``1 / (1 - sigmoid(w))``
+    (3.7x at the start) faster per optimiser step."""
 
-    def __init__(self, obs_dim: int, space: Box, hidden, feature_norm: bool = True, init_std: float = 0.5):
+    def __init__(self, obs_dim: int, space: Box, hidden, feature_norm: bool = True, init_std: float = 0.3655,
+                 std_max: float = 0.5):
         super().__init__()
+        if not 0 < init_std < std_max:
+            raise ValueError(f"init_std must lie in (0, std_max = {std_max}), got {init_std}")
         low, high = np.asarray(space.low, np.float32).ravel(), np.asarray(space.high, np.float32).ravel()
-        self.low, self.high, self.dim = low, high, int(low.size)
-        self.body = body(obs_dim, hidden, feature_norm)
-        self.mean = _orthogonal(nn.Linear(hidden[-1], self.dim), ACTION_GAIN)
-        self.log_std = nn.Parameter(torch.full((self.dim,), math.log(init_std)))
+        self.low, self.high, self.dim, self.std_max = low, high, int(low.size), float(std_max)
+        self.body = normed_body(obs_dim, hidden, feature_norm)
+        self.mean = orthogonal(nn.Linear(hidden[-1], self.dim), ACTION_GAIN)
+        self.std_logit = nn.Parameter(torch.full((self.dim,), math.log(init_std / (std_max - init_std))))
+
+    def std(self) -> torch.Tensor:
+        return self.std_max * torch.sigmoid(self.std_logit)
 
     def dist(self, obs, avail=None):
-        return torch.distributions.Independent(Normal(self.mean(self.body(obs)), self.log_std.exp()), 1)
+        return torch.distributions.Independent(Normal(self.mean(self.body(obs)), self.std()), 1)
 
     def mode(self, obs, avail=None):
         return self.mean(self.body(obs))
@@ -133,8 +123,8 @@ class CategoricalPolicy(_Policy):
     def __init__(self, obs_dim: int, n: int, hidden, feature_norm: bool = True):
         super().__init__()
         self.n = int(n)
-        self.body = body(obs_dim, hidden, feature_norm)
-        self.logits_layer = _orthogonal(nn.Linear(hidden[-1], self.n), ACTION_GAIN)
+        self.body = normed_body(obs_dim, hidden, feature_norm)
+        self.logits_layer = orthogonal(nn.Linear(hidden[-1], self.n), ACTION_GAIN)
 
     def logits(self, obs, avail=None):
         z = self.logits_layer(self.body(obs))
@@ -178,8 +168,8 @@ class ProductCategoricalPolicy(_Policy):
     def __init__(self, obs_dim: int, nvec, hidden, feature_norm: bool = True):
         super().__init__()
         self.nvec = [int(k) for k in nvec]
-        self.body = body(obs_dim, hidden, feature_norm)
-        self.logits_layer = _orthogonal(nn.Linear(hidden[-1], sum(self.nvec)), ACTION_GAIN)
+        self.body = normed_body(obs_dim, hidden, feature_norm)
+        self.logits_layer = orthogonal(nn.Linear(hidden[-1], sum(self.nvec)), ACTION_GAIN)
 
     def _logits(self, obs, avail):
         z = self.logits_layer(self.body(obs))
@@ -196,12 +186,13 @@ class ProductCategoricalPolicy(_Policy):
         return action
 
 
-def make_policy(obs_dim: int, space, hidden, feature_norm: bool = True, init_std: float = 0.5) -> _Policy:
+def make_policy(obs_dim: int, space, hidden, feature_norm: bool = True, init_std: float = 0.3655,
+                std_max: float = 0.5) -> _Policy:
     """The policy class for a gymnasium action space (Box, Discrete or MultiDiscrete, starting at 0)."""
     if isinstance(space, Box):
         if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
             raise ValueError(f"Box action spaces need finite bounds (actions are clipped to them), got {space}")
-        return GaussianPolicy(obs_dim, space, hidden, feature_norm, init_std)
+        return GaussianPolicy(obs_dim, space, hidden, feature_norm, init_std, std_max)
     if isinstance(space, Discrete):
         if int(space.start) != 0:
             raise ValueError(f"Discrete spaces must start at 0, got {space!r}")

@@ -3,18 +3,27 @@
 Every actor maps an observation to a distribution and offers the same operations:
 
 * ``sample(obs, avail)`` -> :class:`Sample` with ``rep`` (the action as the critic sees it, reparameterised so
-  gradients flow back to the actor: eq. 10), ``env`` (what the environment takes) and ``logp`` (the log density
-  of the environment action);
+  gradients flow back to the actor: eq. 10), ``env`` (what the environment takes) and ``logp`` (its log
+  probability; for Box actions the log density in tanh units, see below);
 * ``act(obs, avail)``: the deterministic action used for evaluation (mean / argmax);
 * ``rep_of(stored)``: critic representation of an action stored in the replay buffer;
 * ``random(n, avail, rng)``: uniform warm-up actions with their log density;
-* ``target_entropy(fraction, avail)``: ``-dim`` for Box, ``fraction * log|A^i|`` for discrete spaces, of the
-  available actions of each row where a mask is given.
+* ``target_entropy(fraction, avail)``: ``-dim`` for Box (in tanh units), ``fraction * log|A^i|`` for discrete
+  spaces, of the available actions of each row where a mask is given.
 
 Box actions are squashed Gaussians mapped affinely onto ``[low, high]`` (each Box's own bounds, not an assumed
-symmetric ``[-1, 1]``) and their log density includes that map's Jacobian.  Discrete actions are Gumbel-softmax
+symmetric ``[-1, 1]``).  Their ``logp`` is the log density of the squashed value ``tanh(u)`` in ``[-1, 1]^d``
+("tanh units"), as in the reference code: the affine map's log-Jacobian ``sum_j log((high_j - low_j) / 2)`` is a
+constant that the entropy terms leave out, so the target entropy ``-dim`` (SAC's heuristic) asks for the same
+policy on every Box.  Counting it would shift the target by that constant: on MPE's Box(0, 1), ``-dim`` in
+environment units is ``-0.31 dim`` in tanh units, a much more random policy.  Discrete actions are Gumbel-softmax
 samples (straight-through) from logits masked by the available actions: an unavailable action has probability
 exactly 0, so it is never sampled nor chosen as the argmax.
+
+The networks are the reference code's (PKU-MARL/HARL): the squashed Gaussian's trunk is a ReLU MLP whose last
+hidden layer ends in tanh, with linear mean and log-std outputs; categorical actors use its normalised MLP
+(:func:`~deep.nets.mlp.normed_mlp`: input LayerNorm, ``Linear -> ReLU -> LayerNorm`` blocks, orthogonal
+initialisation, logits layer of gain 0.01), which matters on unnormalised observations (SMAC, GRF).
 
 The deterministic actors of HATD3 and deterministic HASAC (:func:`make_deterministic_actor`) reuse the spaces'
 common parts (a Box's bounds; the one-hot critic form and uniform warm-up draws of discrete spaces) and choose
@@ -31,7 +40,10 @@ import torch.nn.functional as F
 from gymnasium.spaces import Box, Discrete, MultiDiscrete
 from torch import nn
 
-from .mlp import mlp
+from .mlp import mlp, normed_mlp
+
+#: orthogonal gain of a categorical actor's logits layer (the reference code's ``model.gain``)
+LOGITS_GAIN = 0.01
 
 #: Logit given to unavailable actions: exp() of it underflows to exactly 0 in float32.
 MASKED_LOGIT = -1e9
@@ -42,7 +54,7 @@ LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 class Sample:
     rep: torch.Tensor      #: (B, rep_dim) critic input; differentiable w.r.t. the actor
     env: torch.Tensor      #: (B,) int64 for Discrete, (B, d) float / int64 otherwise: the environment action
-    logp: torch.Tensor     #: (B,) log density of ``env`` under the actor
+    logp: torch.Tensor     #: (B,) log-probability of the action (Box: log density of ``stored``, tanh units)
     stored: torch.Tensor   #: what the replay buffer keeps (Box: the squashed value in [-1, 1]; else indices)
     #: (B,) ``E_{a~pi}[log pi(a|o)]`` (minus the entropy) in closed form, differentiable w.r.t. the actor, for
     #: Discrete and MultiDiscrete heads (None for Box, whose ``logp`` is already reparameterised).  The entropy
@@ -79,7 +91,6 @@ class _BoxActor(nn.Module):
         self.rep_dim = self.dim
         self.register_buffer("low", torch.as_tensor(low.ravel(), dtype=torch.float32))
         self.register_buffer("scale", torch.as_tensor((high - low).ravel() / 2, dtype=torch.float32))
-        self.log_jac = float(np.log((high - low) / 2).sum())
 
     def _to_env(self, squashed):
         return self.low + (squashed + 1.0) * self.scale
@@ -89,16 +100,18 @@ class _BoxActor(nn.Module):
 
     def random(self, n: int, avail, rng: np.random.Generator):
         squashed = torch.as_tensor(rng.uniform(-1.0, 1.0, size=(n, self.dim)), dtype=torch.float32)
-        logp = torch.full((n,), -(self.log_jac + self.dim * math.log(2.0)))
+        logp = torch.full((n,), -self.dim * math.log(2.0))   # uniform on [-1, 1]^d, tanh units
         return Sample(rep=squashed, env=self._to_env(squashed), logp=logp, stored=squashed)
 
 
 class SquashedGaussianActor(_BoxActor):
-    """``a = low + (tanh(u) + 1) (high - low) / 2`` with ``u ~ N(mu(o), sigma(o))``."""
+    """``a = low + (tanh(u) + 1) (high - low) / 2`` with ``u ~ N(mu(o), sigma(o))``; ``logp`` is
+    ``log N(u) - sum_j log(1 - tanh(u_j)^2)``, the density of ``tanh(u)`` (see the module docstring).  One linear
+    output layer holds ``mu`` and ``log sigma`` (the same initial distribution as two separate layers)."""
 
     def __init__(self, obs_dim: int, space: Box, hidden):
         super().__init__(space)
-        self.body = mlp(obs_dim, hidden, 2 * self.dim)
+        self.body = mlp(obs_dim, hidden, 2 * self.dim, tanh_trunk=True)
 
     def sample(self, obs, avail=None) -> Sample:
         mu, log_std = self.body(obs).chunk(2, dim=-1)
@@ -106,9 +119,9 @@ class SquashedGaussianActor(_BoxActor):
         eps = torch.randn_like(mu)
         u = mu + log_std.exp() * eps
         squashed = torch.tanh(u)
-        # log N(u) - log|d tanh/du| - log|d env/d tanh|, with log(1 - tanh^2 u) = 2 (log 2 - u - softplus(-2u))
+        # log N(u) - log|d tanh/du|, with log(1 - tanh^2 u) = 2 (log 2 - u - softplus(-2u))
         logp = (-0.5 * eps.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
-        logp = logp - (2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))).sum(-1) - self.log_jac
+        logp = logp - (2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))).sum(-1)
         return Sample(rep=squashed, env=self._to_env(squashed), logp=logp, stored=squashed)
 
     def act(self, obs, avail=None) -> Sample:
@@ -117,6 +130,7 @@ class SquashedGaussianActor(_BoxActor):
         return Sample(rep=squashed, env=self._to_env(squashed), logp=torch.zeros(obs.shape[0]), stored=squashed)
 
     def target_entropy(self, fraction: float, avail=None) -> float:
+        """``-dim`` in tanh units, whatever the Box's bounds (``fraction`` applies to discrete spaces only)."""
         return -float(self.dim)
 
 
@@ -147,12 +161,12 @@ def _gumbel_sample(z, tau: float) -> Sample:
 class CategoricalActor(nn.Module):
     """Gumbel-softmax actor over ``n`` actions, masked by availability."""
 
-    def __init__(self, obs_dim: int, n: int, hidden, tau: float = 1.0):
+    def __init__(self, obs_dim: int, n: int, hidden, tau: float = 1.0, feature_norm: bool = True):
         super().__init__()
         if n < 1:
             raise ValueError(f"a Discrete space needs at least one action, got {n}")
         self.n, self.rep_dim, self.tau = int(n), int(n), float(tau)
-        self.body = mlp(obs_dim, hidden, self.n)
+        self.body = normed_mlp(obs_dim, hidden, self.n, LOGITS_GAIN, feature_norm)
 
     def logits(self, obs, avail=None):
         z = self.body(obs)
@@ -189,11 +203,12 @@ class _MultiDiscrete(nn.Module):
     concatenate the components' masks in the same order), the critic form (the components' one-hots,
     concatenated) and uniform warm-up actions, drawn component by component."""
 
-    def __init__(self, obs_dim: int, space: MultiDiscrete, hidden):
+    def __init__(self, obs_dim: int, space: MultiDiscrete, hidden, normed: bool = False, feature_norm: bool = True):
         super().__init__()
         self.nvec = [int(k) for k in np.asarray(space.nvec).ravel()]
         self.rep_dim = sum(self.nvec)
-        self.body = mlp(obs_dim, hidden, self.rep_dim)
+        self.body = (normed_mlp(obs_dim, hidden, self.rep_dim, LOGITS_GAIN, feature_norm) if normed
+                     else mlp(obs_dim, hidden, self.rep_dim))
 
     def _components(self, z, avail, fill: float):
         """``z`` (B, sum(nvec)) with unavailable entries set to ``fill``, split into the components' blocks."""
@@ -214,10 +229,11 @@ class _MultiDiscrete(nn.Module):
 
 
 class MultiDiscreteActor(_MultiDiscrete):
-    """Independent Gumbel-softmax components, one per entry of ``nvec``."""
+    """Independent Gumbel-softmax components, one per entry of ``nvec``, on the normalised MLP of
+    :class:`CategoricalActor`."""
 
-    def __init__(self, obs_dim: int, space: MultiDiscrete, hidden, tau: float = 1.0):
-        super().__init__(obs_dim, space, hidden)
+    def __init__(self, obs_dim: int, space: MultiDiscrete, hidden, tau: float = 1.0, feature_norm: bool = True):
+        super().__init__(obs_dim, space, hidden, normed=True, feature_norm=feature_norm)
         self.tau = float(tau)
 
     def _split(self, obs, avail):
@@ -342,14 +358,15 @@ def make_deterministic_actor(obs_dim: int, space, hidden) -> nn.Module:
     return DeterministicMultiDiscreteActor(obs_dim, space, hidden)
 
 
-def make_actor(obs_dim: int, space, hidden, gumbel_tau: float = 1.0) -> nn.Module:
-    """A stochastic actor (HASAC, SAC) for a Box, Discrete or MultiDiscrete space."""
+def make_actor(obs_dim: int, space, hidden, gumbel_tau: float = 1.0, feature_norm: bool = True) -> nn.Module:
+    """A stochastic actor (HASAC, SAC) for a Box, Discrete or MultiDiscrete space; ``feature_norm``: LayerNorm
+    of a discrete actor's input (the reference code's ``use_feature_normalization``)."""
     _check_space(space)
     if isinstance(space, Box):
         return SquashedGaussianActor(obs_dim, space, hidden)
     if isinstance(space, Discrete):
-        return CategoricalActor(obs_dim, int(space.n), hidden, gumbel_tau)
-    return MultiDiscreteActor(obs_dim, space, hidden, gumbel_tau)
+        return CategoricalActor(obs_dim, int(space.n), hidden, gumbel_tau, feature_norm)
+    return MultiDiscreteActor(obs_dim, space, hidden, gumbel_tau, feature_norm)
 
 
 def stored_layout(space) -> tuple[tuple, type]:

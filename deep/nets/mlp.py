@@ -67,14 +67,47 @@ class AutocastSequential(Autocastable, nn.Sequential):
         return y.to(x.dtype)
 
 
-def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> MLP:
-    """ReLU MLP ``in_dim -> hidden... -> out_dim`` (linear output)."""
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, *, tanh_trunk: bool = False) -> MLP:
+    """ReLU MLP ``in_dim -> hidden... -> out_dim`` (linear output, PyTorch's default initialisation).  With
+    ``tanh_trunk`` the last hidden layer's activation is tanh instead of ReLU (the reference code's
+    ``final_activation_func: tanh`` of its squashed-Gaussian actor's trunk)."""
     layers, d = [], in_dim
-    for h in hidden:
-        layers += [nn.Linear(d, h), nn.ReLU()]
+    for k, h in enumerate(hidden):
+        last = k == len(hidden) - 1
+        layers += [nn.Linear(d, h), nn.Tanh() if (tanh_trunk and last) else nn.ReLU()]
         d = h
     layers.append(nn.Linear(d, out_dim))
     return MLP(*layers)
+
+
+def orthogonal(layer: nn.Linear, gain: float) -> nn.Linear:
+    """``layer`` with orthogonal weights of gain ``gain`` and zero biases (the reference code's initialisation)."""
+    nn.init.orthogonal_(layer.weight, gain=gain)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def _normed_layers(in_dim: int, hidden: Sequence[int], feature_norm: bool) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.LayerNorm(in_dim)] if feature_norm else []
+    d, gain = in_dim, nn.init.calculate_gain("relu")
+    for h in hidden:
+        layers += [orthogonal(nn.Linear(d, h), gain), nn.ReLU(), nn.LayerNorm(h)]
+        d = h
+    return layers
+
+
+def normed_body(in_dim: int, hidden: Sequence[int], feature_norm: bool = True) -> AutocastSequential:
+    """The reference code's MLP body (PKU-MARL/HARL ``MLPBase``): ``[LayerNorm(in)] -> (Linear -> ReLU ->
+    LayerNorm) x len(hidden)``, orthogonal weights with ReLU gain and zero biases; output size ``hidden[-1]``.
+    LayerNorm of the input ("feature normalisation") matters where observations are not normalised (SMAC,
+    GRF).  Under ``precision="bf16"`` it runs under bf16 autocast and returns float32 for the head that follows."""
+    return AutocastSequential(*_normed_layers(in_dim, hidden, feature_norm))
+
+
+def normed_mlp(in_dim: int, hidden: Sequence[int], out_dim: int, out_gain: float, feature_norm: bool = True) -> MLP:
+    """:func:`normed_body` followed by a linear output layer with orthogonal weights of gain ``out_gain`` (the
+    reference code's action layer: gain 0.01, so the first policy is close to uniform)."""
+    return MLP(*_normed_layers(in_dim, hidden, feature_norm), orthogonal(nn.Linear(hidden[-1], out_dim), out_gain))
 
 
 def check_precision(precision: str) -> bool:
