@@ -1,4 +1,5 @@
-"""The batched air-combat environment: LAG's NoWeapon / ShootMissile tasks, 1v1 and 2v2, on JSBSim F-16s.
+"""The batched air-combat environment: LAG's 2v2 NoWeapon / ShootMissile tasks, and 1v1 variants of them
+(not LAG's own 1v1 tasks: see the package docstring), on JSBSim F-16s.
 
 Everything that is not JSBSim is numpy over all copies and aircraft at once: scripted opponents, target
 computation, coordinates, geometry, observations, rewards and terminations.  Per aircraft, Python only
