@@ -2,7 +2,7 @@
 # Installs Google Research Football (gfootball, the `football` extra of setup.cfg) into the active Python.
 #
 # gfootball ships only a source distribution whose build compiles a C++ engine (10-17 minutes on 2 cores,
-# see ../shared/SIMULATORS.md), so: (1) the Debian packages it links against are installed (apt-get, as root
+# see docs/simulators/football.md), so: (1) the Debian packages it links against are installed (apt-get, as root
 # or through sudo), (2) its build/run-time Python needs are installed from the extra, (3) gfootball is built
 # with `--no-build-isolation` (its build runs `python3 -c 'import psutil'` in this environment). pip keeps the
 # built wheel in its wheel cache, so the build happens once per machine; later runs take seconds.
@@ -24,7 +24,7 @@ PYTHON="${PYTHON:-python}"
 
 fail() { echo "install_football.sh: $*" >&2; exit 1; }
 
-# The Debian packages GRF's build needs (../shared/SIMULATORS.md; GRF's README lists the same for Debian).
+# The Debian packages GRF's build needs (docs/simulators/football.md; GRF's README lists the same for Debian).
 DEBS=(libgl1-mesa-dev libegl1-mesa-dev libsdl2-dev libsdl2-image-dev libsdl2-ttf-dev libsdl2-gfx-dev
       libboost-python-dev libboost-thread-dev libboost-system-dev libboost-filesystem-dev cmake g++)
 

@@ -1,4 +1,4 @@
-"""Air combat on JSBSim F-16s: the paper's Light Aircraft Game tasks (``../shared/paper/LAG_SPEC.md``).
+"""Air combat on JSBSim F-16s: the paper's Light Aircraft Game tasks (``docs/simulators/aircombat.md``).
 
 Modules: :mod:`.aircraft` (JSBSim's F-16, loading and read-out), :mod:`.controller` (the project's
 autopilot, the low-level controller of the hierarchical action), :mod:`.missile` (the AIM-9L model),
