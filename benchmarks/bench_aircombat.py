@@ -3,7 +3,7 @@
 A "decision" is one step of one copy (12 physics steps of each of its aircraft).  For scale, measured in
 the same run: the bare F-16 model's JSBSim steps per second, which bounds a 2v2 decision rate at
 steps/s / 48 if everything but JSBSim were free.  The public reference environment runs 89 decisions/s
-(NoWeapon, one core; LAG_SPEC.md), with JSBSim about 7% of a decision.
+(NoWeapon, one core; docs/simulators/aircombat.md), with JSBSim about 7% of a decision.
 
 Baselines for learning curves: the team return of uniformly random and of hold-course commands (all-zero
 changes, shoot flag on) over whole episodes, with episode lengths and aircraft lost per team.

@@ -289,6 +289,12 @@ def task_config_path(env: str, task: str) -> Path:
     return path
 
 
+def listed_algos() -> tuple[str, ...]:
+    """The algorithms with a defaults file (``deep/configs/algos/<algo>.yaml``, one per registered algorithm):
+    their names without importing torch and every algorithm, for help texts."""
+    return tuple(sorted(p.stem for p in (CONFIG_DIR / "algos").glob("*.yaml")))
+
+
 def paper_config_path(algo_name: str, env: str, task: str) -> Path:
     return CONFIG_DIR / "paper" / algo_name / f"{env}_{task_key(env, task)}.yaml"
 

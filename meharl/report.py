@@ -58,7 +58,7 @@ PAPER_FIGURES = {
          "Ant-2x4", "Ant-4x2", "Ant-8x1", "HumanoidStandup-17x1", "ManyAgentSwimmer-10x2")]),
 }
 #: Table 1 (SMAC, median evaluation win rate % and its standard deviation over seeds), as printed in the paper
-#: (Liu et al., ICLR 2024, Table 1; transcribed in ../shared/paper/SPEC.md), algorithms in TABLE1_ALGOS's order
+#: (Liu et al., ICLR 2024, Table 1; transcribed in docs/mathematics.md), algorithms in TABLE1_ALGOS's order
 TABLE1_ALGOS = ("hasac", "happo", "hatrpo", "mappo", "qmix", "fop")
 TABLE1 = {
     "8m_vs_9m": ((97.5, 1.2), (83.8, 4.1), (92.5, 3.7), (87.5, 4.0), (92.2, 1.0), (23.4, 1.6)),

@@ -17,7 +17,8 @@ SMAC_LIMITS = {"3m": 60, "8m": 120, "25m": 150, "2s3z": 120, "3s5z": 150, "5m_vs
                "10m_vs_11m": 150, "27m_vs_30m": 180, "3s5z_vs_3s6z": 170, "3s_vs_5z": 250, "6h_vs_8z": 150,
                "corridor": 400}
 PAPER_MAPS = ("5m_vs_6m", "3s5z", "10m_vs_11m", "3s5z_vs_3s6z", "6h_vs_8z", "8m_vs_9m", "corridor")
-STOP, EAST, ATTACK0 = 4, 1, 5  # SMAX's discrete actions: 0-3 move (north, east, south, west), 4 stop
+STOP, EAST, WEST, ATTACK0 = 4, 1, 3, 5  # SMAX's discrete actions: 0-3 move (north, east, south, west), 4 stop
+MARINE_STEP = 3.15 * 0.5  # a marine's speed (SMAX) times the 0.5 s of one step: its reach per move
 
 
 def focus_fire(avail):
@@ -32,6 +33,20 @@ def focus_fire(avail):
 
 def random_available(avail, rng):
     return [np.argmax(rng.random(m.shape) * m, axis=1) for m in avail]
+
+
+def west_else_stop(avail):
+    return [np.where(m[:, WEST], WEST, STOP) for m in avail]
+
+
+def inside_moves(smax, st):
+    """By hand: which of each ally's moves north, east, south, west keep its whole step (speed x 0.5 s)
+    inside the 32 x 32 map, for one copy's SMAX state ``st``."""
+    n = smax.num_allies
+    pos = np.asarray(st.unit_positions)[:n]
+    reach = np.asarray(smax.unit_type_velocities)[np.asarray(st.unit_types)[:n]] * 0.5
+    x, y = pos[:, 0], pos[:, 1]
+    return np.stack([y + reach < 32, x + reach < 32, y - reach > 0, x - reach > 0], axis=1)
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +106,8 @@ def test_unbuildable_maps_and_bad_options_are_refused():
         make_env("smac", "3m", 2, obs_all_health=True)
     with pytest.raises(ValueError, match="unknown reward 'sparse'; valid: smac, smax"):
         make_env("smac", "3m", 2, reward="sparse")
+    with pytest.raises(ValueError, match="unknown edge 'wall'; valid: smac, smax"):
+        make_env("smac", "3m", 2, edge="wall")
     with pytest.raises(ValueError, match="obs_agent_id must be true or false"):
         make_env("smac", "3m", 2, obs_agent_id=1)
     with pytest.raises(ValueError, match="episode_limit must be an integer >= 1"):
@@ -120,8 +137,9 @@ def test_reset_shapes_masks_and_extras(env):
 
 
 def test_masks_are_smax_masks_and_dead_agents_may_only_stop(env):
-    """Along random masked play, the masks are SMAX's own ``get_avail_actions`` of the same state, and an
-    agent whose own features are zero (dead) has exactly the stop action."""
+    """Along random masked play, the masks are SMAX's own ``get_avail_actions`` of the same state less the
+    moves whose step would leave the map (SMAC's edge rule, by hand), and an agent whose own features are
+    zero (dead) has exactly the stop action."""
     import jax
     s = env.reset(seed=2)
     rng = np.random.default_rng(0)
@@ -130,15 +148,52 @@ def test_masks_are_smax_masks_and_dead_agents_may_only_stop(env):
     for _ in range(40):
         st = jax.tree.unflatten(treedef, env.get_state()["leaves"])
         for k in range(B):
-            ref = smax.get_avail_actions(jax.tree.map(lambda x: x[k], st))
+            one = jax.tree.map(lambda x: x[k], st)
+            ref = smax.get_avail_actions(one)
+            inside = inside_moves(smax, one.state)
             for i in range(3):
-                np.testing.assert_array_equal(s.avail[i][k], np.asarray(ref[f"ally_{i}"]).astype(bool))
+                expected = np.asarray(ref[f"ally_{i}"]).astype(bool)
+                expected[:4] &= inside[i]
+                np.testing.assert_array_equal(s.avail[i][k], expected)
         for i in range(3):
             dead = ~s.obs[i][:, 65:75].any(axis=1)
             dead_seen += dead.sum()
             np.testing.assert_array_equal(s.avail[i][dead], np.eye(8, dtype=bool)[[STOP] * dead.sum()])
         s = env.step(random_available(s.avail, rng))
     assert dead_seen > 0
+
+
+def test_moves_into_the_map_edge_are_masked_and_the_edge_is_harmless(env):
+    """A team that moves west whenever it may (else stops) reaches the west edge and stays there alive:
+    "move west" is unavailable once a marine's step would leave the map, and no marine is harmed in 8 steps:
+    starting 6-10 from the edge they reach it within 6, and the enemy, at least 12 behind and no faster,
+    is still beyond its range of 5."""
+    import jax
+    s = env.reset(seed=9)
+    treedef = env._program().treedef
+    for _ in range(8):
+        s = env.step(west_else_stop(s.avail))
+        assert not s.done.any()
+    st = jax.tree.unflatten(treedef, env.get_state()["leaves"]).state
+    x = np.asarray(st.unit_positions)[:, :3, 0]
+    assert ((x > 0) & (x <= MARINE_STEP)).all()  # at the edge, inside the map
+    np.testing.assert_array_equal(np.asarray(st.unit_health)[:, :3], 45.0)  # unharmed
+    for m in s.avail:
+        assert not m[:, WEST].any() and m[:, EAST].all()
+
+
+def test_smaxs_own_walls_kill_units_that_move_into_them():
+    """``edge="smax"`` keeps SMAX's walls: "move west" stays available to every living marine and the whole
+    team dies at the wall, a lost battle, after 4 to 7 steps (they start 6-10 from it, 1.575 per step)."""
+    env = make_env("smac", "3m", 1, seed=9, edge="smax")
+    s = env.reset()
+    for steps in range(1, 8):
+        alive = [m[0, :4].any() for m in s.avail]
+        assert all(m[0, WEST] for m, a in zip(s.avail, alive) if a)
+        s = env.step(west_else_stop(s.avail))
+        if s.done[0]:
+            break
+    assert s.terminated[0] and not s.info["won"][0] and 4 <= steps <= 7
 
 
 def test_state_is_smaxs_world_state_in_smacs_units(env):

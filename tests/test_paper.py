@@ -1,4 +1,4 @@
-"""The paper's matrix game: Table 3 and Appendix B, computed by the engine and compared with SPEC.md."""
+"""The paper's matrix game: Table 3 and Appendix B, computed by the engine and compared with docs/mathematics.md."""
 import json
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from meharl.cli import main
 from tabular.paper import appendix_b, table3
 
-# SPEC.md, Table 3: alpha -> (first p1..p3, converged p1..p3), printed to 4 decimals.
+# docs/mathematics.md, Table 3: alpha -> (first p1..p3, converged p1..p3), printed to 4 decimals.
 SPEC_TABLE3 = {
     1: ((0.9990, 0.0001, 0.0009), (1.0000, 0.0000, 0.0000)),
     2: ((0.9603, 0.0107, 0.0290), (1.0000, 0.0000, 0.0000)),

@@ -61,7 +61,7 @@ def test_every_shipped_config_validates_and_holds_the_paper_settings():
     m89 = resolve("smac", "8m_vs_9m", 0)["algo"]
     assert (m89["gamma"], m89["n_step"], m89["actor_lr"], m89["critic_loss"], m89["value_norm"]) == \
         (0.95, 5, 3e-4, "huber", True)
-    # initial alpha as in PKU-MARL/HARL tuned_configs/smac/<map>/hasac (HASAC_SETTINGS.md's 1 ran away on 3m)
+    # initial alpha as in PKU-MARL/HARL tuned_configs/smac/<map>/hasac (docs/settings.md's 1 ran away on 3m)
     assert m89["alpha"] == 0.02 and all(resolve("smac", m, 0)["algo"]["alpha"] == 1e-3 for m in
                                         ("10m_vs_11m", "5m_vs_6m", "3s5z", "3s5z_vs_3s6z", "6h_vs_8z", "3m", "2s3z"))
     corridor = resolve("smac", "corridor", 0)["algo"]

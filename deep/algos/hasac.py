@@ -11,7 +11,7 @@ One gradient update (:meth:`HASAC.update`) is
 3. per-agent temperature steps (auto alpha: minimise ``-log alpha_i (log pi^i + target entropy)``);
 4. Polyak averaging of the target critics.
 
-With ``value_norm`` (HARL ``use_valuenorm``, HASAC_SETTINGS.md's SMAC rows) the critics regress the targets in
+With ``value_norm`` (HARL ``use_valuenorm``, docs/settings.md's SMAC rows) the critics regress the targets in
 running-normalised units (:class:`deep.nets.distributions.ValueNorm`, the on-policy algorithms' normaliser):
 as in the reference code's soft twin critic, each update first folds its batch of targets ``y`` (return units,
 the target critic's output denormalised) into the running statistics, then regresses on ``normalize(y)``.
@@ -65,7 +65,7 @@ from .off_policy_base import OffPolicyParams, fused_adam
 class HASACParams(OffPolicyParams):
     """HASAC's hyper-parameters (the config's ``algo`` section): the common off-policy ones
     (:class:`~deep.algos.off_policy_base.OffPolicyParams`, whose defaults are HASAC's) and the temperature's.
-    Defaults: HASAC_SETTINGS.md, common settings and the MPE row (the paper's Table 8-10 / reference code's
+    Defaults: docs/settings.md, common settings and the MPE row (the paper's Table 8-10 / reference code's
     tuned configs)."""
 
     alpha_lr: float = number(3e-4, "temperatures' Adam learning rate (auto_alpha)", lo=0, lo_open=True)

@@ -28,7 +28,7 @@ from .off_policy_base import OffPolicyParams
 @dataclass(frozen=True)
 class HASACDetParams(OffPolicyParams):
     """The common off-policy settings (:class:`~deep.algos.off_policy_base.OffPolicyParams`, HASAC's defaults:
-    HASAC_SETTINGS.md common settings and MPE row) and the reference code's exploration noise of its
+    docs/settings.md common settings and MPE row) and the reference code's exploration noise of its
     deterministic actors (HATD3's ``expl_noise``); the paper gives no value for the ablation's noise."""
 
     expl_noise: float = setting_like(HATD3Params, "expl_noise")

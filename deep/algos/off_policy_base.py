@@ -13,7 +13,7 @@ from deep.nets.mlp import precision_setting
 @dataclass(frozen=True)
 class OffPolicyParams:
     """Hyper-parameters every off-policy actor-critic has (the replay loop's are ``deep.run.off_policy``'s
-    ``Train``).  Defaults: HASAC's, HASAC_SETTINGS.md common settings and the MPE row (the paper's Tables 8-10
+    ``Train``).  Defaults: HASAC's, docs/settings.md common settings and the MPE row (the paper's Tables 8-10
     and the reference code's tuned configs); an algorithm whose reference differs redeclares the field with
     ``deep.config.setting_like`` and says where its default comes from."""
 

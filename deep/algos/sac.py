@@ -45,7 +45,7 @@ from .off_policy_base import OffPolicyParams, fused_adam
 @dataclass(frozen=True)
 class SACParams(OffPolicyParams):
     """The common off-policy settings (:class:`~deep.algos.off_policy_base.OffPolicyParams`) and the
-    temperature's.  Defaults: HASAC's (HASAC_SETTINGS.md common settings and MPE row), which the paper's SAC
+    temperature's.  Defaults: HASAC's (docs/settings.md common settings and MPE row), which the paper's SAC
     baseline is compared under; ``max_joint_actions`` is this project's limit."""
 
     alpha_lr: float = number(3e-4, "temperature's Adam learning rate (auto_alpha)", lo=0, lo_open=True)

@@ -33,6 +33,10 @@ academy_run_pass_and_shoot_with_keeper, 11 for academy_corner), each with ``Disc
 - **Resume**: ``get_state``/``set_state`` save GRF's engine snapshot and the Python state GRF keeps beside
   it, as plain values (checkpoints load with ``weights_only``; GRF's own ``set_state`` would unpickle), with
   each copy's seed stream and its episode's engine seed; a restored batch continues exactly (tested).
+
+Departures from the paper's GRF set-up: the game is GRF itself (gfootball 2.10.2) with the reference code's
+settings, so the numbers are comparable.  The one difference is the time limit, which *truncates* here
+(the learner bootstraps) where the reference code *terminates*; returns and score rates are unchanged.
 """
 from __future__ import annotations
 

@@ -11,6 +11,18 @@ observation plus a one-hot agent id; ``"khop"`` gives gymnasium-robotics' k-hop 
 (``k`` = ``agent_obsk``).  Splits that gymnasium-robotics lacks are custom factorisations of its own
 joint graph: one joint per agent for Walker2d 6x1, Ant 8x1 and HumanoidStandup 17x1, and the public
 reference code's pairing {bfoot, bshin}, {bthigh, ffoot}, {fshin, fthigh} for HalfCheetah 3x2.
+
+Departures from the paper's MAMuJoCo (gym v2 models on mujoco-py 2, through HARL) that change the numbers:
+the robots are Gymnasium's v5 models on MuJoCo 3 (gymnasium-robotics 1.4.2, mujoco 3.3.7), so
+
+- Walker2d: both feet have friction 1.9 (v2: 0.9 on the right foot and 1.9 on the left);
+- Ant: its observation has 105 entries (v2: 111, with contact forces that mujoco-py 2 always read as zero),
+  and its contact cost is now active, so its reward is lower for the same gait;
+- HumanoidStandup: its observation has 348 entries (v2: 376);
+- ManyAgentSwimmer 10x2 is a different model: timestep 0.01, so 0.04 s per step (0.005 and 0.02 s in the
+  reference's template), a different task rather than a variant;
+- observations are not standardised: the reference code scales every agent observation and the state by
+  that vector's own mean and standard deviation, which changes what the networks see but not the returns.
 """
 from __future__ import annotations
 

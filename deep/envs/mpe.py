@@ -6,6 +6,15 @@ rewards and observations, without the AEC turn-taking around them, which doubles
 reference code: the shared reward is the sum of the agents' rewards, the global state is ``env.state()``
 (the agents' observations concatenated) and an episode is truncated after ``episode_limit`` steps
 (mpe2's ``max_cycles``, 25); it terminates early only where the scenario says so (``terminate_on_success``).
+
+Departures from the paper's MPE (PettingZoo's simple_spread_v2, simple_reference_v2 and
+simple_speaker_listener_v3 through HARL) that change the numbers:
+
+- versions: mpe2's v3/v4 tasks, the maintained successors of those; PettingZoo 1.24.3 fixed the direction of
+  continuous movement, so continuous actions move agents differently from the reference's versions;
+- simple_speaker_listener: the reference pads the speaker's observation (3 -> 11 entries) and its action
+  space (3 -> 5) with SuperSuit so that every agent has the same sizes; here each agent keeps its true sizes,
+  which changes the speaker's action dimension and so a continuous learner's target entropy.
 """
 from __future__ import annotations
 

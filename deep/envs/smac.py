@@ -13,9 +13,14 @@ pymarl's agent inputs):
   default as in the paper's reference code;
 - state: SMAX's world state scaled to SMAC's units (positions relative to the map centre in [-1, 1],
   cooldowns over the weapon's), then every agent's last action one-hot (``state_last_action``, SMAC's default);
-- actions: ``Discrete(5 + n_enemies)``: 0-3 move, 4 stop, 5 + j attack enemy j.  SMAX has no separate
-  no-op: a dead agent's only available action is stop.  An unavailable action is refused with a
-  ``ValueError`` (SMAC asserts the same), so learners must mask with ``avail``;
+- actions: ``Discrete(5 + n_enemies)``: 0-3 move (north, east, south, west), 4 stop, 5 + j attack enemy j.
+  SMAX has no separate no-op: a dead agent's only available action is stop.  An unavailable action is
+  refused with a ``ValueError`` (SMAC asserts the same), so learners must mask with ``avail``;
+- map edge (option ``edge``): ``"smac"`` (the default) treats it as SMAC does, as a bound and not a
+  hazard: a move is available only when the unit's whole step (its speed times 0.5 s) stays inside the
+  map, and a unit that touches the edge (pushed there by a collision) does not die.  ``"smax"`` keeps
+  SMAX's own walls, which kill any unit that touches them while the masks still offer moves into them (a
+  team that keeps moving west loses its units at the wall within a few steps);
 - episode limits: SMAC's per map (``smac/env/starcraft2/maps/smac_maps.py``); reaching it *truncates*
   (bootstrap), while a battle won, lost or drawn (both sides wiped out) *terminates*;
 - reward (``reward="smac"``, the default): SMAC's default shaped reward computed on SMAX's unit health:
@@ -29,6 +34,22 @@ pymarl's agent inputs):
 Maps (:data:`MAPS`): SMAX's scenarios by their SMAC names; ``8m_vs_9m`` is built exactly from SMAX's marine;
 ``corridor`` (6 zealots vs 24 zerglings) is an approximation: SMAX has no terrain, so the battle is on
 SMAX's open 32 x 32 arena, without SMAC's corridor.  MMM and MMM2 cannot be built (SMAX has no medivac).
+
+Departures from SMAC on StarCraft II that change the numbers (win rates and returns here are SMAX's, not
+comparable with published SMAC results; the family ``smac-sc2`` runs the real game):
+
+- the game is SMAX's simplified simulator, not StarCraft II, and the enemy is SMAX's heuristic (attack the
+  closest unit in range, otherwise advance), not SMAC's built-in AI at difficulty 7;
+- attack actions are available only for enemies within the unit's own attack range (marine 5, stalker 6,
+  zealot and zergling 2, hydralisk 5): SMAC offers every enemy within 6 to every unit and walks a melee
+  unit into range;
+- sight ranges are per unit type (8-10) instead of SMAC's 9 for every unit;
+- one step is 8 x 1/16 s = 0.5 s of game time with speeds and cooldowns in game seconds; a SMAC step is 8
+  game loops, about 0.36 s, so SMAC's per-map step limits give about 40% more game time here;
+- unit stats are SMAX's approximations (for example a marine hits for 9 where StarCraft II's does 6, a
+  zealot hits once for 8 where StarCraft II's hits twice for 8, a stalker's cooldown is 1.87 s, a
+  hydralisk has 80 hit points), with no shields or shield regeneration;
+- the map edge: SMAC's rule by default (see ``edge`` above); SMAX's lethal walls only with ``edge="smax"``.
 """
 from __future__ import annotations
 
@@ -82,8 +103,10 @@ MAPS: dict[str, SmacMap] = {
 TASKS = tuple(MAPS)
 #: SMAC maps that need a unit SMAX lacks -> the nearest maps that can be built
 NOT_BUILDABLE = {"MMM2": ("10m_vs_11m", "3s5z_vs_3s6z"), "MMM": ("8m", "3s5z")}
-OPTIONS = ("episode_limit", "obs_agent_id", "obs_last_action", "state_last_action", "reward")
+OPTIONS = ("episode_limit", "obs_agent_id", "obs_last_action", "state_last_action", "reward", "edge")
 REWARDS = ("smac", "smax")
+#: map-edge rules: SMAC's (moves off the map masked, the edge harmless) or SMAX's own (lethal walls)
+EDGES = ("smac", "smax")
 # SMAC's reward constants (StarCraft2Env defaults): per enemy killed, for a win, the scaled episode maximum
 _DEATH_VALUE, _WIN_VALUE, _SCALE_RATE = 10.0, 200.0, 20.0
 
@@ -187,23 +210,24 @@ class _Program:
 _PROGRAMS: dict[tuple, _Program] = {}
 
 
-def smax_env(task: str, episode_limit: int):
-    """jaxmarl's ``HeuristicEnemySMAX`` for a map of :data:`MAPS` (cheap: nothing is compiled)."""
+def smax_env(task: str, episode_limit: int, edge: str = "smac"):
+    """jaxmarl's ``HeuristicEnemySMAX`` for a map of :data:`MAPS` (cheap: nothing is compiled); its walls
+    kill only under SMAX's own ``edge`` rule."""
     jax, HeuristicEnemySMAX, Scenario = _import_smax()
     m = MAPS[task]
     types = jax.numpy.array([UNIT_TYPES.index(u) for u in m.allies + m.enemies], jax.numpy.uint8)
     return HeuristicEnemySMAX(scenario=Scenario(types, len(m.allies), len(m.enemies), False, False),
-                              max_steps=episode_limit)
+                              max_steps=episode_limit, walls_cause_death=edge == "smax")
 
 
-def _program(task: str, episode_limit: int, reward: str, num_envs: int) -> _Program:
+def _program(task: str, episode_limit: int, reward: str, edge: str, num_envs: int) -> _Program:
     """Build and compile (once per process) the batched SMAX reset and step."""
-    key = (task, episode_limit, reward, num_envs)
+    key = (task, episode_limit, reward, edge, num_envs)
     if key in _PROGRAMS:
         return _PROGRAMS[key]
     jax = _import_smax()[0]
     jnp = jax.numpy
-    env = smax_env(task, episode_limit)
+    env = smax_env(task, episode_limit, edge)
     n, agents = env.num_allies, env.agents
     enemy_health = env.unit_type_health[env.scenario[n:]]
     scale = _SCALE_RATE / (float(enemy_health.sum()) + _DEATH_VALUE * env.num_enemies + _WIN_VALUE)
@@ -232,10 +256,24 @@ def _program(task: str, episode_limit: int, reward: str, num_envs: int) -> _Prog
         teams, types = raw[units * per_unit:units * (per_unit + 1)], raw[units * (per_unit + 1):]
         return jnp.concatenate([feats.reshape(-1), teams, types / max_type])
 
+    map_size = jnp.array([env.map_width, env.map_height], jnp.float32)
+    step_time = env.time_per_step * env.world_steps_per_env_step
+
+    def inside_moves(st):
+        """(n, 4): whether each agent's move north, east, south, west keeps its whole step inside the map
+        (SMAC masks moves into unpathable ground; SMAX's step is its speed times ``step_time``)."""
+        inner = st.state
+        pos = inner.unit_positions[:n]
+        reach = (env.unit_type_velocities[inner.unit_types[:n]] * step_time)[:, None]
+        ahead, behind = pos + reach < map_size, pos - reach > 0.0    # (n, 2): x, y
+        return jnp.stack([ahead[:, 1], ahead[:, 0], behind[:, 1], behind[:, 0]], axis=1)
+
     def view(st):
         obs, avail = env.get_obs(st), env.get_avail_actions(st)
-        return (jnp.stack([obs[a] for a in agents]), world_state(st),
-                jnp.stack([avail[a] for a in agents]).astype(bool))
+        avail = jnp.stack([avail[a] for a in agents]).astype(bool)
+        if edge == "smac":
+            avail = avail.at[:, :4].set(avail[:, :4] & inside_moves(st))
+        return jnp.stack([obs[a] for a in agents]), world_state(st), avail
 
     def reset_one(key):
         key, sub = jax.random.split(key)
@@ -298,16 +336,18 @@ class SmaxEnv(BatchedMultiAgentEnv):
 
     def __init__(self, task: str, num_envs: int = 1, seed: int | None = None, *, episode_limit: int | None = None,
                  obs_agent_id: bool = True, obs_last_action: bool = True, state_last_action: bool = True,
-                 reward: str = "smac"):
+                 reward: str = "smac", edge: str = "smac"):
         check_buildable(task)
         if task not in MAPS:
             raise ValueError(f"unknown smac task {task!r}; valid tasks: {task_list()}")
         if reward not in REWARDS:
             raise ValueError(f"unknown reward {reward!r}; valid: {', '.join(REWARDS)}")
+        if edge not in EDGES:
+            raise ValueError(f"unknown edge {edge!r}; valid: {', '.join(EDGES)}")
         self.num_envs = check_int(num_envs, "num_envs")
         limit = MAPS[task].limit if episode_limit is None else check_int(episode_limit, "episode_limit")
-        self.task, self.reward_mode = task, reward
-        env = smax_env(task, limit)
+        self.task, self.reward_mode, self.edge = task, reward, edge
+        env = smax_env(task, limit, edge)
         n, A = env.num_allies, 5 + env.num_enemies
         obs_dim = int(env.observation_spaces[env.agents[0]].shape[0])
         self._features = f = SmacFeatures(n, A, obs_agent_id, obs_last_action, state_last_action)
@@ -323,7 +363,8 @@ class SmaxEnv(BatchedMultiAgentEnv):
     # ---------------------------------------------------------------- interface
     def _program(self) -> _Program:
         if self._prog is None:
-            self._prog = _program(self.task, self.spec.episode_limit, self.reward_mode, self.num_envs)
+            self._prog = _program(self.task, self.spec.episode_limit, self.reward_mode, self.edge,
+                                  self.num_envs)
         return self._prog
 
     def _reset_view(self) -> Reset:

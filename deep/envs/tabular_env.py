@@ -8,6 +8,9 @@ discounted objective ``J`` (eq. 2) whatever the limit.  The deep and exact halve
 problem and their policies can be compared with :func:`tabular.qre_gap` (see ``deep.run.evaluate``).
 Each copy draws its initial states and transitions from its own generator, seeded like every family's
 copies (:func:`deep.envs.base.copy_seeds`).
+
+Departures: none.  "paper-matrix" is the paper's matrix game exactly (:func:`tabular.paper_matrix_game`),
+so returns are the paper's.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The off-policy loop: every vector step is stored in an n-step replay buffer; after ``warmup_steps`` of
 uniformly random actions, every ``train_interval`` vector steps the algorithm makes ``updates_per_train``
-gradient updates on sampled batches (HASAC_SETTINGS.md: 50 and 50, one update per vector step)."""
+gradient updates on sampled batches (docs/settings.md: 50 and 50, one update per vector step)."""
 from __future__ import annotations
 
 import time

@@ -10,11 +10,12 @@ HELP = ("train an algorithm (--algo, default hasac) on a task of an environment 
 
 
 def add_arguments(p):
+    from deep.config import listed_algos
     from deep.envs.registry import FAMILIES
-    p.add_argument("--algo", default="hasac", help="algorithm, a name of deep.ALGOS (default: hasac)")
+    p.add_argument("--algo", default="hasac", help=f"algorithm: {', '.join(listed_algos())} (default: hasac)")
     p.add_argument("--env", required=True, choices=list(FAMILIES), help="environment family")
     p.add_argument("--task", required=True, help="task, e.g. simple_spread_v3, HalfCheetah-2x3, paper-matrix, "
-                   "or a saved tabular game (.json or Gambit .nfg)")
+                   "or a saved tabular game (.json or Gambit .nfg); `meharl tasks ENV` lists a family's tasks")
     p.add_argument("--seed", type=int, default=None, help="seed (default: the config's, 0)")
     p.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="override config keys, e.g. algo.n_step=5 train.total_steps=200000")

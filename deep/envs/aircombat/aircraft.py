@@ -30,7 +30,7 @@ _PROPS = ("position/lat-geod-rad", "position/long-gc-rad", "position/h-sl-ft", "
 #: SI factor of each property (feet -> metres; radians, g and seconds unchanged)
 _SCALE = np.array([1, 1, FT, 1, 1, 1, FT, FT, FT, FT, FT, FT, FT, FT, 1, 1, 1, 1, 1, 1, 1], np.float64)
 FIELD = {name: i for i, name in enumerate(STATE_FIELDS)}
-PHYSICS_HZ = 60  #: JSBSim integration rate (LAG_SPEC.md)
+PHYSICS_HZ = 60  #: JSBSim integration rate (docs/simulators/aircombat.md)
 
 _paths: dict[str, str] = {}
 

@@ -15,7 +15,7 @@ model's fly-by-wire already turns the stick into a roll-rate command (aileron) a
   forward a level turn's extra load (negative elevator pulls up in JSBSim; the F-16's g-command loop does
   the rest).
 - speed -> throttle: acceleration command K_SPEED * speed error; throttle = trim + PI loop on (acceleration
-  command - measured acceleration), clipped to the reference's throttle range [0.4, 0.9] (LAG_SPEC.md).
+  command - measured acceleration), clipped to the reference's throttle range [0.4, 0.9] (docs/simulators/aircombat.md).
 
 Gains were tuned by hand on step responses at the task's flight condition (6,096 m, 244 m/s; the tests
 state the measured settling times); the hierarchical action re-issues targets at most 0.1 km, pi/6 and
@@ -38,7 +38,7 @@ KP_GAMMA, KI_GAMMA, K_TURN_LOAD = 4.0, 1.0, 0.05
 #: speed error (ft/s) -> acceleration command (ft/s^2); acceleration error -> throttle (PI); the throttle
 #: that holds the start condition (measured), so that the integrator starts near its steady value
 K_SPEED, KP_ACCEL, KI_ACCEL, THROTTLE_TRIM = 0.5, 0.02, 0.02, 0.43
-#: the reference's throttle command range (LAG_SPEC.md)
+#: the reference's throttle command range (docs/simulators/aircombat.md)
 THROTTLE_MIN, THROTTLE_MAX = 0.4, 0.9
 
 SYSTEM_NAME = "meharl_autopilot"

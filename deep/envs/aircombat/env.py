@@ -1,4 +1,5 @@
-"""The batched air-combat environment: LAG's NoWeapon / ShootMissile tasks, 1v1 and 2v2, on JSBSim F-16s.
+"""The batched air-combat environment: LAG's 2v2 NoWeapon / ShootMissile tasks, and 1v1 variants of them
+(not LAG's own 1v1 tasks: see the package docstring), on JSBSim F-16s.
 
 Everything that is not JSBSim is numpy over all copies and aircraft at once: scripted opponents, target
 computation, coordinates, geometry, observations, rewards and terminations.  Per aircraft, Python only
@@ -40,7 +41,7 @@ TASKS = {"1v1-NoWeapon-vsBaseline": (1, False), "1v1-ShootMissile-vsBaseline": (
          "2v2-NoWeapon-vsBaseline": (2, False), "2v2-ShootMissile-vsBaseline": (2, True)}
 CONTROLS = ("hierarchical", "direct")
 
-# ---- set-up (LAG_SPEC.md): geodetic origin, start positions, 20,000 ft, u = 800 ft/s, head-on
+# ---- set-up (docs/simulators/aircombat.md): geodetic origin, start positions, 20,000 ft, u = 800 ft/s, head-on
 ORIGIN_LON, ORIGIN_LAT = 120.0, 60.0
 TEAM_LONS = (120.0, 120.01)
 TEAM_LATS, TEAM_HEADINGS = (60.0, 60.1), (0.0, 180.0)

@@ -2,7 +2,7 @@
 
 One frame throughout: a local north-east-down (NED) tangent frame at the task's geodetic origin (120 E,
 60 N, sea level) for positions, and JSBSim's north-east-down velocities (the reference mixes a
-north-east-*up* position frame with north-east-down velocities; LAG_SPEC.md).
+north-east-*up* position frame with north-east-down velocities; docs/simulators/aircombat.md).
 """
 from __future__ import annotations
 

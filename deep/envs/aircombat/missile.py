@@ -1,6 +1,6 @@
 """The reference's point-mass AIM-9L with proportional navigation, vectorised over every missile of a batch.
 
-Constants are LAG_SPEC.md's (the public reference's ``MissileSimulator``): 84 kg; a 3 s burn at 6 kg/s with
+Constants are docs/simulators/aircombat.md's (the public reference's ``MissileSimulator``): 84 kg; a 3 s burn at 6 kg/s with
 specific impulse 120 s (thrust g * 120 * 6 = 7.06 kN); drag 0.5 * 0.4 * S * rho * v^2 with S = pi d^2 / 4
 (d = 0.127 m) plus |(sin dtheta/dt, sin dpsi/dt)| * d * L (L = 2.87 m, the turn-rate term); rho = 1.225
 exp(-h / 9300 m); proportional navigation with gain 3 (60 - t) / 60 and at most 30 g.  Integration is the

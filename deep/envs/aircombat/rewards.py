@@ -1,4 +1,4 @@
-"""Reward terms and termination conditions of LAG's 2v2 tasks (``../shared/paper/LAG_SPEC.md``), vectorised.
+"""Reward terms and termination conditions of LAG's 2v2 tasks (``docs/simulators/aircombat.md``), vectorised.
 
 Every function takes arrays (any shape) in SI units and returns per-aircraft values.  The environment sums
 the terms per aircraft, pays an aircraft that was already out before the decision 0, and gives the learning
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 SPEED_SCALE = 340.0  #: m/s, the reference's speed normalisation (about Mach 1 at sea level)
-#: altitude reward: safe altitude 4 km, danger altitude 3.5 km, vertical-speed scale Kv = 0.2 (LAG_SPEC.md)
+#: altitude reward: safe altitude 4 km, danger altitude 3.5 km, vertical-speed scale Kv = 0.2 (docs/simulators/aircombat.md)
 SAFE_ALT_KM, DANGER_ALT_KM, KV = 4.0, 3.5, 0.2
 POSTURE_WEIGHT = 15.0  #: weight of the posture reward's change per decision
 MISSILE_POSTURE_SCALE = 30.0  #: scale of the missile's speed decrease (in units of 340 m/s) in its term
@@ -62,7 +62,7 @@ def missile_posture_reward(cos_angle, missile_speed_decrease_mps):
     missile's speed decrease since the previous decision / 340 (clipped at 0, as in the reference):
     c / (dv + 1) if c < 0 (flying towards the missile) else c * dv (flying away while it slows).
 
-    LAG_SPEC.md words dv as "the change of own speed"; the reference code (whose defect the spec describes:
+    docs/simulators/aircombat.md words dv as "the change of own speed"; the reference code (whose defect the spec describes:
     the previous velocity aliasing the live array) takes the *missile's* speed decrease, which is what the
     term rewards (making the missile bleed speed), so that is what is implemented."""
     c = np.asarray(cos_angle)

@@ -44,6 +44,10 @@ returns an RGB frame of copy k (needs OpenGL).  ``get_state`` saves MuJoCo's ``m
 qpos, qvel, act, warm start, controls, applied forces, mocap goal poses) with each copy's RNG, last action and
 success flag; a restore continues bit for bit.
 
+Of the paper's nine Bi-DexHands tasks, five exist here (Catch Abreast, Two Catch Underarm, Lift Underarm,
+Hand Over, Catch Over2Underarm); Hand Pen, Door Close Inward, Door Open Inward and Door Open Outward do not
+yet (their articulated objects are not modelled).  ``catch_underarm`` is an extra task, not in the paper's set.
+
 Where the MuJoCo version departs from the original:
 
 - Physics: MuJoCo 3.3.7 instead of PhysX (TGS, 8 position iterations, 2 substeps); the 1/60 s control step
