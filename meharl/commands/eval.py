@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from . import finite_float
+
 NAME = "eval"
 HELP = "re-evaluate the checkpoint of RUN_DIR (deterministic policy; QRE gap on tabular games)"
 
@@ -15,7 +17,7 @@ def add_arguments(p):
     p.add_argument("--video", nargs="?", const="", default=None, metavar="PATH",
                    help="instead, film one deterministic episode to PATH (.gif, or .mp4 with imageio-ffmpeg; "
                         "default RUN_DIR/eval.gif); for families with render(), e.g. bimanual")
-    p.add_argument("--fps", type=float, default=30.0, help="frames per second of the video (default 30)")
+    p.add_argument("--fps", type=finite_float, default=30.0, help="frames per second of the video (default 30)")
     p.add_argument("--size", default="640x480", metavar="WxH", help="frame size in pixels (default 640x480)")
 
 
