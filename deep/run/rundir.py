@@ -147,6 +147,23 @@ def load_checkpoint(path: Path) -> dict:
     return sd
 
 
+#: what loading a checkpoint into objects of other shapes or kinds raises
+MISFIT = (KeyError, RuntimeError, TypeError, IndexError, ValueError)
+
+
+def misfit(ck: Path, run_dir: Path, exc: BaseException) -> ValueError:
+    """The error for a checkpoint ``ck`` that does not fit the run ``run_dir``'s config describes."""
+    return ValueError(f"{ck} does not fit the run that {run_dir / 'config.yaml'} describes ({_first_line(exc)})")
+
+
+def load_algo_state(algo, sd: dict, ck: Path, run_dir: Path) -> None:
+    """Load a checkpoint's networks into ``algo``; a ValueError (:func:`misfit`) if they do not fit."""
+    try:
+        algo.load_state_dict(sd["algo"])
+    except MISFIT as exc:
+        raise misfit(ck, run_dir, exc) from None
+
+
 def _first_line(exc: BaseException) -> str:
     """The first sentence of an exception's message (torch's go on for a paragraph)."""
     text = str(exc).strip().splitlines()
@@ -375,9 +392,8 @@ class Run:
         try:
             run.load_state_dict(sd)
             fits = None
-        except (KeyError, RuntimeError, TypeError, IndexError, ValueError) as exc:
-            fits = ValueError(f"{ck} does not fit the run that {run_dir / 'config.yaml'} describes "
-                              f"({_first_line(exc)})")
+        except MISFIT as exc:
+            fits = misfit(ck, run_dir, exc)
         done = run.counters.get("env_steps", 0)
         if fits is None and total_steps is not None and total_steps < done:
             fits = ValueError(f"--total-steps {total_steps} is below the {done} env steps {run_dir} has already "
@@ -426,7 +442,8 @@ class Run:
         try:
             atomic_write(self.dir / CHECKPOINT, lambda fh: torch.save(self.state_dict(), fh))
         except RuntimeError as exc:  # torch reports a failed write (e.g. a full disk) as a RuntimeError
-            raise OSError(f"cannot write {self.dir / CHECKPOINT} ({_first_line(exc)})") from None
+            why = exc.__context__.strerror if isinstance(exc.__context__, OSError) else _first_line(exc)
+            raise OSError(f"cannot write {self.dir / CHECKPOINT}: {why}") from None
 
     # ---------------------------------------------------------------- logs
     def _reset_window(self):

@@ -43,7 +43,7 @@ def record_episode(run_dir, path=None, *, fps: float = 30.0, width: int = 640, h
     from deep.algos.base import make_algo
     from deep.envs.registry import family_module
 
-    from .rundir import CHECKPOINT, build_env, load_checkpoint, read_config
+    from .rundir import CHECKPOINT, build_env, load_algo_state, load_checkpoint, read_config
     from .seeding import seeds
 
     use_headless_gl()
@@ -65,7 +65,7 @@ def record_episode(run_dir, path=None, *, fps: float = 30.0, width: int = 640, h
             raise ValueError(f"env {cfg['env']} cannot render frames ({family.__name__} has no render()); "
                              f"--video works for families that render, e.g. bimanual")
         algo = make_algo(cfg["algo_name"], env.spec, cfg["algo"], device=cfg["device"])
-        algo.load_state_dict(sd["algo"])
+        load_algo_state(algo, sd, ck, run_dir)
         r = env.reset(seed=eval_seed)
         frames, total = [env.render(0, width=width, height=height)], 0.0
         while True:
