@@ -35,6 +35,8 @@ SPEC = "sweep.yaml"
 FILE_KEYS = ("algos", "tasks", "seeds", "set", "root", "cpus_per_run", "gpus_per_run")
 #: Ray's smallest object store (75 MiB): runs pass nothing but small summaries through it
 OBJECT_STORE_BYTES = 75 * 1024 * 1024
+#: the longest the driver waits on Ray before it looks for a SIGTERM (seconds)
+STOP_CHECK_S = 0.5
 #: the most seeds one sweep may list
 MAX_SEEDS = 10_000
 
@@ -281,14 +283,6 @@ def execute(cfg: dict, run_dir: str, log_path: str) -> dict:
 
 
 # --------------------------------------------------------------------------- the driver
-class Terminated(Exception):
-    """SIGTERM reached the sweep driver while its runs were under way."""
-
-
-def _terminate(signum, frame):
-    raise Terminated
-
-
 def _load_status(root: Path) -> dict:
     path = root / STATUS
     if not path.exists():
@@ -372,8 +366,8 @@ def run_sweep(sweep: Sweep, address: str | None = None, num_cpus: int | None = N
         else:
             ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
                      object_store_memory=OBJECT_STORE_BYTES, logging_level="ERROR")
-        pending: dict = {}
-        previous = signal.signal(signal.SIGTERM, _terminate)  # after ray.init, which sets its own
+        stop: list = []  # SIGTERM: end the sweep between two waits (raising inside ray.wait would break it)
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))  # after ray.init's
         try:
             remote = ray.remote(execute).options(num_cpus=sweep.cpus_per_run, num_gpus=sweep.gpus_per_run,
                                                  max_retries=0)
@@ -381,8 +375,8 @@ def run_sweep(sweep: Sweep, address: str | None = None, num_cpus: int | None = N
             sizes = {n: p.stat().st_size if p.exists() else 0 for n, p in logs.items()}
             pending = {remote.remote(r.cfg, str(root / r.name), str(logs[r.name])): r for r in todo}
             done_now, last_line = 0, 0.0
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1, timeout=poll_s)
+            while pending and not stop:
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=min(poll_s, STOP_CHECK_S))
                 for ref in ready:
                     r = pending.pop(ref)
                     try:
@@ -402,9 +396,10 @@ def run_sweep(sweep: Sweep, address: str | None = None, num_cpus: int | None = N
                     progress.say(progress.line(len(runs) - len(todo) + done_now, running, list(failures),
                                                len(pending) - running))
                     last_line = time.time()
-        except Terminated:
-            progress.say(f"sweep stopped by SIGTERM with {len(pending)} run(s) unfinished; re-run it to resume them")
-            return 128 + signal.SIGTERM
+            if stop:
+                progress.say(f"sweep stopped by SIGTERM with {len(pending)} run(s) unfinished; re-run it to resume "
+                             f"them")
+                return 128 + signal.SIGTERM
         finally:
             signal.signal(signal.SIGTERM, previous)
             ray.shutdown()
