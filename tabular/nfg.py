@@ -135,8 +135,8 @@ def _payoff_table(st: _Stream, n: int, n_profiles: int, needed: int, what: str) 
     it: strategy counts that its data cannot describe are refused before anything that size is allocated."""
     left = len(st.toks) - st.i
     if needed > left:
-        raise GameError(f"nfg: the strategy counts describe {n_profiles} profiles, which need {needed} {what}, "
-                        f"but the file holds {left} more entries")
+        raise GameError(f"nfg: file ends early: the strategy counts describe {n_profiles} profiles, which need "
+                        f"{needed} {what}, but {left} entries follow")
     return np.zeros((n, n_profiles))
 
 

@@ -234,7 +234,7 @@ def test_a_full_disk_while_the_checkpoint_is_written_is_one_line(tmp_path):
 
 
 GAMES = {  # name: (file text, what the one-line error says)
-    "huge.nfg": ('NFG 1 R "" { "1" "2" } { 100000 100000 }\n1 2 3 4\n', "the file holds 4 more entries"),
+    "huge.nfg": ('NFG 1 R "" { "1" "2" } { 100000 100000 }\n1 2 3 4\n', "which need 20000000000 payoffs, but 4 entries follow"),
     "inf.nfg": ('NFG 1 R "" { "1" "2" } { inf 2 }\n1 2 3 4\n', "strategy count must be a positive integer, found 'inf'"),
     "neg.nfg": ('NFG 1 R "" { "1" "2" } { -1 2 }\n1 2 3 4\n', "found '-1'"),
     "frac.nfg": ('NFG 1 R "" { "1" "2" } { 2.5 2 }\n1 2 3 4\n', "found '2.5'"),
