@@ -268,15 +268,8 @@ def apply_overrides(cfg: dict, overrides) -> dict:
 def load_yaml(path, what: str = "a config file") -> dict:
     """The mapping the YAML file ``path`` holds (empty: ``{}``); a ValueError naming the file if it is not
     UTF-8 YAML holding a mapping (``what`` names the kind of file in the message)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path} is not valid YAML ({str(exc).strip().splitlines()[0]})") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path} is not UTF-8 text (byte {exc.start})") from None
-    except RecursionError:
-        raise ValueError(f"{path} is nested too deeply to be {what}") from None
+    from tabular._io import parse_file
+    data = parse_file(path, yaml.safe_load, yaml.YAMLError, "YAML")
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -70,6 +70,21 @@ def open_append(path: str | os.PathLike) -> TextIO:
     return fh
 
 
+def parse_file(path: str | os.PathLike, parse: Callable[[TextIO], object], syntax_errors, kind: str,
+               error: type[Exception] = ValueError):
+    """``parse(fh)`` of the UTF-8 text file ``path``; ``error`` naming the file if it is not UTF-8, not valid
+    ``kind`` (``parse`` raised one of ``syntax_errors``) or nested too deeply to parse."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return parse(fh)
+    except syntax_errors as exc:
+        raise error(f"{path} is not valid {kind} ({str(exc).strip().splitlines()[0]})") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path} is not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise error(f"{path} is nested too deeply to parse") from None
+
+
 class DirLock:
     """An exclusive lock on a directory: ``flock`` on ``DIR/.lock``, which holds the holder's pid and host.
 

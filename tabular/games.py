@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from ._io import atomic_write_text
+from ._io import atomic_write_text, parse_file
 
 #: Tolerance for probabilities: entries may not be below ``-PROB_TOL`` and rows must sum to 1 within it.
 PROB_TOL = 1e-9
@@ -321,15 +321,7 @@ def game_from_dict(obj: dict):
 
 def load_game(path):
     """Read a game written by ``save`` (JSON); a GameError naming the file and the problem otherwise."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            obj = json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise GameError(f"{path}: not valid JSON ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise GameError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except RecursionError:
-        raise GameError(f"{path}: JSON nested too deeply to be a game") from None
+    obj = parse_file(path, json.load, json.JSONDecodeError, "JSON", GameError)
     try:
         return game_from_dict(obj)
     except KeyError as exc:

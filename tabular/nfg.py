@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._io import atomic_write_text
+from ._io import atomic_write_text, parse_file
 from .games import GameError, MatrixGame, NormalFormGame, as_normal_form
 
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|([{}])|(,)|([^\s{},"]+)')
@@ -142,11 +142,9 @@ def _payoff_table(st: _Stream, n: int, n_profiles: int, needed: int, what: str) 
 
 def read_nfg(path):
     """Read a Gambit ``.nfg`` file (payoff or outcome version); a GameError naming the file otherwise."""
+    text = parse_file(path, lambda fh: fh.read(), (), "text", GameError)
     try:
-        with open(path, encoding="utf-8") as fh:
-            return parse_nfg(fh.read())
-    except UnicodeDecodeError as exc:
-        raise GameError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        return parse_nfg(text)
     except GameError as exc:
         raise GameError(f"{path}: {exc}") from None
 

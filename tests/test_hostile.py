@@ -243,7 +243,7 @@ GAMES = {  # name: (file text, what the one-line error says)
                                 "initial": [1.0], "rewards": [[[0.0]]],
                                 "transitions": {"sparse": {"rows": [0], "cols": [0], "data": [1.0]}}}),
                     "do not match the rewards' shape (1, 1, 1)"),
-    "deep.json": ("[" * 200_000 + "]" * 200_000, "JSON nested too deeply"),
+    "deep.json": ("[" * 200_000 + "]" * 200_000, "is nested too deeply to parse"),
     "latin1.json": (None, "not UTF-8 text"),
     "missing.json": ('{"format": "meharl.matrix_game"}', "key 'payoff' is missing"),
 }
