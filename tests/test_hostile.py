@@ -294,6 +294,8 @@ def test_a_truncated_eval_row_read_by_plot_names_the_file_and_line(tmp_path, cap
     (d / "eval.csv").write_text((d / "eval.csv").read_text().replace("\n400,", "\nabc,", 1))
     _fails_cleanly(capsys, ["plot", str(d), "--out", str(tmp_path / "p.png")],
                    f"{d / 'eval.csv'}, line 3: env_steps and eval_return must be numbers")
+    (d / "eval.csv").write_bytes(b"env_steps,eval_return\n200,\xff\n")
+    _fails_cleanly(capsys, ["plot", str(d), "--out", str(tmp_path / "p.png")], f"{d / 'eval.csv'} is not UTF-8 text")
     assert not (tmp_path / "p.png").exists()
 
 

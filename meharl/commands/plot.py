@@ -48,16 +48,16 @@ def read_curve(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray]:
     path = run_dir / METRICS[metric]
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist (is {run_dir} a run directory with logs?)")
+    from tabular._io import parse_file
     steps, values = [], []
-    with open(path, newline="", encoding="utf-8") as fh:
-        for line, r in enumerate(csv.DictReader(fh), start=2):
-            if r.get(metric, "") == "":
-                continue
-            try:
-                steps.append(float(r["env_steps"]))
-                values.append(float(r[metric]))
-            except (KeyError, TypeError, ValueError):
-                raise ValueError(f"{path}, line {line}: env_steps and {metric} must be numbers") from None
+    for line, r in enumerate(parse_file(path, lambda fh: list(csv.DictReader(fh)), csv.Error, "CSV"), start=2):
+        if r.get(metric, "") == "":
+            continue
+        try:
+            steps.append(float(r["env_steps"]))
+            values.append(float(r[metric]))
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"{path}, line {line}: env_steps and {metric} must be numbers") from None
     if not steps:
         raise ValueError(f"{path} has no {metric} values yet")
     return np.array(steps), np.array(values)
