@@ -103,7 +103,8 @@ def test_a_second_process_is_refused_by_name_and_a_killed_holder_does_not_block(
             assert proc.poll() is None and time.time() < deadline, "the run ended or stalled before a checkpoint"
             time.sleep(0.05)
         holder = f"in use by process {proc.pid} on host"
-        for argv in ([*TRAIN, "--run-dir", str(d), "--overwrite", *TINY], ["resume", str(d)],
+        for argv in ([*TRAIN, "--run-dir", str(d), *TINY], [*TRAIN, "--run-dir", str(d), "--overwrite", *TINY],
+                     ["resume", str(d)],
                      ["resume", str(d), "--total-steps", "900000"]):
             _fails_cleanly(capsys, argv, holder)
         with pytest.raises(ValueError, match=holder):

@@ -7,7 +7,8 @@ targets, optimiser states and temperatures, the loop's own state (a replay buffe
 environments' state, the counters and the open logging window, so :meth:`Run.resume` continues the *same*
 run: its final parameters and its logs (apart from wall-clock columns) equal an uninterrupted run's.
 Checkpoints hold plain tensors and containers only and are written atomically (temporary file, fsync,
-rename).
+rename).  One process at a time trains in a directory: it holds ``.lock`` (:func:`lock_run_dir`), and a run
+never writes through a symbolic link among its files.
 
 :class:`Run` is the loop skeleton; a loop (:mod:`deep.run.off_policy`, :mod:`deep.run.on_policy`) subclasses
 it with its ``Train`` settings and the hooks :meth:`Run.collect` (act and step the environments, reporting
@@ -291,6 +292,8 @@ class Run:
         self.dir = Path(run_dir)
         self._lock = None
         if not _resuming:
+            if self.dir.is_dir() and os.access(self.dir, os.W_OK | os.X_OK):
+                lock_run_dir(self.dir).release()  # another process trains here: say so, before its files do
             check_new_run_dir(self.dir, overwrite)
         check_device(cfg["device"])
         self.train_cfg = build_settings(self.Train, cfg["train"], "train")
