@@ -84,6 +84,7 @@ def record_episode(run_dir, path=None, *, fps: float = 30.0, width: int = 640, h
 def _write(path: Path, frames: np.ndarray, fps: float) -> None:
     import imageio.v3 as iio
     tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    tmp.unlink(missing_ok=True)  # a link left there would be written through
     try:
         if path.suffix.lower() == ".gif":
             iio.imwrite(tmp, frames, duration=1000.0 / fps, loop=0)

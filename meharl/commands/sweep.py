@@ -6,7 +6,7 @@ from . import finite_float
 
 NAME = "sweep"
 HELP = ("run algorithms x tasks x seeds as Ray tasks, one run directory each (re-run to resume; "
-        "exit status 1 if a run failed)")
+        "exit status 1 if a run failed or was stopped, 143 if SIGTERM stopped the sweep)")
 
 
 def add_arguments(p):
