@@ -399,3 +399,12 @@ def test_table1_without_smac_runs_is_an_error(tmp_path, capsys):
 def test_an_unknown_task_lists_only_its_family_tasks(capsys):
     err = _fails_cleanly(capsys, ["train", "--env", "tabular", "--task", "nope"], "shipped tabular tasks: paper-matrix")
     assert "mpe" not in err and "smac" not in err
+
+
+def test_memory_exhausted_anywhere_is_still_one_line(monkeypatch, capsys):
+    from meharl.commands import table3
+
+    def exhausted(*args):
+        raise MemoryError
+    monkeypatch.setattr(table3, "table3", exhausted)
+    _fails_cleanly(capsys, ["table3"], "meharl table3: error: out of memory")
