@@ -113,7 +113,9 @@ def test_a_second_process_is_refused_by_name_and_a_killed_holder_does_not_block(
         proc.kill()
         proc.wait()
     assert (d / ".lock").exists()  # left by the killed process: it does not block
-    assert main(["resume", str(d), "--total-steps", "1600"]) == 0
+    from deep.run.rundir import load_checkpoint
+    saved = load_checkpoint(d / "checkpoint.pt")["counters"]["env_steps"]
+    assert main(["resume", str(d), "--total-steps", str(saved + 800)]) == 0
     assert not (d / ".lock").exists()
 
 
