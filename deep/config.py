@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -52,11 +53,11 @@ def integer(default: int, doc: str, minimum: int = 1) -> dataclasses.Field:
 
 def number(default: float, doc: str, lo=None, hi=None, lo_open=False, hi_open=False,
            allow_none: str | None = None) -> dataclasses.Field:
-    """A real number in the interval given (``allow_none``: also null, with this meaning)."""
+    """A finite real number in the interval given (``allow_none``: also null, with this meaning)."""
     def ok(v):
         if v is None:
             return allow_none is not None
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             return False
         if lo is not None and (v < lo or (lo_open and v == lo)):
             return False
@@ -264,28 +265,39 @@ def apply_overrides(cfg: dict, overrides) -> dict:
     return out
 
 
-def load_yaml(path) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+def load_yaml(path, what: str = "a config file") -> dict:
+    """The mapping the YAML file ``path`` holds (empty: ``{}``); a ValueError naming the file if it is not
+    UTF-8 YAML holding a mapping (``what`` names the kind of file in the message)."""
+    from tabular._io import parse_file
+    data = parse_file(path, yaml.safe_load, yaml.YAMLError, "YAML")
+    if data is None:
+        return {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a config file must hold a mapping")
+        raise ValueError(f"{path}: {what} must hold a mapping, not a {type(data).__name__}")
     return data
 
 
 GAME_FILE_SUFFIXES = (".json", ".nfg")
 
 
+def is_game_file(task: str) -> bool:
+    """Whether ``task`` names a tabular game file by its suffix (in any case: ``GAME.JSON`` is one)."""
+    return task.lower().endswith(GAME_FILE_SUFFIXES)
+
+
 def task_key(env: str, task: str) -> str:
     """The name of ``task``'s config files: the task itself, or ``game`` for a tabular game file."""
-    return "game" if env == "tabular" and task.endswith(GAME_FILE_SUFFIXES) else task
+    return "game" if env == "tabular" and is_game_file(task) else task
 
 
 def task_config_path(env: str, task: str) -> Path:
     """``deep/configs/tasks/<env>/<task>.yaml``, or a ValueError listing the shipped ones."""
     path = CONFIG_DIR / "tasks" / env / f"{task_key(env, task)}.yaml"
     if not path.exists():
-        known = sorted(f"{p.parent.name}:{p.stem}" for p in (CONFIG_DIR / "tasks").glob("*/*.yaml"))
-        raise ValueError(f"no config for env {env!r} task {task!r}; shipped task configs: {', '.join(known)}")
+        known = sorted(p.stem for p in (CONFIG_DIR / "tasks" / env).glob("*.yaml") if p.stem != "game")
+        if not known:
+            raise ValueError(f"unknown env {env!r}; valid envs: {_families()[len('one of '):]}")
+        raise ValueError(f"no config for env {env!r} task {task!r}; shipped {env} tasks: {', '.join(known)}")
     return path
 
 

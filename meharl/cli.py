@@ -36,6 +36,9 @@ def main(argv=None) -> int:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"meharl {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except MemoryError:  # what could be sized beforehand is refused by name; this is the last resort
+        print(f"meharl {args.command}: error: out of memory", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"meharl {args.command}: interrupted", file=sys.stderr)
         return 130

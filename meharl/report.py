@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 #: columns an ``eval.csv`` must have, and the win-rate columns recognised (first found wins)
 EVAL_COLUMNS = ("env_steps", "eval_return")
@@ -118,13 +117,13 @@ class Report:
 
 # --------------------------------------------------------------------------- reading
 def _read_config(path: Path) -> dict:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            cfg = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(cfg, dict) or not cfg.get("env") or not cfg.get("task"):
+    from deep.config import load_yaml
+    cfg = load_yaml(path, "a run's config.yaml")
+    if not cfg.get("env") or not cfg.get("task"):
         raise ValueError(f"{path}: a run's config.yaml must be a mapping with env and task")
+    seed = cfg.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"{path}: seed must be an integer, got {seed!r}")
     return cfg
 
 
@@ -160,7 +159,7 @@ def _read_eval(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
 def task_name(cfg: dict) -> str:
     """A run's task as reports name it: a tabular game file (``.json``) by its stem, any other task as given."""
     task = str(cfg["task"])
-    return Path(task).stem if task.endswith(".json") else task
+    return Path(task).stem if task.lower().endswith(".json") else task
 
 
 def find_runs(root) -> tuple[list[Run], list[tuple[Path, str]]]:
@@ -171,18 +170,24 @@ def find_runs(root) -> tuple[list[Run], list[tuple[Path, str]]]:
     runs, skipped = [], []
     for cfg_path in sorted(root.rglob("config.yaml")):
         d = cfg_path.parent
-        cfg = _read_config(cfg_path)
         if not (d / "eval.csv").exists():
             skipped.append((d, "no eval.csv yet"))
             continue
-        steps, rets, wins = _read_eval(d / "eval.csv")
+        try:  # one damaged directory is listed as skipped; it does not stop the report
+            cfg = _read_config(cfg_path)
+            steps, rets, wins = _read_eval(d / "eval.csv")
+        except (ValueError, OSError) as exc:
+            skipped.append((d, str(exc)))
+            continue
         if steps.size == 0:
             skipped.append((d, "eval.csv has no evaluation yet"))
             continue
         runs.append(Run(d, str(cfg["env"]), task_name(cfg), str(cfg.get("algo_name", "hasac")), int(cfg.get("seed", 0)),
                         cfg, steps, rets, wins))
     if not runs:
-        raise ValueError(f"no run with evaluations under {root} (a run is a directory with config.yaml and eval.csv)")
+        why = "".join(f"; skipped {d}: {reason}" for d, reason in skipped)
+        raise ValueError(f"no run with evaluations under {root} (a run is a directory with config.yaml and "
+                         f"eval.csv){why}")
     return runs, skipped
 
 
@@ -488,6 +493,17 @@ def _aggregate_figures(report: Report, out: Path) -> list[Path]:
 
 
 # --------------------------------------------------------------------------- the page
+def finite_or_null(x):
+    """``x`` with every NaN or infinite float as None: JSON has no such numbers."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: finite_or_null(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite_or_null(v) for v in x]
+    return x
+
+
 def write(report: Report, out) -> list[str]:
     """Write the figures, ``summary.json`` and ``index.md`` into ``out``; returns the page's notes on missing
     paper figures and skipped runs (also printed on it)."""
@@ -546,6 +562,7 @@ def write(report: Report, out) -> list[str]:
         md += ["## Skipped directories", "", *[f"- `{p}`: {why}" for p, why in report.skipped], ""]
     summary = {"root": str(report.root), "final": rows, "aggregate_tasks": report.aggregate_tasks,
                "aggregate": report.aggregate, "aggregate_note": report.aggregate_note, "notes": notes}
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    atomic_write_text(out / "summary.json", json.dumps(finite_or_null(summary), indent=2, default=str,
+                                                         allow_nan=False) + "\n")
     atomic_write_text(out / "index.md", "\n".join(md))
     return notes

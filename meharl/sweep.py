@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import signal
 import sys
 import time
 import traceback
@@ -33,6 +35,10 @@ SPEC = "sweep.yaml"
 FILE_KEYS = ("algos", "tasks", "seeds", "set", "root", "cpus_per_run", "gpus_per_run")
 #: Ray's smallest object store (75 MiB): runs pass nothing but small summaries through it
 OBJECT_STORE_BYTES = 75 * 1024 * 1024
+#: the longest the driver waits on Ray before it looks for a SIGTERM (seconds)
+STOP_CHECK_S = 0.5
+#: the most seeds one sweep may list
+MAX_SEEDS = 10_000
 
 
 @dataclass(frozen=True)
@@ -78,11 +84,15 @@ def parse_seeds(text) -> list[int]:
             part = part.strip()
             lo, sep, hi = part.partition("-")
             if sep and lo.isdigit() and hi.isdigit() and int(lo) <= int(hi):
+                if int(hi) - int(lo) + 1 + len(items) > MAX_SEEDS:
+                    raise ValueError(f"bad seeds {text!r}: more than {MAX_SEEDS} seeds")
                 items += list(range(int(lo), int(hi) + 1))
             elif part.isdigit():
                 items.append(int(part))
             else:
                 raise ValueError(f"bad seeds {text!r}: use e.g. 0-4, 0,2,5 or 3")
+    if len(items) > MAX_SEEDS:
+        raise ValueError(f"bad seeds: {len(items)} seeds, more than {MAX_SEEDS}")
     if not items or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in items):
         raise ValueError(f"bad seeds {text!r}: seeds are integers >= 0")
     if len(set(items)) != len(items):
@@ -115,13 +125,12 @@ def make_sweep(file=None, algos=None, tasks=None, seeds=None, overrides=(), root
     and ``tasks`` are comma-separated strings or lists (of names or :func:`parse_variant` mappings)."""
     spec = {}
     if file is not None:
-        with open(file, encoding="utf-8") as fh:
-            spec = yaml.safe_load(fh) or {}
-        if not isinstance(spec, dict):
-            raise ValueError(f"{file}: a sweep file holds a mapping with keys {', '.join(FILE_KEYS)}")
+        from deep.config import load_yaml
+        spec = load_yaml(file, "a sweep file")
         unknown = sorted(set(spec) - set(FILE_KEYS))
         if unknown:
             raise ValueError(f"{file}: unknown key(s) {', '.join(unknown)} (valid: {', '.join(FILE_KEYS)})")
+        _check_file_types(file, spec)
     algo_items = (algos.split(",") if isinstance(algos, str) else algos) or spec.get("algos")
     task_items = (tasks.split(",") if isinstance(tasks, str) else tasks) or spec.get("tasks")
     seed_items = seeds if seeds is not None else spec.get("seeds")
@@ -132,13 +141,43 @@ def make_sweep(file=None, algos=None, tasks=None, seeds=None, overrides=(), root
     variants = [parse_variant(v) for v in algo_items]
     if len({v.label for v in variants}) != len(variants):
         raise ValueError(f"two algorithm entries share a label: {', '.join(v.label for v in variants)}")
-    cpus = int(cpus_per_run if cpus_per_run is not None else spec.get("cpus_per_run", 1))
-    gpus = float(gpus_per_run if gpus_per_run is not None else spec.get("gpus_per_run", 0))
-    if cpus < 1 or gpus < 0:
-        raise ValueError(f"cpus_per_run must be >= 1 and gpus_per_run >= 0, got {cpus} and {gpus}")
-    return Sweep(variants, [parse_task(t) for t in task_items], parse_seeds(seed_items),
-                 list(spec.get("set") or []) + list(overrides), Path(root or spec.get("root") or "runs/sweep"),
-                 cpus, gpus)
+    cpus = cpus_per_run if cpus_per_run is not None else spec.get("cpus_per_run", 1)
+    gpus = gpus_per_run if gpus_per_run is not None else spec.get("gpus_per_run", 0)
+    if not (_is_int(cpus) and cpus >= 1):
+        raise ValueError(f"cpus_per_run must be an integer >= 1, got {cpus!r}")
+    if not (_is_number(gpus) and gpus >= 0):
+        raise ValueError(f"gpus_per_run must be a number >= 0, got {gpus!r}")
+    task_pairs = [parse_task(t) for t in task_items]
+    twice = sorted({f"{e}:{t}" for e, t in task_pairs if task_pairs.count((e, t)) > 1})
+    if twice:
+        raise ValueError(f"task listed twice: {', '.join(twice)}")
+    return Sweep(variants, task_pairs, parse_seeds(seed_items), list(spec.get("set") or []) + list(overrides),
+                 Path(root or spec.get("root") or "runs/sweep"), cpus, float(gpus))
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_file_types(file, spec: dict) -> None:
+    """A ValueError naming the sweep file and the key whose value has the wrong type."""
+    strings = lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)  # noqa: E731
+    kinds = {"algos": ("a list", lambda v: isinstance(v, list)),
+             "tasks": ("a list of ENV:TASK strings", strings),
+             "seeds": ("an integer, a list of integers or a string such as 0-4",
+                       lambda v: _is_int(v) or isinstance(v, str) or (isinstance(v, list) and all(map(_is_int, v)))),
+             "set": ("a list of KEY=VALUE strings", strings),
+             "root": ("a folder path (a string)", lambda v: isinstance(v, str) and v != ""),
+             "cpus_per_run": ("an integer >= 1", lambda v: _is_int(v) and v >= 1),
+             "gpus_per_run": ("a number >= 0", lambda v: _is_number(v) and v >= 0)}
+    for key, value in spec.items():
+        what, ok = kinds[key]
+        if value is not None and not ok(value):
+            raise ValueError(f"{file}: {key} must be {what}, got {value!r}")
 
 
 # --------------------------------------------------------------------------- planning (nothing started yet)
@@ -175,6 +214,12 @@ def plan(sweep: Sweep) -> list[RunSpec]:
             for seed in sweep.seeds:
                 cfg = resolve(env, task, seed, [*base, *sweep.overrides, *v.overrides], algo=v.algo)
                 runs.append(RunSpec(run_name(env, task, v.label, seed), env, task, v, seed, cfg))
+    seen: dict = {}
+    for r in runs:
+        other = seen.setdefault(r.name, r)
+        if other is not r:
+            raise ValueError(f"runs {other.env}:{other.task} and {r.env}:{r.task} ({r.variant.label}, seed {r.seed}) "
+                             f"would share the run directory {sweep.root / r.name}; rename one of the game files")
     check_pairs(runs)
     for r in runs:
         _check_existing(sweep.root / r.name, r.cfg)
@@ -193,9 +238,8 @@ def _differences(saved, wanted, prefix="") -> list[str]:
 def _check_existing(run_dir: Path, cfg: dict) -> None:
     path = run_dir / "config.yaml"
     if path.exists():
-        with open(path, encoding="utf-8") as fh:
-            saved = yaml.safe_load(fh)
-        diff = _differences(saved, cfg)
+        from deep.config import load_yaml
+        diff = _differences(load_yaml(path, "a run's config"), cfg)
         if diff:
             raise ValueError(f"{run_dir} holds a run with a different config ({', '.join(diff)}); use another "
                              f"--root or remove it")
@@ -203,11 +247,13 @@ def _check_existing(run_dir: Path, cfg: dict) -> None:
 
 # --------------------------------------------------------------------------- one run (in a Ray worker)
 def execute(cfg: dict, run_dir: str, log_path: str) -> dict:
-    """Start or resume one run, its output appended to ``log_path``; returns its final counters."""
+    """Start or resume one run, its output appended to ``log_path``; returns its final counters.  A run
+    stopped by a signal (its checkpoint saved) raises a RuntimeError: it is not finished."""
     import deep.run
     from deep.run.rundir import CHECKPOINT
+    from tabular._io import open_append
     run_dir = Path(run_dir)
-    with open(log_path, "a", encoding="utf-8", buffering=1) as log, \
+    with open_append(log_path) as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         print(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: ", end="")
         try:
@@ -225,6 +271,10 @@ def execute(cfg: dict, run_dir: str, log_path: str) -> dict:
         except BaseException:
             traceback.print_exc()
             raise
+        if last["interrupted"]:
+            print(f"stopped by {last['interrupted']} at {run.counters['env_steps']} env steps (checkpoint saved)")
+            raise RuntimeError(f"stopped by {last['interrupted']} at {run.counters['env_steps']} env steps; "
+                               f"re-run the sweep to resume it")
         ev = last["eval"]
         print(f"finished at {run.counters['env_steps']} env steps"
               + (f", evaluation return {ev['eval_return']:.4g}" if ev else ""))
@@ -237,8 +287,14 @@ def _load_status(root: Path) -> dict:
     path = root / STATUS
     if not path.exists():
         return {}
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            status = json.load(fh)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        status = None
+    if not isinstance(status, dict):
+        raise ValueError(f"{path} is damaged; remove it (the sweep then resumes every run from its checkpoint)")
+    return status
 
 
 def _steps_done(run_dir: Path) -> int:
@@ -310,6 +366,8 @@ def run_sweep(sweep: Sweep, address: str | None = None, num_cpus: int | None = N
         else:
             ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
                      object_store_memory=OBJECT_STORE_BYTES, logging_level="ERROR")
+        stop: list = []  # SIGTERM: end the sweep between two waits (raising inside ray.wait would break it)
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))  # after ray.init's
         try:
             remote = ray.remote(execute).options(num_cpus=sweep.cpus_per_run, num_gpus=sweep.gpus_per_run,
                                                  max_retries=0)
@@ -317,8 +375,8 @@ def run_sweep(sweep: Sweep, address: str | None = None, num_cpus: int | None = N
             sizes = {n: p.stat().st_size if p.exists() else 0 for n, p in logs.items()}
             pending = {remote.remote(r.cfg, str(root / r.name), str(logs[r.name])): r for r in todo}
             done_now, last_line = 0, 0.0
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1, timeout=poll_s)
+            while pending and not stop:
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=min(poll_s, STOP_CHECK_S))
                 for ref in ready:
                     r = pending.pop(ref)
                     try:
@@ -338,7 +396,12 @@ def run_sweep(sweep: Sweep, address: str | None = None, num_cpus: int | None = N
                     progress.say(progress.line(len(runs) - len(todo) + done_now, running, list(failures),
                                                len(pending) - running))
                     last_line = time.time()
+            if stop:
+                progress.say(f"sweep stopped by SIGTERM with {len(pending)} run(s) unfinished; re-run it to resume "
+                             f"them")
+                return 128 + signal.SIGTERM
         finally:
+            signal.signal(signal.SIGTERM, previous)
             ray.shutdown()
     if failures:
         progress.say(f"{len(failures)} of {len(runs)} runs failed:")

@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from ._io import atomic_write_text
+from ._io import atomic_write_text, parse_file
 
 #: Tolerance for probabilities: entries may not be below ``-PROB_TOL`` and rows must sum to 1 within it.
 PROB_TOL = 1e-9
@@ -302,27 +302,34 @@ def game_from_dict(obj: dict):
     if fmt == "meharl.normal_form_game":
         return NormalFormGame(obj["payoffs"], name=name)
     if fmt == "meharl.markov_game":
-        counts = tuple(obj["n_actions"])
+        counts = obj["n_actions"]
         S = len(obj["initial"])
+        rewards = _finite_array(obj["rewards"], "rewards")
+        if not (isinstance(counts, list) and rewards.shape == (S, *counts)):
+            raise GameError(f"n_actions {counts!r} and the {S} entries of initial do not match the rewards' "
+                            f"shape {rewards.shape} (expected (S, |A^1|, ..., |A^n|))")
         tr = obj["transitions"]
         if "sparse" in tr:
             t = tr["sparse"]
-            P = sp.csr_matrix((t["data"], (t["rows"], t["cols"])), shape=(S * int(np.prod(counts)), S))
+            P = sp.csr_matrix((t["data"], (t["rows"], t["cols"])), shape=(rewards.size, S))
         else:
             P = np.asarray(tr["dense"], dtype=float)
-        return MarkovGame(P, obj["rewards"], obj["gamma"], obj["initial"], name=name)
+        return MarkovGame(P, rewards, obj["gamma"], obj["initial"], name=name)
     raise GameError(f"unknown game format {fmt!r}; expected meharl.markov_game, meharl.matrix_game "
                     f"or meharl.normal_form_game")
 
 
 def load_game(path):
-    """Read a game written by ``save`` (JSON)."""
-    with open(path, encoding="utf-8") as fh:
-        try:
-            obj = json.load(fh)
-        except json.JSONDecodeError as exc:
-            raise GameError(f"{path}: not valid JSON ({exc})") from None
-    return game_from_dict(obj)
+    """Read a game written by ``save`` (JSON); a GameError naming the file and the problem otherwise."""
+    obj = parse_file(path, json.load, json.JSONDecodeError, "JSON", GameError)
+    try:
+        return game_from_dict(obj)
+    except KeyError as exc:
+        raise GameError(f"{path}: not a complete game file: key {exc.args[0]!r} is missing") from None
+    except GameError as exc:
+        raise GameError(f"{path}: {exc}") from None
+    except (TypeError, IndexError, ValueError) as exc:
+        raise GameError(f"{path}: not a valid game file ({exc})") from None
 
 
 #: Rows per block when :func:`random_markov_game` looks for repeated successors.

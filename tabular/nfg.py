@@ -5,12 +5,13 @@ A file whose players all share one payoff becomes a :class:`MatrixGame`, any oth
 """
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
 import numpy as np
 
-from ._io import atomic_write_text
+from ._io import atomic_write_text, parse_file
 from .games import GameError, MatrixGame, NormalFormGame, as_normal_form
 
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|([{}])|(,)|([^\s{},"]+)')
@@ -34,8 +35,15 @@ def _number(tok, where: str) -> float:
         raise GameError(f"nfg: expected a number {where}, found {val!r}")
     try:
         return float(Fraction(val)) if "/" in val else float(val)
-    except ValueError:
+    except (ValueError, ZeroDivisionError, OverflowError):
         raise GameError(f"nfg: expected a number {where}, found {val!r}") from None
+
+
+def _count(tok) -> int:
+    kind, val = tok
+    if kind != "word" or not val.isdigit() or int(val) < 1:
+        raise GameError(f"nfg: a strategy count must be a positive integer, found {val!r}")
+    return int(val)
 
 
 class _Stream:
@@ -83,15 +91,14 @@ def parse_nfg(text: str):
             counts.append(k)
     else:
         while st.peek()[0] == "word":
-            counts.append(int(_number(st.next(), "(strategy count)")))
+            counts.append(_count(st.next()))
     st.next("}", "after the strategy counts")
     if len(counts) != len(players) or not players:
         raise GameError(f"nfg: {len(players)} players but {len(counts)} strategy counts")
     if st.peek()[0] == "str":
         st.next()  # comment
     n, shape = len(players), tuple(counts)
-    n_profiles = int(np.prod(shape))
-    flat = np.zeros((n, n_profiles))
+    n_profiles = math.prod(shape)
     if st.peek()[0] == "{":  # outcome version
         st.next()
         outcomes = []
@@ -102,6 +109,7 @@ def parse_nfg(text: str):
             outcomes.append([_number(st.next(what="(outcome payoff)"), "in an outcome") for _ in range(n)])
             st.next("}", "after an outcome's payoffs")
         st.next("}", "after the outcome list")
+        flat = _payoff_table(st, n, n_profiles, n_profiles, "outcome indices")
         for p in range(n_profiles):
             idx = int(_number(st.next(what="(outcome index)"), "(outcome index)"))
             if not 0 <= idx <= len(outcomes):
@@ -109,6 +117,7 @@ def parse_nfg(text: str):
             if idx:
                 flat[:, p] = outcomes[idx - 1]
     else:
+        flat = _payoff_table(st, n, n_profiles, n * n_profiles, "payoffs")
         for p in range(n_profiles):
             for i in range(n):
                 flat[i, p] = _number(st.next(what="(payoff)"), f"for profile {p + 1}, player {i + 1}")
@@ -121,10 +130,23 @@ def parse_nfg(text: str):
     return NormalFormGame(payoffs, name=name)
 
 
+def _payoff_table(st: _Stream, n: int, n_profiles: int, needed: int, what: str) -> np.ndarray:
+    """The zeroed ``(n, n_profiles)`` table, once the file is known to hold the ``needed`` numbers that fill
+    it: strategy counts that its data cannot describe are refused before anything that size is allocated."""
+    left = len(st.toks) - st.i
+    if needed > left:
+        raise GameError(f"nfg: file ends early: the strategy counts describe {n_profiles} profiles, which need "
+                        f"{needed} {what}, but {left} entries follow")
+    return np.zeros((n, n_profiles))
+
+
 def read_nfg(path):
-    """Read a Gambit ``.nfg`` file (payoff or outcome version)."""
-    with open(path, encoding="utf-8") as fh:
-        return parse_nfg(fh.read())
+    """Read a Gambit ``.nfg`` file (payoff or outcome version); a GameError naming the file otherwise."""
+    text = parse_file(path, lambda fh: fh.read(), (), "text", GameError)
+    try:
+        return parse_nfg(text)
+    except GameError as exc:
+        raise GameError(f"{path}: {exc}") from None
 
 
 def format_nfg(game) -> str:

@@ -63,6 +63,7 @@ def test_same_seed_twice_gives_the_same_run_and_resume_mid_episode_is_exact(tmp_
     cut = start(_cfg(name), tmp_path / "cut")
     cut.run(stop_after=3)
     cut.save_checkpoint()
+    cut.close()  # one process at a time trains in a run directory
     resumed = resume(tmp_path / "cut")
     resumed.run()
     assert resumed.counters["updates"] == runs[0].counters["updates"] == 5

@@ -302,6 +302,7 @@ def test_resume_is_exact_with_a_real_simulator_mid_episode(tmp_path):
     cut = start(cfg(), tmp_path / "cut")
     cut.run(stop_after=70)  # 70 vector steps: mid-episode (episodes last 25)
     cut.save_checkpoint()
+    cut.close()  # one process at a time trains in a run directory
     resumed = resume(tmp_path / "cut")
     resumed.run()
     assert resumed.counters["updates"] == ref.counters["updates"] > 0

@@ -24,6 +24,7 @@ per-agent actions; the joint log-probability is recorded in agent 0's column (th
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import dataclass
 from typing import Sequence
@@ -70,7 +71,7 @@ class SAC(Algorithm):
         self.discrete = kinds == ["discrete"]
         if self.discrete:
             self.nvec = [int(s.n) for s in spec.action_spaces]
-            n_joint = int(np.prod(self.nvec))
+            n_joint = math.prod(self.nvec)  # a Python int: 35 ** 27 would overflow int64
             if n_joint > params.max_joint_actions:
                 raise ValueError(f"sac on {spec.name}: the joint action space has {n_joint} actions "
                                  f"({' x '.join(map(str, self.nvec))}), more than algo.max_joint_actions="

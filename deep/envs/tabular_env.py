@@ -30,23 +30,18 @@ TASKS = ("paper-matrix", "<path to a saved game: .json, or a Gambit .nfg>")
 def load_task_game(task: str) -> MarkovGame:
     """The paper's matrix game, or a cooperative game saved as JSON (``game.save``) or as a Gambit ``.nfg``
     file with a common payoff; a ValueError naming the problem otherwise."""
-    import json
     import os
 
+    from deep.config import is_game_file
     from tabular import NormalFormGame, load_game, read_nfg
     from tabular.paper import paper_matrix_game
 
     if task == "paper-matrix":
         return paper_matrix_game()
-    if not (task.endswith((".json", ".nfg")) and os.path.isfile(task)):
+    if not (is_game_file(task) and os.path.isfile(task)):
         raise ValueError(f"unknown tabular task {task!r}; valid tasks: paper-matrix, or the path of an "
                          f"existing game file (.json written by game.save, or a Gambit .nfg)")
-    try:
-        game = read_nfg(task) if task.endswith(".nfg") else load_game(task)
-    except KeyError as exc:
-        raise ValueError(f"{task}: not a complete game file: key {exc.args[0]!r} is missing") from None
-    except (TypeError, IndexError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{task}: not a valid game file ({exc})") from None
+    game = read_nfg(task) if task.lower().endswith(".nfg") else load_game(task)
     if isinstance(game, NormalFormGame):
         raise ValueError(f"{task}: a general-sum game (one payoff per player); the deep environments need a "
                          f"cooperative game with one common payoff")

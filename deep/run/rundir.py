@@ -7,7 +7,8 @@ targets, optimiser states and temperatures, the loop's own state (a replay buffe
 environments' state, the counters and the open logging window, so :meth:`Run.resume` continues the *same*
 run: its final parameters and its logs (apart from wall-clock columns) equal an uninterrupted run's.
 Checkpoints hold plain tensors and containers only and are written atomically (temporary file, fsync,
-rename).
+rename).  One process at a time trains in a directory: it holds ``.lock`` (:func:`lock_run_dir`), and a run
+never writes through a symbolic link among its files.
 
 :class:`Run` is the loop skeleton; a loop (:mod:`deep.run.off_policy`, :mod:`deep.run.on_policy`) subclasses
 it with its ``Train`` settings and the hooks :meth:`Run.collect` (act and step the environments, reporting
@@ -34,7 +35,7 @@ import numpy as np
 import torch
 import yaml
 
-from tabular._io import atomic_write, atomic_write_text
+from tabular._io import DirLock, atomic_write, atomic_write_text, open_append
 
 from ..algos.base import Algorithm, check_device, check_supported, make_algo
 from ..config import build_settings, flag, integer, validate
@@ -99,13 +100,10 @@ def from_plain(x):
 def csv_append(path: Path, row: dict, fields: list) -> None:
     """Append ``row``; a file already there keeps its own header (a run begun by an older meharl, resumed,
     drops the columns that header lacks)."""
-    new = not path.exists()
-    if not new:
-        with open(path, newline="", encoding="utf-8") as fh:
-            fields = next(csv.reader(fh), None) or fields
-    with open(path, "a", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
-        if new:
+    with open_append(path) as fh:
+        header = next(csv.reader([fh.readline()]), None)
+        w = csv.DictWriter(fh, fieldnames=header or fields, extrasaction="ignore")
+        if not header:
             w.writeheader()
         w.writerow(row)
 
@@ -114,15 +112,20 @@ def csv_truncate(path: Path, max_steps: int) -> None:
     """Drop rows logged after the checkpoint a run is resumed from (they will be logged again)."""
     if not path.exists():
         return
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-        fields = list(rows[0].keys()) if rows else None
-    if fields is None:
-        return
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields)
-    w.writeheader()
-    w.writerows(r for r in rows if int(float(r["env_steps"])) <= max_steps)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            fields = reader.fieldnames
+        if not rows:
+            return
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=fields)
+        w.writeheader()
+        w.writerows(r for r in rows if float(r["env_steps"]) <= max_steps)
+    except (UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} is damaged ({type(exc).__name__}: {exc}); move it away to resume "
+                         f"without it") from None
     atomic_write_text(path, buf.getvalue())
 
 
@@ -143,6 +146,23 @@ def load_checkpoint(path: Path) -> dict:
         raise ValueError(f"{path} was written by an older meharl (before the deep/ restructure) or is not a "
                          f"meharl checkpoint; it cannot be loaded (start a new run)")
     return sd
+
+
+#: what loading a checkpoint into objects of other shapes or kinds raises
+MISFIT = (KeyError, RuntimeError, TypeError, IndexError, ValueError)
+
+
+def misfit(ck: Path, run_dir: Path, exc: BaseException) -> ValueError:
+    """The error for a checkpoint ``ck`` that does not fit the run ``run_dir``'s config describes."""
+    return ValueError(f"{ck} does not fit the run that {run_dir / 'config.yaml'} describes ({_first_line(exc)})")
+
+
+def load_algo_state(algo, sd: dict, ck: Path, run_dir: Path) -> None:
+    """Load a checkpoint's networks into ``algo``; a ValueError (:func:`misfit`) if they do not fit."""
+    try:
+        algo.load_state_dict(sd["algo"])
+    except MISFIT as exc:
+        raise misfit(ck, run_dir, exc) from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -182,38 +202,62 @@ def check_new_run_dir(path: Path, overwrite: bool = False) -> None:
         raise ValueError(f"cannot write into run directory {path}: permission denied")
     if overwrite or existing != path:
         return
-    if (path / CHECKPOINT).exists():
+    if os.path.lexists(path / CHECKPOINT):
         raise ValueError(f"{path} already holds a run: continue it with `meharl resume {path}`, train into "
                          f"another directory, or pass --overwrite to replace it")
-    present = [f for f in RUN_FILES if (path / f).exists()]
+    present = [f for f in RUN_FILES if os.path.lexists(path / f)]
     if present:
         raise ValueError(f"{path} holds logs ({', '.join(present)}) of a run that stopped before its first "
                          f"checkpoint, so it cannot be resumed: train into another directory, or pass "
                          f"--overwrite to replace them")
 
 
-def create_run_dir(path: Path, cfg: dict) -> None:
-    """Create ``path`` (replacing the files of :data:`RUN_FILES`) and write ``config.yaml``; on an OSError
-    remove the directories it created and raise a ValueError naming the problem."""
+def lock_run_dir(path: Path) -> DirLock:
+    """The lock of the run directory ``path``: one process at a time trains in it (ValueError naming the
+    holder otherwise)."""
+    return DirLock(path, "run directory")
+
+
+def check_no_links(path: Path) -> None:
+    """A ValueError if a file of :data:`RUN_FILES` in ``path`` is a symbolic link (a run writes only inside
+    its directory)."""
+    links = [f for f in RUN_FILES if (path / f).is_symlink()]
+    if links:
+        raise ValueError(f"{path}: symbolic link(s) {', '.join(links)}; a run writes only inside its directory "
+                         f"(remove the link)")
+
+
+def create_run_dir(path: Path, cfg: dict, overwrite: bool = False) -> DirLock:
+    """Create and lock ``path``, check it again under the lock (:func:`check_new_run_dir`), replace the files
+    of :data:`RUN_FILES` (links are removed, never followed) and write ``config.yaml``; returns the lock.  On
+    an OSError remove the directories it created and raise a ValueError naming the problem."""
     created = []
     parent = path
     while not parent.exists() and parent != parent.parent:
         created.append(parent)
         parent = parent.parent
+    lock = None
     try:
         path.mkdir(parents=True, exist_ok=True)
+        lock = lock_run_dir(path)
+        check_new_run_dir(path, overwrite)
         for name in RUN_FILES:
             f = path / name
-            if f.is_dir():
+            if f.is_dir() and not f.is_symlink():
                 shutil.rmtree(f)
-            elif f.exists():
+            elif os.path.lexists(f):
                 f.unlink()
         atomic_write_text(path / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
-    except OSError as exc:
+        return lock
+    except BaseException as exc:
+        if lock is not None:
+            lock.release()
         for d in created:
             if d.exists():
                 d.rmdir()
-        raise ValueError(f"cannot write run directory {path}: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise ValueError(f"cannot write run directory {path}: {exc.strerror or exc}") from None
+        raise
 
 
 def resolve_gamma(cfg: dict, env) -> None:
@@ -246,7 +290,10 @@ class Run:
     def __init__(self, cfg: dict, run_dir, *, overwrite: bool = False, _resuming: bool = False):
         self.cfg = validate(cfg)
         self.dir = Path(run_dir)
+        self._lock = None
         if not _resuming:
+            if self.dir.is_dir() and os.access(self.dir, os.W_OK | os.X_OK):
+                lock_run_dir(self.dir).release()  # another process trains here: say so, before its files do
             check_new_run_dir(self.dir, overwrite)
         check_device(cfg["device"])
         self.train_cfg = build_settings(self.Train, cfg["train"], "train")
@@ -274,7 +321,7 @@ class Run:
         self._writer = None
         self._start = time.time()
         if not _resuming:
-            create_run_dir(self.dir, self.cfg)
+            self._lock = create_run_dir(self.dir, self.cfg, overwrite)
 
     # ---------------------------------------------------------------- hooks of a loop
     def setup(self) -> None:
@@ -326,22 +373,37 @@ class Run:
     # ---------------------------------------------------------------- checkpoints and resume
     @classmethod
     def resume(cls, run_dir, total_steps: int | None = None, *, truncate_logs: bool = True) -> "Run":
-        """Rebuild the run of ``run_dir`` from its checkpoint; ``truncate_logs`` drops log rows written after it."""
+        """Rebuild the run of ``run_dir`` from its checkpoint to continue it: the directory is locked (see
+        :func:`lock_run_dir`) and log rows written after the checkpoint are dropped.  ``truncate_logs=False``
+        rebuilds it only to evaluate it (nothing is written, nothing locked)."""
         run_dir = Path(run_dir)
-        cfg = read_config(run_dir)
-        ck = run_dir / CHECKPOINT
-        if not ck.exists():
-            raise FileNotFoundError(f"no checkpoint in {run_dir} (expected {ck})")
-        sd = load_checkpoint(ck)
-        if total_steps is not None:
-            cfg["train"]["total_steps"] = int(total_steps)
-        run = cls(cfg, run_dir, _resuming=True)
+        lock = lock_run_dir(run_dir) if truncate_logs and run_dir.is_dir() else None
+        try:
+            check_no_links(run_dir)
+            cfg = read_config(run_dir)
+            ck = run_dir / CHECKPOINT
+            if not ck.exists():
+                raise FileNotFoundError(f"no checkpoint in {run_dir} (expected {ck})")
+            sd = load_checkpoint(ck)
+            if total_steps is not None:
+                cfg["train"]["total_steps"] = int(total_steps)
+            run = cls(cfg, run_dir, _resuming=True)
+            run._lock, lock = lock, None
+        finally:
+            if lock is not None:
+                lock.release()
         try:
             run.load_state_dict(sd)
-        except (KeyError, RuntimeError, TypeError, IndexError, ValueError) as exc:
+            fits = None
+        except MISFIT as exc:
+            fits = misfit(ck, run_dir, exc)
+        done = run.counters.get("env_steps", 0)
+        if fits is None and total_steps is not None and total_steps < done:
+            fits = ValueError(f"--total-steps {total_steps} is below the {done} env steps {run_dir} has already "
+                              f"run; give at least {done}")
+        if fits is not None:
             run.close()
-            raise ValueError(f"{ck} does not fit the run that {run_dir / 'config.yaml'} describes "
-                             f"({_first_line(exc)})") from None
+            raise fits
         if total_steps is not None:
             atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(run.cfg, sort_keys=False))
         for name in ("progress.csv", "eval.csv") if truncate_logs else ():
@@ -380,7 +442,11 @@ class Run:
     def save_checkpoint(self) -> None:
         """Stream the checkpoint into a temporary file beside it, fsync, then rename it into place (atomic;
         no in-memory copy of the replay buffer)."""
-        atomic_write(self.dir / CHECKPOINT, lambda fh: torch.save(self.state_dict(), fh))
+        try:
+            atomic_write(self.dir / CHECKPOINT, lambda fh: torch.save(self.state_dict(), fh))
+        except RuntimeError as exc:  # torch reports a failed write (e.g. a full disk) as a RuntimeError
+            why = exc.__context__.strerror if isinstance(exc.__context__, OSError) else _first_line(exc)
+            raise OSError(f"cannot write {self.dir / CHECKPOINT}: {why}") from None
 
     # ---------------------------------------------------------------- logs
     def _reset_window(self):
@@ -499,6 +565,8 @@ class Run:
         self.eval_env.close()
         if self._writer is not None:
             self._writer.close()
+        if self._lock is not None:
+            self._lock.release()
 
 
 def _next(threshold: int, steps: int, interval: int) -> int:

@@ -43,7 +43,7 @@ def record_episode(run_dir, path=None, *, fps: float = 30.0, width: int = 640, h
     from deep.algos.base import make_algo
     from deep.envs.registry import family_module
 
-    from .rundir import CHECKPOINT, build_env, load_checkpoint, read_config
+    from .rundir import CHECKPOINT, build_env, load_algo_state, load_checkpoint, read_config
     from .seeding import seeds
 
     use_headless_gl()
@@ -65,7 +65,7 @@ def record_episode(run_dir, path=None, *, fps: float = 30.0, width: int = 640, h
             raise ValueError(f"env {cfg['env']} cannot render frames ({family.__name__} has no render()); "
                              f"--video works for families that render, e.g. bimanual")
         algo = make_algo(cfg["algo_name"], env.spec, cfg["algo"], device=cfg["device"])
-        algo.load_state_dict(sd["algo"])
+        load_algo_state(algo, sd, ck, run_dir)
         r = env.reset(seed=eval_seed)
         frames, total = [env.render(0, width=width, height=height)], 0.0
         while True:
@@ -84,6 +84,7 @@ def record_episode(run_dir, path=None, *, fps: float = 30.0, width: int = 640, h
 def _write(path: Path, frames: np.ndarray, fps: float) -> None:
     import imageio.v3 as iio
     tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    tmp.unlink(missing_ok=True)  # a link left there would be written through
     try:
         if path.suffix.lower() == ".gif":
             iio.imwrite(tmp, frames, duration=1000.0 / fps, loop=0)

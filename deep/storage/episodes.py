@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from . import check_fits
+
 KEYS = ("state", "obs", "avail", "act", "reward", "term", "filled")
 
 
@@ -41,6 +43,8 @@ class EpisodeBuffer:
         shapes = {"state": ((T + 1, state_dim), np.float32), "obs": ((T + 1, n_agents, D), np.float32),
                   "avail": ((T + 1, n_agents, A), bool), "act": ((T, n_agents), np.int64),
                   "reward": ((T,), np.float32), "term": ((T,), bool), "filled": ((T,), bool)}
+        check_fits([((self.capacity, *s), dt) for s, dt in shapes.values()],
+                   f"the episode buffer (train.buffer_episodes={capacity})")
         self.store = {k: np.zeros((self.capacity, *s), dt) for k, (s, dt) in shapes.items()}
         self.stage = {k: np.zeros((self.E, *s), dt) for k, (s, dt) in shapes.items()}
         self.stage["avail"][:] = True

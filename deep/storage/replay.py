@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from . import check_fits
+
 
 class ReplayBuffer:
     def __init__(self, capacity: int, num_envs: int, state_dim: int, obs_dims, action_shapes, action_dtypes,
@@ -26,6 +28,11 @@ class ReplayBuffer:
         self.T = max(int(capacity) // self.E, 2)
         self.n_agents = len(obs_dims)
         T, E = self.T, self.E
+        rows = [((T, E, d), np.float32) for d in (state_dim, *obs_dims)]
+        rows += [((T, E, k), bool) for k in avail_dims if k is not None]
+        check_fits([*rows, *rows, *[((T, E, *shp), dt) for shp, dt in zip(action_shapes, action_dtypes)],
+                    ((T, E, self.n_agents), np.float32), ((T, E), np.float32), ((T, E), bool), ((T, E), bool)],
+                   f"the replay buffer (train.buffer_size={capacity})")
         z = np.zeros
         self.state, self.final_state = z((T, E, state_dim), np.float32), z((T, E, state_dim), np.float32)
         self.obs = [z((T, E, d), np.float32) for d in obs_dims]

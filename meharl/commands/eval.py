@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+from . import finite_float
+
 NAME = "eval"
 HELP = "re-evaluate the checkpoint of RUN_DIR (deterministic policy; QRE gap on tabular games)"
+MAX_SIDE = 4096  #: the largest video frame side (pixels): larger frames exceed renderers' buffers and memory
 
 
 def add_arguments(p):
@@ -15,8 +18,9 @@ def add_arguments(p):
     p.add_argument("--video", nargs="?", const="", default=None, metavar="PATH",
                    help="instead, film one deterministic episode to PATH (.gif, or .mp4 with imageio-ffmpeg; "
                         "default RUN_DIR/eval.gif); for families with render(), e.g. bimanual")
-    p.add_argument("--fps", type=float, default=30.0, help="frames per second of the video (default 30)")
-    p.add_argument("--size", default="640x480", metavar="WxH", help="frame size in pixels (default 640x480)")
+    p.add_argument("--fps", type=finite_float, default=30.0, help="frames per second of the video (default 30)")
+    p.add_argument("--size", default="640x480", metavar="WxH",
+                   help=f"frame size in pixels, at most {MAX_SIDE} a side (default 640x480)")
 
 
 def run(args) -> int:
@@ -42,8 +46,9 @@ def run(args) -> int:
 def film(args) -> int:
     from deep.run.video import record_episode
     width, _, height = args.size.partition("x")
-    if not (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
-        raise ValueError(f"--size must be WIDTHxHEIGHT in pixels, e.g. 640x480; got {args.size!r}")
+    if not (width.isdigit() and height.isdigit() and 0 < int(width) <= MAX_SIDE and 0 < int(height) <= MAX_SIDE):
+        raise ValueError(f"--size must be WIDTHxHEIGHT in pixels, each from 1 to {MAX_SIDE}, e.g. 640x480; "
+                         f"got {args.size!r}")
     path, frames, ret = record_episode(args.run_dir, args.video or None, fps=args.fps, width=int(width),
                                        height=int(height))
     if args.json:

@@ -77,6 +77,8 @@ def run(args) -> int:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
     if any(s < 0 for s in args.seeds):
         raise ValueError(f"seeds must be >= 0, got {args.seeds}")
+    if len(set(args.seeds)) != len(args.seeds):
+        raise ValueError(f"a seed is listed twice in --seeds {' '.join(map(str, args.seeds))}")
     out = Path(args.out)
     results = {a: {s: train_one(a, s, args.episodes, out / "runs" / f"{a}_seed{s}") for s in args.seeds}
                for a in ALGOS}

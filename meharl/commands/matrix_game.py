@@ -13,6 +13,8 @@ import numpy as np
 from tabular import enumerate_qre, haspi, qre_branch, standard_dynamics
 from tabular.paper import ACTIONS, initial_policy, paper_matrix_game
 
+from . import finite_float
+
 NAME = "matrix-game"
 HELP = "write the matrix-game figures (Figure 1 panels, Figure 5 grid, QRE branches, reward curves) as PNGs"
 
@@ -21,12 +23,12 @@ FIGURE5_ALPHAS = (1.0, 5.0, 10.0, 15.0)
 
 def add_arguments(p):
     p.add_argument("--out", default="results/matrix_game", help="output folder (default: results/matrix_game)")
-    p.add_argument("--alpha", type=float, default=10.0, help="HASAC temperature of Figure 1 (default 10)")
-    p.add_argument("--alphas", type=float, nargs="+", default=list(FIGURE5_ALPHAS),
+    p.add_argument("--alpha", type=finite_float, default=10.0, help="HASAC temperature of Figure 1 (default 10)")
+    p.add_argument("--alphas", type=finite_float, nargs="+", default=list(FIGURE5_ALPHAS),
                    help="temperatures of the Figure 5 grid (default 1 5 10 15)")
-    p.add_argument("--clip", type=float, default=0.2, help="PPO ratio clipping epsilon; 0 turns clipping off")
-    p.add_argument("--step-size", type=float, default=1.0, help="MAPPO/HAPPO step size in (0, 1]")
-    p.add_argument("--lam-max", type=float, default=2.0, help="largest precision lambda = 1/alpha of the QRE plot")
+    p.add_argument("--clip", type=finite_float, default=0.2, help="PPO ratio clipping epsilon; 0 turns clipping off")
+    p.add_argument("--step-size", type=finite_float, default=1.0, help="MAPPO/HAPPO step size in (0, 1]")
+    p.add_argument("--lam-max", type=finite_float, default=2.0, help="largest precision lambda = 1/alpha of the QRE plot")
     p.add_argument("--n-lambda", type=int, default=40, help="precisions sampled in the QRE plot (default 40)")
 
 

@@ -14,7 +14,6 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 NAME = "plot"
 HELP = "draw learning curves of run directories (mean and spread over seeds) to a PNG"
@@ -49,11 +48,19 @@ def read_curve(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray]:
     path = run_dir / METRICS[metric]
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist (is {run_dir} a run directory with logs?)")
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh) if r.get(metric, "") != ""]
-    if not rows:
+    from tabular._io import parse_file
+    steps, values = [], []
+    for line, r in enumerate(parse_file(path, lambda fh: list(csv.DictReader(fh)), csv.Error, "CSV"), start=2):
+        if r.get(metric, "") == "":
+            continue
+        try:
+            steps.append(float(r["env_steps"]))
+            values.append(float(r[metric]))
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"{path}, line {line}: env_steps and {metric} must be numbers") from None
+    if not steps:
         raise ValueError(f"{path} has no {metric} values yet")
-    return np.array([float(r["env_steps"]) for r in rows]), np.array([float(r[metric]) for r in rows])
+    return np.array(steps), np.array(values)
 
 
 #: settings of a run's length and logging: runs differing only in these are curves of one setting (a resumed,
@@ -65,14 +72,13 @@ RUN_LENGTH = {"train.total_steps", "train.eval_interval", "train.checkpoint_inte
 def group_runs(run_dirs) -> dict:
     """Label -> run directories: the algorithm (with the config keys that set its runs apart, as ``meharl
     report`` labels them, ``RUN_LENGTH`` aside) and the task; the directories of one label are its seeds."""
-    from meharl.report import NOT_HYPERPARAMETERS, config_labels, task_name
+    from meharl.report import NOT_HYPERPARAMETERS, _read_config, config_labels, task_name
     configs = {}
     for d in map(Path, run_dirs):
         cfg_path = d / "config.yaml"
         if not cfg_path.exists():
             raise FileNotFoundError(f"{cfg_path} does not exist: not a run directory")
-        with open(cfg_path, encoding="utf-8") as fh:
-            configs[d] = yaml.safe_load(fh)
+        configs[d] = _read_config(cfg_path)
     groups = {}
     for d, label in config_labels(configs, NOT_HYPERPARAMETERS | RUN_LENGTH).items():
         cfg = configs[d]

@@ -2,9 +2,11 @@
 See :mod:`meharl.sweep`."""
 from __future__ import annotations
 
+from . import finite_float
+
 NAME = "sweep"
 HELP = ("run algorithms x tasks x seeds as Ray tasks, one run directory each (re-run to resume; "
-        "exit status 1 if a run failed)")
+        "exit status 1 if a run failed or was stopped, 143 if SIGTERM stopped the sweep)")
 
 
 def add_arguments(p):
@@ -22,8 +24,8 @@ def add_arguments(p):
     p.add_argument("--address", default=None, help="join this Ray cluster (default: start a local Ray instance)")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all)")
     p.add_argument("--cpus-per-run", type=int, default=None, help="CPUs (and torch threads) per run (default 1)")
-    p.add_argument("--gpus-per-run", type=float, default=None, help="GPUs per run (default 0)")
-    p.add_argument("--poll", type=float, default=10.0, help="seconds between progress lines (default 10)")
+    p.add_argument("--gpus-per-run", type=finite_float, default=None, help="GPUs per run (default 0)")
+    p.add_argument("--poll", type=finite_float, default=10.0, help="seconds between progress lines (default 10)")
 
 
 def run(args) -> int:

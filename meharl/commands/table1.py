@@ -78,6 +78,8 @@ def figure(data: dict, path: Path) -> None:
 def run(args) -> int:
     from tabular._io import atomic_write_text
     data = collect(args.paths)
+    if all(cell["median"] is None for cells in data["cells"].values() for cell in cells.values()):
+        raise ValueError(f"no SMAC run with a win rate under {' '.join(args.paths)}: Table 1 would be empty")
     print(json.dumps(data, indent=2) if args.json else text(data))
     if args.out:
         out = Path(args.out)
