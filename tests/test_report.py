@@ -1,7 +1,11 @@
 """``meharl report``: numbers checked against hand computations on synthetic run directories (the real
 config.yaml and eval.csv formats), the paper's layouts, bad input, and one report on real tiny runs."""
 import csv
+import importlib.util
 import json
+import os
+import re
+import shutil
 
 import numpy as np
 import pytest
@@ -268,3 +272,48 @@ def test_report_on_real_tiny_runs(tmp_path):
         assert (final, step) == (float(last["eval_return"]), float(last["env_steps"])) and step == 320
     assert R.write(rep, tmp_path / "out")[0].startswith("Figure 3: missing (b) Catch Abreast")
     assert (tmp_path / "out" / "figure3.png").exists()
+
+
+CHROMIUM = "/usr/bin/chromium"  #: Debian's chromium and chromium-driver (scripts/install_simulators.sh)
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync")
+
+
+def test_html_page_renders_in_a_headless_browser(synthetic, tmp_path):
+    """index.html, opened from disk in headless Chromium: it renders, every figure loads from its data URI,
+    and the console shows no error.  Skipped without the browser, except in CI (which installs it)."""
+    missing = [what for what, ok in (("selenium", importlib.util.find_spec("selenium")), ("chromium", os.path.exists(CHROMIUM)),
+                                     ("chromedriver", shutil.which("chromedriver"))) if not ok]
+    if missing:
+        reason = f"{', '.join(missing)} not installed (scripts/install_simulators.sh, pip's test extra)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI checks the page in a browser", pytrace=False)
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    out = tmp_path / "report"
+    R.write(R.build(synthetic, reps=500), out)
+    page = (out / "index.html").read_text()
+    assert not re.search(r'(src|href)="(?!data:)', page)  # self-contained: nothing fetched from elsewhere
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    try:
+        driver.get((out / "index.html").as_uri())
+        assert driver.title == f"Report: 16 runs under {synthetic}"
+        assert driver.find_element(By.TAG_NAME, "h1").text == driver.title
+        images = driver.find_elements(By.TAG_NAME, "img")
+        assert sorted(i.get_attribute("alt") for i in images) == ["aggregates", "figure8", "learning curves",
+                                                                  "performance profiles"]
+        for img in images:
+            assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 100
+        cells = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "table td")]
+        assert "MPE of mpe2" in cells and "-21.5" in cells
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        driver.quit()
