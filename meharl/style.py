@@ -18,6 +18,10 @@ OTHER_COLOUR = "#777777"
 #: line styles of an algorithm's variants, in the order they are given out (the shipped config is solid)
 DASHES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (1, 3)), (0, (3, 1, 1, 1)))
 
+#: reference lines (a random policy's score, ...): grey, told apart by these dashes, named in the legend
+REFERENCE_COLOUR = "0.35"
+REFERENCE_DASHES = ((0, (4, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)), (0, (2, 3)))
+
 
 def algorithm(label: str) -> str:
     """The algorithm of a label (``"hasac (algo.alpha=5)"`` -> ``"hasac"``)."""

@@ -5,7 +5,7 @@ Runs are grouped by (env, task, algorithm and the settings in which it differs f
 the environment steps they share and drawn as the mean with its 95% bootstrap percentile band over seeds
 (:func:`meharl.report.mean_band`, seed 0), in the algorithm's colour and the setting's line style
 (:mod:`meharl.style`).  ``--baseline LABEL=VALUE`` draws a reference policy's figure (e.g. a random policy's
-score rate from a benchmark script) as a dashed grey horizontal line beside the curves.
+score rate from a benchmark script) as a dashed grey horizontal line, named in the legend.
 """
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def add_arguments(p):
     p.add_argument("--out", default="learning_curves.png", help="output PNG path")
     p.add_argument("--title", default=None)
     p.add_argument("--baseline", action="append", default=[], type=parse_baseline, metavar="LABEL=VALUE",
-                   help="a reference figure drawn as a dashed horizontal line, e.g. random=0.01 (repeatable)")
+                   help="a reference figure drawn as a dashed grey horizontal line and named in the legend, e.g. "
+                        "random=0.01 (repeatable)")
 
 
 def parse_baseline(text: str) -> tuple[str, float]:
@@ -88,7 +89,7 @@ def aggregate(curves) -> tuple[np.ndarray, np.ndarray]:
 def run(args) -> int:
     from meharl.figures import plt, save_png
     from meharl.report import mean_band
-    from meharl.style import legend_below, step_axis, styles
+    from meharl.style import REFERENCE_COLOUR, REFERENCE_DASHES, legend_below, step_axis, styles
     groups = group_runs(args.run_dirs)
     style = styles(label for label, _, _ in groups)
     one_task = len({task for _, task, _ in groups}) == 1
@@ -102,14 +103,15 @@ def run(args) -> int:
         ax.fill_between(steps, lo, hi, color=style[label]["color"], alpha=0.2, lw=0)
         print(f"{label} {task}: {len(dirs)} run(s), final {args.metric} {mean[-1]:.4g} "
               f"[{lo[-1]:.4g}, {hi[-1]:.4g}] at {int(steps[-1])} env steps")
-    for label, value in args.baseline:
-        ax.axhline(value, linestyle="--", linewidth=1, color="0.3")
-        ax.annotate(f"{label} ({value:.4g})", (0, value), xycoords=("axes fraction", "data"),
-                    xytext=(4, 3), textcoords="offset points", fontsize=8, color="0.3")
+    for k, (label, value) in enumerate(args.baseline):  # in the legend, so that close values cannot collide
+        ax.axhline(value, linewidth=1.2, color=REFERENCE_COLOUR, linestyle=REFERENCE_DASHES[k % len(REFERENCE_DASHES)],
+                   label=f"{label}: {value:.4g}")
     step_axis(ax)
     ax.set_ylabel(args.metric.replace("_", " "))
-    tasks = ", ".join(sorted({f"{task} ({sim})" for _, task, sim in groups}))
-    ax.set_title(args.title or f"{tasks}\nmean over seeds, 95% bootstrap confidence band", fontsize=10)
+    tasks = ", ".join(sorted({task for _, task, _ in groups}))
+    sims = ", ".join(sorted({sim for _, _, sim in groups}))
+    spread = "mean over seeds, 95% bootstrap band" if any(len(d) > 1 for d in groups.values()) else "one seed"
+    ax.set_title(f"{args.title or tasks}\n{sims}; {spread}", fontsize=10)
     ax.grid(alpha=0.3)
     legend_below(fig, *ax.get_legend_handles_labels(), ncol=2)
     save_png(fig, args.out)
