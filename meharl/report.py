@@ -442,20 +442,21 @@ def build(root, reps: int = 2000, seed: int = 0, exclude=()) -> Report:
             bands[task][lab] = mean_band(vals, reps, seed)
     norm = normalise(finals, metric)
     entries, left_out = aggregate_entries(finals)
+    # rliable needs a runs x tasks matrix per entry: one with different numbers of seeds per task is left out
+    uneven = [e for e, m in entries.items() if len({len(finals[t][lab][0]) for t, lab in m.items()}) > 1]
+    entries = {e: m for e, m in entries.items() if e not in uneven}
     note_parts = [f"left out (no runs on every task): {', '.join(left_out)}"] if left_out else []
+    if uneven:
+        note_parts.append(f"left out (different numbers of seeds on different tasks): {', '.join(uneven)}")
     mixed = [f"{e} = {', '.join(f'{lab} on {t}' for t, lab in m.items())}" for e, m in entries.items()
              if len(set(m.values())) > 1]
     if mixed:
         note_parts.append("with different settings per task: " + "; ".join(mixed))
     agg, profiles = {}, {}
-    uneven = [e for e, m in entries.items() if len({len(finals[t][lab][0]) for t, lab in m.items()}) > 1]
-    if not entries:
-        note_parts.insert(0, "no algorithm has runs on every task: no aggregate")
-    elif uneven:
-        note_parts.insert(0, f"no aggregate: {', '.join(uneven)} have different numbers of seeds on different "
-                          f"tasks (rliable needs a runs x tasks matrix per algorithm)")
-    else:
+    if entries:
         agg, profiles, _ = aggregate_scores(norm, entries, reps, seed)
+    else:
+        note_parts.insert(0, "no aggregate: no algorithm has the same number of runs on every task")
     note = "; ".join(note_parts)
     return Report(Path(root), runs, skipped, labels, metric, sims, curves, bands, finals, norm, agg,
                   list(finals) if agg else [], entries if agg else {}, note, profiles, reps, seed)

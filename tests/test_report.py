@@ -200,8 +200,12 @@ def test_aggregates_cover_the_algorithms_on_every_task_and_list_the_rest(tmp_pat
     for seed in range(3):  # a second MAPPO setting, on one task only: left out
         make_run(root, "mpe", "simple_spread_v3", "mappo", seed, [1000, 2000], [0.0, -40.0],
                  overrides=("algo.gamma=0.9",))
+    for task, seeds in (("mpe:simple_spread_v3", 3), ("mamujoco:HalfCheetah-2x3", 2)):  # no runs x tasks matrix
+        for seed in range(seeds):
+            make_run(root, *task.split(":"), "happo", seed, [1000, 2000], [0.0, 1.0 + seed])
     rep = R.build(root, reps=500)
     assert sorted(rep.aggregate) == ["hasac", "mappo"] and rep.aggregate_tasks == sorted(FINALS)
+    assert "left out (different numbers of seeds on different tasks): happo" in rep.aggregate_note
     assert rep.aggregate_members["hasac"] == {"mamujoco:HalfCheetah-2x3": "hasac",
                                               "mpe:simple_spread_v3": "hasac (algo.gamma=0.9)"}
     assert "left out (no runs on every task): mappo (algo.gamma=0.9)" in rep.aggregate_note
