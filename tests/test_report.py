@@ -142,7 +142,8 @@ def test_win_rates_table1_layout_and_extra_columns(tmp_path):
     table = R._markdown_table(*table)
     sd = np.std([1.0, 0.9, 0.95], ddof=1) * 100
     assert f"| 8m_vs_9m | SMAX (JaxMARL), not StarCraft II | 95.0 ({sd:.1f}) [paper 97.5 (1.2)] |" in table
-    assert table.splitlines()[-1].startswith("| 3m | SMAX (JaxMARL), not StarCraft II | 95.0")  # maps outside the paper's table come last
+    # maps outside the paper's table come last
+    assert table.splitlines()[-1].startswith("| 3m | SMAX (JaxMARL), not StarCraft II | 95.0")
     assert "8m_vs_9m" not in missing and "corridor" in missing
 
 
@@ -286,7 +287,8 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run
 def test_html_page_renders_in_a_headless_browser(synthetic, tmp_path):
     """index.html, opened from disk in headless Chromium: it renders, every figure loads from its data URI,
     and the console shows no error.  Skipped without the browser, except in CI (which installs it)."""
-    missing = [what for what, ok in (("selenium", importlib.util.find_spec("selenium")), ("chromium", os.path.exists(CHROMIUM)),
+    missing = [what for what, ok in (("selenium", importlib.util.find_spec("selenium")),
+                                     ("chromium", os.path.exists(CHROMIUM)),
                                      ("chromedriver", shutil.which("chromedriver"))) if not ok]
     if missing:
         reason = f"{', '.join(missing)} not installed (scripts/install_simulators.sh, pip's test extra)"

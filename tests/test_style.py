@@ -2,8 +2,10 @@
 figures whose legend, titles and axes do not overlap (checked on the rendered report figure)."""
 import pytest
 
-from meharl import style
+from meharl import figures, style
+from meharl import report as R
 from meharl.figures import plt
+from tests.test_report import make_run
 
 
 def test_every_algorithm_has_its_own_colour_and_the_shipped_config_is_solid():
@@ -35,9 +37,6 @@ def test_report_figure_has_nothing_overlapping(tmp_path, monkeypatch):
     """The report's curves figure with long labels on three panels: the legend lies below every axes (their
     tick labels and axis labels included), no two panels overlap, the title is above them, and the step axis
     has no offset text (1e6)."""
-    from meharl import figures
-    from meharl import report as R
-    from tests.test_report import make_run
     root = tmp_path / "runs"
     for task in ("simple_spread_v3", "simple_reference_v3", "simple_speaker_listener_v4"):
         for algo, overrides in (("hasac", ()), ("hasac", ("algo.gamma=0.9", "algo.batch_size=64")), ("mappo", ())):
