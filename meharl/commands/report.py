@@ -22,7 +22,8 @@ def add_exclude(p):
     """``--exclude PATTERN`` (repeatable), shared with ``meharl table1``."""
     p.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
                    help="leave out run directories whose path under ROOT matches this glob, e.g. 'records/*' "
-                        "(repeatable); a run directory holding a file named EXCLUDE is always left out")
+                        "(repeatable); a run directory holding a file named EXCLUDE, or below a folder holding one, is "
+                        "always left out")
 
 
 def run(args) -> int:
