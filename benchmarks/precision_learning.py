@@ -34,29 +34,33 @@ DEFAULT_STEPS = (200_000, 1_000_000)   #: per task of TASKS: MPE Spread's compar
 
 
 def plot(curves: dict, tasks: list, steps: dict, out: Path) -> None:
-    """One column per task: each precision's mean evaluation return with a +-1 std band over seeds, against
-    environment steps (top) and against the mean wall time to reach them (bottom)."""
+    """One column per task: each precision's mean evaluation return with its 95% bootstrap band over seeds
+    (:func:`meharl.report.mean_band`), against environment steps (top) and against the mean wall time to reach
+    them (bottom), in the project's figure style (:mod:`meharl.style`)."""
     from meharl.figures import plt, save_png
-    fig, axes = plt.subplots(2, len(tasks), figsize=(6 * len(tasks), 8), squeeze=False)
+    from meharl.report import mean_band
+    from meharl.style import legend_below, step_axis, styles
+    labels = {p: f"hasac (algo.precision={p})" for p in PRECISIONS}
+    style = styles(labels.values())
+    fig, axes = plt.subplots(2, len(tasks), figsize=(6 * len(tasks), 8), squeeze=False, layout="constrained")
     for column, task in enumerate(tasks):
         top, bottom = axes[0, column], axes[1, column]
         for precision in PRECISIONS:
             run_dirs = curves[task, precision]
             x, vals = aggregate([read_curve(d, "eval_return") for d in run_dirs])
             _, walls = aggregate([read_curve(d, "wall_time") for d in run_dirs])
-            mean, std = vals.mean(axis=0), vals.std(axis=0)
+            mean, lo, hi = mean_band(vals, reps=2000, seed=0)
             for ax, at in ((top, x), (bottom, walls.mean(axis=0))):
-                line, = ax.plot(at, mean, label=f"{precision} ({len(run_dirs)} seeds)")
-                ax.fill_between(at, mean - std, mean + std, color=line.get_color(), alpha=0.25)
+                ax.plot(at, mean, label=f"{labels[precision]}, {len(run_dirs)} seeds", **style[labels[precision]])
+                ax.fill_between(at, lo, hi, color=style[labels[precision]]["color"], alpha=0.2, lw=0)
         top.set_title(f"HASAC {task}, {steps[task]} steps")
-        top.set_xlabel("environment steps")
-        top.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))   # 1e5 units: no overlapping labels
+        step_axis(top)
         bottom.set_xlabel("wall time (s, mean over seeds)")
         for ax in (top, bottom):
             ax.set_ylabel("evaluation return")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-    fig.suptitle("fp32 against bf16 autocast (algo.precision): mean and +-1 std over seeds")
+    legend_below(fig, *axes[0, 0].get_legend_handles_labels(), ncol=2)
+    fig.suptitle("fp32 against bf16 autocast (algo.precision): mean over seeds, 95% bootstrap band")
     save_png(fig, out)
 
 

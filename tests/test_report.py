@@ -1,18 +1,28 @@
 """``meharl report``: numbers checked against hand computations on synthetic run directories (the real
 config.yaml and eval.csv formats), the paper's layouts, bad input, and one report on real tiny runs."""
 import csv
+import importlib.util
 import json
+import os
+import re
+import shutil
 
 import numpy as np
 import pytest
 import yaml
 
-from deep.config import resolve
+from deep.config import apply_overrides, resolve
 from meharl import report as R
 from meharl.cli import main
 
 EVAL_FIELDS = ["env_steps", "eval_return", "eval_return_std", "eval_episodes", "qre_gap", "wall_time"]  # deep.run
-T_975_3 = 3.182446305284263  #: Student t quantile t_{0.975, 3} (tables; scipy.stats.t.ppf(0.975, 3))
+
+
+def exact_bootstrap_means(x):
+    """Every one of the n^n equally likely resamples' means of ``x`` (the exact bootstrap distribution)."""
+    n = len(x)
+    idx = np.array(np.meshgrid(*[range(n)] * n)).reshape(n, -1).T
+    return np.asarray(x)[idx].mean(axis=1)
 
 
 def make_run(root, env, task, algo, seed, steps, values, *, win=None, overrides=()):
@@ -20,10 +30,9 @@ def make_run(root, env, task, algo, seed, steps, values, *, win=None, overrides=
     d = root / f"{env}_{task}_{algo}_seed{seed}_{'_'.join(overrides) or 'base'}"
     d.mkdir(parents=True)
     try:
-        cfg = resolve(env, task, seed, list(overrides))
-    except ValueError:  # a family without a shipped config on this branch (e.g. smac): the keys a report reads
-        cfg = {"env": env, "task": task, "seed": seed}
-    cfg["algo_name"] = algo
+        cfg = resolve(env, task, seed, list(overrides), algo=algo)
+    except ValueError:  # a task or algorithm without a shipped config: the keys a report reads
+        cfg = apply_overrides({"env": env, "task": task, "seed": seed, "algo_name": algo}, overrides)
     (d / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     fields = EVAL_FIELDS + (["eval_win_rate"] if win is not None else [])
     with open(d / "eval.csv", "w", newline="") as fh:
@@ -62,16 +71,19 @@ def test_final_table_curves_normalisation_and_iqm_match_hand_computations(synthe
     rows = {(r["task"], r["algorithm"]): r for r in R.final_table(rep)}
     x = np.array(FINALS["mpe:simple_spread_v3"]["hasac"])
     r = rows[("mpe:simple_spread_v3", "hasac")]
-    half = T_975_3 * x.std(ddof=1) / 2.0
     assert r["mean"] == pytest.approx(-21.5, abs=1e-12) and r["median"] == pytest.approx(-21.0, abs=1e-12)
-    assert r["ci95"] == pytest.approx([-21.5 - half, -21.5 + half], abs=1e-9)
-    assert r["env_steps"] == [3000, 3000] and r["seeds"] == [0, 1, 2, 3]
-    # curves: the steps every seed evaluated (2500 is seed 3's only), the t-band at 2000 steps
+    # the 95% percentile interval of 500 resamples lies between the exact bootstrap distribution's 1% and 5%
+    # (95% and 99%) quantiles: about 5 and 25 of 500 resamples fall below those, 12.5 are expected
+    exact = exact_bootstrap_means(x)
+    assert np.quantile(exact, 0.01) <= r["ci95"][0] <= np.quantile(exact, 0.05)
+    assert np.quantile(exact, 0.95) <= r["ci95"][1] <= np.quantile(exact, 0.99)
+    assert r["env_steps"] == [3000, 3000] and r["seeds"] == [0, 1, 2, 3] and r["simulator"] == "MPE of mpe2"
+    # curves: the steps every seed evaluated (2500 is seed 3's only), the band at 2000 steps
     steps, vals, seeds = rep.curves["mpe:simple_spread_v3"]["hasac"]
     assert steps.tolist() == [1000, 2000, 3000] and seeds == [0, 1, 2, 3]
-    mean, lo, hi = R.t_band(vals)
+    mean, lo, hi = rep.bands["mpe:simple_spread_v3"]["hasac"]
     assert mean[1] == pytest.approx(x.mean() / 2, abs=1e-12)
-    assert hi[1] - mean[1] == pytest.approx(half / 2, abs=1e-9)
+    assert np.quantile(exact / 2, 0.01) <= lo[1] <= np.quantile(exact / 2, 0.05)
     # normalisation: min-max over every run on the task
     spread = np.concatenate([FINALS["mpe:simple_spread_v3"][a] for a in ("hasac", "mappo")])
     lo_, hi_ = spread.min(), spread.max()
@@ -127,9 +139,11 @@ def test_win_rates_table1_layout_and_extra_columns(tmp_path):
     assert rep.metric["smac:3m"] == "win rate"
     assert rep.normalised["smac:3m"]["mappo"].tolist() == [0.5, 0.7, 0.6]  # win rates are not rescaled
     table, missing = R.table1(rep)
+    table = R._markdown_table(*table)
     sd = np.std([1.0, 0.9, 0.95], ddof=1) * 100
-    assert f"| 8m_vs_9m | 95.0 ({sd:.1f}) [paper 97.5 (1.2)] |" in table
-    assert table.splitlines()[-1].startswith("| 3m | 95.0")  # maps outside the paper's table come last
+    assert f"| 8m_vs_9m | SMAX (JaxMARL), not StarCraft II | 95.0 ({sd:.1f}) [paper 97.5 (1.2)] |" in table
+    # maps outside the paper's table come last
+    assert table.splitlines()[-1].startswith("| 3m | SMAX (JaxMARL), not StarCraft II | 95.0")
     assert "8m_vs_9m" not in missing and "corridor" in missing
 
 
@@ -140,7 +154,79 @@ def test_variants_of_one_algorithm_are_told_apart_by_their_config(tmp_path):
             make_run(root, "tabular", "paper-matrix", "hasac", seed, [8, 16], [-20.0, 5.0 + seed],
                      overrides=(f"algo.alpha={alpha}",))
     rep = R.build(root, reps=500)
-    assert sorted(rep.curves["tabular:paper-matrix"]) == ["hasac (algo.alpha=10)", "hasac (algo.alpha=5)"]
+    # the shipped config (alpha 10 on the matrix game) is plain "hasac"; the variant names its setting
+    assert sorted(rep.curves["tabular:paper-matrix"]) == ["hasac", "hasac (algo.alpha=5)"]
+
+
+def test_labels_name_only_settings_that_differ_from_the_shipped_config(tmp_path):
+    root = tmp_path / "runs"
+    for task in ("simple_spread_v3", "simple_reference_v3"):  # the shipped config on two tasks: one label
+        make_run(root, "mpe", task, "hasac", 0, [10], [1.0], overrides=("train.total_steps=300",))
+    old = make_run(root, "mpe", "simple_spread_v3", "hasac", 1, [10], [1.0], overrides=("algo.gamma=0.9",))
+    cfg = yaml.safe_load((old / "config.yaml").read_text())
+    del cfg["algo"]["precision"]  # a run older than the setting: nothing said about it
+    (old / "config.yaml").write_text(yaml.safe_dump(cfg))
+    for seed, lr in enumerate((0.1, 0.2)):  # no shipped config: the keys in which its runs differ
+        make_run(root, "mpe", "simple_spread_v3", "mystery", seed, [10], [1.0],
+                 overrides=(f"algo.lr={lr}", "algo.width=3", "train.total_steps=5"))
+    runs = R.find_runs(root)[0]
+    labels = {(r.task, r.algo, r.seed): R.label_runs(runs)[r.path] for r in runs}
+    assert labels == {("simple_spread_v3", "hasac", 0): "hasac", ("simple_reference_v3", "hasac", 0): "hasac",
+                      ("simple_spread_v3", "hasac", 1): "hasac (algo.gamma=0.9)",
+                      ("simple_spread_v3", "mystery", 0): "mystery (algo.lr=0.1)",
+                      ("simple_spread_v3", "mystery", 1): "mystery (algo.lr=0.2)"}
+
+
+def test_bands_stay_within_a_win_rate_range(tmp_path):
+    """Seeds at 0, 1 and 1 win rate: a Student-t band would run from -0.8 to 2.1; the percentile band is two
+    values of the exact bootstrap distribution, inside [0, 1]."""
+    root = tmp_path / "runs"
+    for seed, final in enumerate([0.0, 1.0, 1.0]):
+        make_run(root, "smac", "3m", "mappo", seed, [100, 200], [1.0, 20.0 * final], win=[0.5, final])
+    mean, lo, hi = R.build(root, reps=1000).bands["smac:3m"]["mappo"]
+    support = set(np.round(exact_bootstrap_means([0.0, 1.0, 1.0]), 12))
+    assert mean.tolist() == pytest.approx([0.5, 2 / 3], abs=1e-12) and lo[0] == hi[0] == 0.5
+    assert 0.0 <= lo[1] < mean[1] < hi[1] <= 1.0 and {round(lo[1], 12), round(hi[1], 12)} <= support
+
+
+def test_aggregates_cover_the_algorithms_on_every_task_and_list_the_rest(tmp_path):
+    root = tmp_path / "runs"
+    for task, by_algo in FINALS.items():
+        env, name = task.split(":")
+        for algo, finals in by_algo.items():
+            for seed, final in enumerate(finals[:3]):
+                # HASAC with another setting on MPE only: it is still HASAC's one setting there
+                overrides = ("algo.gamma=0.9",) if algo == "hasac" and env == "mpe" else ()
+                make_run(root, env, name, algo, seed, [1000, 2000], [0.0, final], overrides=overrides)
+    for seed in range(3):  # a second MAPPO setting, on one task only: left out
+        make_run(root, "mpe", "simple_spread_v3", "mappo", seed, [1000, 2000], [0.0, -40.0],
+                 overrides=("algo.gamma=0.9",))
+    for task, seeds in (("mpe:simple_spread_v3", 3), ("mamujoco:HalfCheetah-2x3", 2)):  # no runs x tasks matrix
+        for seed in range(seeds):
+            make_run(root, *task.split(":"), "happo", seed, [1000, 2000], [0.0, 1.0 + seed])
+    rep = R.build(root, reps=500)
+    assert sorted(rep.aggregate) == ["hasac", "mappo"] and rep.aggregate_tasks == sorted(FINALS)
+    assert "left out (different numbers of seeds on different tasks): happo" in rep.aggregate_note
+    assert rep.aggregate_members["hasac"] == {"mamujoco:HalfCheetah-2x3": "hasac",
+                                              "mpe:simple_spread_v3": "hasac (algo.gamma=0.9)"}
+    assert "left out (no runs on every task): mappo (algo.gamma=0.9)" in rep.aggregate_note
+    assert "hasac = hasac on mamujoco:HalfCheetah-2x3, hasac (algo.gamma=0.9) on mpe:simple_spread_v3" \
+        in rep.aggregate_note
+
+
+def test_excluded_runs_are_listed_and_left_out(synthetic, tmp_path, capsys):
+    defect = make_run(synthetic / "records", "mpe", "simple_spread_v3", "hasac", 0, [10], [1.0])
+    (synthetic / "records" / "EXCLUDE").write_text("kept as the record of a defect\n")
+    pattern = "mamujoco_HalfCheetah-2x3_mappo_seed3_*"
+    out = tmp_path / "report"
+    assert main(["report", str(synthetic), "--out", str(out), "--reps", "500", "--exclude", pattern]) == 0
+    text = capsys.readouterr().out
+    assert f"skipped {defect}: excluded by {synthetic / 'records' / 'EXCLUDE'}: kept as the record" in text
+    assert f"excluded by --exclude {pattern}" in text
+    summary = json.loads((out / "summary.json").read_text())
+    rows = {(r["task"], r["algorithm"]): r["seeds"] for r in summary["final"]}
+    assert rows[("mamujoco:HalfCheetah-2x3", "mappo")] == [0, 1, 2] and rows[("mpe:simple_spread_v3", "hasac")] == [
+        0, 1, 2, 3]
 
 
 @pytest.mark.parametrize("case, message", [
@@ -182,10 +268,58 @@ def test_report_on_real_tiny_runs(tmp_path):
     for seed in (0, 1):
         deep.train("tabular", "paper-matrix", root / f"seed{seed}", seed=seed, overrides=tiny)
     rep = R.build(root, reps=500)
-    seeds, finals, steps = rep.finals["tabular:paper-matrix"]["hasac"]
+    (label, (seeds, finals, steps)), = rep.finals["tabular:paper-matrix"].items()
+    # the settings that differ from the shipped config (its eval_episodes is 8 too; run lengths are not named)
+    assert label == "hasac (algo.batch_size=32, algo.hidden=[16], train.warmup_steps=160)"
     for seed, final, step in zip(seeds, finals, steps):
         with open(root / f"seed{seed}" / "eval.csv") as fh:
             last = list(csv.DictReader(fh))[-1]
         assert (final, step) == (float(last["eval_return"]), float(last["env_steps"])) and step == 320
     assert R.write(rep, tmp_path / "out")[0].startswith("Figure 3: missing (b) Catch Abreast")
     assert (tmp_path / "out" / "figure3.png").exists()
+
+
+CHROMIUM = "/usr/bin/chromium"  #: Debian's chromium and chromium-driver (scripts/install_simulators.sh)
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync")
+
+
+def test_html_page_renders_in_a_headless_browser(synthetic, tmp_path):
+    """index.html, opened from disk in headless Chromium: it renders, every figure loads from its data URI,
+    and the console shows no error.  Skipped without the browser, except in CI (which installs it)."""
+    missing = [what for what, ok in (("selenium", importlib.util.find_spec("selenium")),
+                                     ("chromium", os.path.exists(CHROMIUM)),
+                                     ("chromedriver", shutil.which("chromedriver"))) if not ok]
+    if missing:
+        reason = f"{', '.join(missing)} not installed (scripts/install_simulators.sh, pip's test extra)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI checks the page in a browser", pytrace=False)
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    out = tmp_path / "report"
+    R.write(R.build(synthetic, reps=500), out)
+    page = (out / "index.html").read_text()
+    assert not re.search(r'(src|href)="(?!data:)', page)  # self-contained: nothing fetched from elsewhere
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    try:
+        driver.get((out / "index.html").as_uri())
+        assert driver.title == f"Report: 16 runs under {synthetic}"
+        assert driver.find_element(By.TAG_NAME, "h1").text == driver.title
+        images = driver.find_elements(By.TAG_NAME, "img")
+        assert sorted(i.get_attribute("alt") for i in images) == ["aggregates", "figure8", "learning curves",
+                                                                  "performance profiles"]
+        for img in images:
+            assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 100
+        cells = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "table td")]
+        assert "MPE of mpe2" in cells and "-21.5" in cells
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        driver.quit()

@@ -46,8 +46,10 @@ def test_medians_spreads_and_no_runs(root, capsys):
     assert m["median"] == 62.5 and m["std"] == pytest.approx(12.5 * np.sqrt(2), abs=1e-12)
     assert h["paper"] == [97.5, 1.2] and data["cells"]["6h_vs_8z"]["qmix"]["paper"] == [7.0, 27.0]
     assert data["cells"]["5m_vs_6m"]["hasac"]["median"] is None
-    assert data["cells"]["3m"]["hasac"] == {"seeds": [0], "win_rates": [100.0], "median": 100.0, "std": 0.0,
-                                           "paper": None}
+    assert data["cells"]["3m"]["hasac"] == {"label": "hasac", "seeds": [0], "win_rates": [100.0], "median": 100.0,
+                                           "std": 0.0, "paper": None}
+    assert data["simulators"] == {"8m_vs_9m": "SMAX (JaxMARL), not StarCraft II",
+                                  "3m": "SMAX (JaxMARL), not StarCraft II"}
     assert "8m_vs_9m" not in data["missing_maps"] and "corridor" in data["missing_maps"]
 
 
@@ -58,8 +60,10 @@ def test_text_lists_every_paper_map_and_the_figure_is_written(root, tmp_path, ca
     text = capsys.readouterr().out
     line = next(x for x in text.splitlines() if x.startswith("| 8m_vs_9m |"))
     cells = [c.strip() for c in line.strip("|").split("|")]
-    assert cells[1] == "93.8 (6.2) [paper 97.5 (1.2)]" and cells[4] == "62.5 (17.7) [paper 87.5 (4.0)]"
-    assert cells[2] == "no runs [paper 83.8 (4.1)]" and cells[-1] == "1e+07"
+    assert cells[1] == "SMAX (JaxMARL), not StarCraft II"   # the simulator of every number in the row
+    assert cells[2] == "93.8 (6.2) [paper 97.5 (1.2)]" and cells[5] == "62.5 (17.7) [paper 87.5 (4.0)]"
+    assert cells[3] == "no runs [paper 83.8 (4.1)]" and cells[-1] == "1e+07"
+    assert "[paper median (std), on StarCraft II]" in text.splitlines()[0]
     assert all(f"| {m} |" in text for m in TABLE1)
     assert (out / "table1.png").stat().st_size > 10_000
     assert json.loads((out / "table1.json").read_text())["cells"]["8m_vs_9m"]["hasac"]["median"] == 93.75
@@ -77,3 +81,35 @@ def test_fop_runs_fill_the_fop_column(tmp_path, capsys):
     assert main(["table1", str(tmp_path / "runs"), "--json"]) == 0
     cell = json.loads(capsys.readouterr().out)["cells"]["3s5z"]["fop"]
     assert cell["win_rates"] == [25.0, 50.0] and cell["median"] == 37.5 and cell["paper"] == [93.0, 0.8]
+
+
+def test_simulators_settings_and_excluded_runs(root, tmp_path, capsys):
+    """StarCraft II runs of a map are a row of their own; a HASAC variant alone on its map fills HASAC's column
+    and names its setting; two settings of one algorithm on a map get a column each; EXCLUDE and --exclude
+    leave runs out."""
+    sc2 = write_run(root, "3m", "mappo", 0, [0.5])
+    cfg = (sc2 / "config.yaml").read_text().replace("env: smac\n", "env: smac-sc2\n")
+    (sc2 / "config.yaml").write_text(cfg)
+    write_run(root, "2s3z", "hasac", 0, [0.25])
+    variant = root / "2s3z_hasac_alpha"
+    create_run_dir(variant, resolve("smac", "2s3z", 0, ["algo.alpha=0.5"], algo="hasac"))
+    csv_append(variant / "eval.csv", {"env_steps": 1000, "eval_return": 1.0, "eval_return_std": 1.0,
+                                      "eval_episodes": 32, "eval_win_rate": 0.75, "eval_success_rate": "",
+                                      "qre_gap": "", "wall_time": 1.0}, list(EVAL_FIELDS))
+    assert main(["table1", str(root), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["simulators"]["3m"] == "SMAX (JaxMARL), not StarCraft II"
+    assert data["simulators"]["3m (smac-sc2)"] == "StarCraft II (SMAC)"
+    assert data["cells"]["3m (smac-sc2)"]["mappo"]["win_rates"] == [50.0]
+    assert data["cells"]["2s3z"]["hasac"]["win_rates"] == [25.0]   # two HASAC settings: a column for each
+    assert data["cells"]["2s3z"]["hasac (algo.alpha=0.5)"]["win_rates"] == [75.0]
+    variant_only = tmp_path / "variant_only"
+    variant_only.mkdir()
+    variant.rename(variant_only / variant.name)
+    assert main(["table1", str(variant_only)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("| 2s3z |"))
+    assert line.split("|")[3].strip() == "75.0 (0.0) (algo.alpha=0.5)"
+    (root / "8m_vs_9m_mappo_1" / "EXCLUDE").write_text("a record of a defect\n")
+    assert main(["table1", str(root), "--json", "--exclude", "8m_vs_9m_hasac_*"]) == 0
+    cells = json.loads(capsys.readouterr().out)["cells"]["8m_vs_9m"]
+    assert cells["hasac"]["seeds"] == [] and cells["mappo"]["seeds"] == [0]

@@ -73,6 +73,7 @@ def most_likely(probs) -> str:
 
 def run(args) -> int:
     from meharl.figures import plt, save_png
+    from meharl.style import legend_below, styles
     if args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
     if any(s < 0 for s in args.seeds):
@@ -92,19 +93,21 @@ def run(args) -> int:
     summary["joint_action_counts"] = {a: {j: sum(v["joint_action"] == j for v in runs.values())
                                           for j in sorted({v["joint_action"] for v in runs.values()})}
                                       for a, runs in summary["runs"].items()}
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6, 4.4), layout="constrained")
     x = np.arange(args.episodes + 1)
-    for algo, color in zip(ALGOS, ("tab:red", "tab:blue", "tab:green")):
+    style = styles(ALGOS)
+    for algo in ALGOS:
         curves = np.array([r["curve"] for r in results[algo].values()])
-        ax.plot(x, curves.mean(0), color=color, label=algo.upper())
-        ax.fill_between(x, curves.min(0), curves.max(0), color=color, alpha=0.2)
+        ax.plot(x, curves.mean(0), label=algo.upper(), **style[algo])
+        ax.fill_between(x, curves.min(0), curves.max(0), color=style[algo]["color"], alpha=0.2, lw=0)
     for level, name in ((20, "(C, C)"), (5, "(A, A)")):
         ax.axhline(level, color="grey", lw=0.8, ls="--")
-        ax.text(args.episodes, level, name, va="bottom", ha="right", fontsize=8, color="grey")
+        ax.annotate(name, (1, level), xycoords=("axes fraction", "data"), xytext=(3, 0), textcoords="offset points",
+                    va="center", ha="left", fontsize=8, color="grey")  # right of the axes, clear of the curves
     ax.set_xlabel("learning episode")
     ax.set_ylabel("expected reward of the joint policy")
     ax.set_title(f"Matrix game (Fig. 3a): mean and range over {len(args.seeds)} seeds")
-    ax.legend(loc="lower right")
+    legend_below(fig, *ax.get_legend_handles_labels())
     out.mkdir(parents=True, exist_ok=True)
     save_png(fig, out / "figure3a.png")
     from tabular._io import atomic_write_text

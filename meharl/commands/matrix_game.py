@@ -134,19 +134,23 @@ def qre_branches(game, pi0, lam_max: float, n_lambda: int, out: Path) -> Path:
 
 def reward_curves(data, alpha, clip, step_size, out: Path) -> Path:
     from meharl.figures import plt, save_png
+    from meharl.style import legend_below, styles
 
     game = data["game"]
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    hasac = {a: "hasac" if a == alpha else f"hasac (alpha={a:g})" for a in data["haspi_histories"]}
+    style = styles(["mappo", "happo", *hasac.values()])  # the colours of every other figure of the project
+    fig, ax = plt.subplots(figsize=(7, 4.8), layout="constrained")
     ppo = f"clip {clip:g}" if clip else "no clipping"
-    for alg, style in (("mappo", "o-"), ("happo", "s--")):
-        ax.plot(data["std"][alg].J_history, style, ms=4, label=f"{alg.upper()} ({ppo}, step {step_size:g})")
+    for alg, marker in (("mappo", "o"), ("happo", "s")):
+        ax.plot(data["std"][alg].J_history, marker=marker, ms=4, label=f"{alg.upper()} ({ppo}, step {step_size:g})",
+                **style[alg])
     for a, hist in sorted(data["haspi_histories"].items()):
-        ax.plot([_expected_reward(game, p) for p in hist], "^-" if a == alpha else ":", ms=4,
-                lw=2.0 if a == alpha else 1.2, label=f"HASAC/HASPI (alpha = {a:g})")
+        ax.plot([_expected_reward(game, p) for p in hist], marker="^" if a == alpha else None, ms=4,
+                lw=2.0 if a == alpha else 1.2, label=f"HASAC/HASPI (alpha = {a:g})", **style[hasac[a]])
     ax.set_xlabel("iteration (one exact expected update)")
     ax.set_ylabel("expected reward E[r(a1, a2)]")
     ax.set_title("Expected reward over iterations from (0.6, 0.2, 0.2)")
-    ax.legend(fontsize=8, loc="lower right")
+    legend_below(fig, *ax.get_legend_handles_labels(), ncol=2)
     ax.grid(alpha=0.3)
     path = out / "expected_reward.png"
     save_png(fig, path)

@@ -1,16 +1,16 @@
-"""``meharl plot RUN_DIR...``: learning curves (mean and spread over seeds) to PNG.
+"""``meharl plot RUN_DIR...``: learning curves (mean over seeds and its confidence band) to PNG.
 
-Runs are grouped by (env, task, algorithm and the settings in which its runs differ) from their saved
-``config.yaml``; each group's curves (one per seed) are put on the environment steps they share and drawn as
-the mean with a band of +- one standard deviation (and the min-max range, lighter).  ``--baseline LABEL=VALUE``
-draws a reference policy's figure (e.g. a random policy's score rate from a benchmark script) as a dashed
-horizontal line beside the curves.
+Runs are grouped by (env, task, algorithm and the settings in which it differs from its shipped config, as
+``meharl report`` labels them) from their saved ``config.yaml``; each group's curves (one per seed) are put on
+the environment steps they share and drawn as the mean with its 95% bootstrap percentile band over seeds
+(:func:`meharl.report.mean_band`, seed 0), in the algorithm's colour and the setting's line style
+(:mod:`meharl.style`).  ``--baseline LABEL=VALUE`` draws a reference policy's figure (e.g. a random policy's
+score rate from a benchmark script) as a dashed grey horizontal line, named in the legend.
 """
 from __future__ import annotations
 
 import argparse
 import csv
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,8 @@ def add_arguments(p):
     p.add_argument("--out", default="learning_curves.png", help="output PNG path")
     p.add_argument("--title", default=None)
     p.add_argument("--baseline", action="append", default=[], type=parse_baseline, metavar="LABEL=VALUE",
-                   help="a reference figure drawn as a dashed horizontal line, e.g. random=0.01 (repeatable)")
+                   help="a reference figure drawn as a dashed grey horizontal line and named in the legend, e.g. "
+                        "random=0.01 (repeatable)")
 
 
 def parse_baseline(text: str) -> tuple[str, float]:
@@ -63,16 +64,11 @@ def read_curve(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array(steps), np.array(values)
 
 
-#: settings of a run's length and logging: runs differing only in these are curves of one setting (a resumed,
-#: longer run beside shorter ones is drawn on the steps they share)
-RUN_LENGTH = {"train.total_steps", "train.eval_interval", "train.checkpoint_interval", "train.log_interval",
-              "train.final_eval"}
-
-
 def group_runs(run_dirs) -> dict:
-    """Label -> run directories: the algorithm (with the config keys that set its runs apart, as ``meharl
-    report`` labels them, ``RUN_LENGTH`` aside) and the task; the directories of one label are its seeds."""
-    from meharl.report import NOT_HYPERPARAMETERS, _read_config, config_labels, task_name
+    """(label, task, simulator) -> run directories: the algorithm with the settings that set it apart
+    (:func:`meharl.report.config_labels`), the task and the simulator that ran it
+    (:func:`meharl.report.simulator`); the directories of one key are its seeds."""
+    from meharl.report import _read_config, config_labels, simulator, task_name
     configs = {}
     for d in map(Path, run_dirs):
         cfg_path = d / "config.yaml"
@@ -80,9 +76,9 @@ def group_runs(run_dirs) -> dict:
             raise FileNotFoundError(f"{cfg_path} does not exist: not a run directory")
         configs[d] = _read_config(cfg_path)
     groups = {}
-    for d, label in config_labels(configs, NOT_HYPERPARAMETERS | RUN_LENGTH).items():
+    for d, label in config_labels(configs).items():
         cfg = configs[d]
-        groups.setdefault(f"{label} {cfg['env']}:{task_name(cfg)}", []).append(d)
+        groups.setdefault((label, f"{cfg['env']}:{task_name(cfg)}", simulator(cfg)), []).append(d)
     return groups
 
 
@@ -98,26 +94,32 @@ def aggregate(curves) -> tuple[np.ndarray, np.ndarray]:
 
 def run(args) -> int:
     from meharl.figures import plt, save_png
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, dirs in group_runs(args.run_dirs).items():
+    from meharl.report import mean_band
+    from meharl.style import REFERENCE_COLOUR, REFERENCE_DASHES, legend_below, step_axis, styles
+    groups = group_runs(args.run_dirs)
+    style = styles(label for label, _, _ in groups)
+    one_task = len({task for _, task, _ in groups}) == 1
+    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    for (label, task, _), dirs in groups.items():
         steps, vals = aggregate([read_curve(d, args.metric) for d in dirs])
-        mean, std = vals.mean(axis=0), vals.std(axis=0)
+        mean, lo, hi = mean_band(vals, reps=2000, seed=0)
         seeds = f"{len(dirs)} seed{'s' if len(dirs) > 1 else ''}"
-        line, = ax.plot(steps, mean, label=textwrap.fill(f"{label} ({seeds})", 90, subsequent_indent="    "))
-        if len(dirs) > 1:
-            ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.25)
-            ax.fill_between(steps, vals.min(axis=0), vals.max(axis=0), color=line.get_color(), alpha=0.1)
-        print(f"{label}: {len(dirs)} run(s), final {args.metric} {mean[-1]:.4g} +- {std[-1]:.3g} "
-              f"at {int(steps[-1])} env steps")
-    for label, value in args.baseline:
-        ax.axhline(value, linestyle="--", linewidth=1, color="0.3")
-        ax.annotate(f"{label} ({value:.4g})", (0, value), xycoords=("axes fraction", "data"),
-                    xytext=(4, 3), textcoords="offset points", fontsize=8, color="0.3")
-    ax.set_xlabel("environment steps")
+        ax.plot(steps, mean, lw=1.6, label=f"{label} ({seeds})" if one_task else f"{label} {task} ({seeds})",
+                **style[label])
+        ax.fill_between(steps, lo, hi, color=style[label]["color"], alpha=0.2, lw=0)
+        print(f"{label} {task}: {len(dirs)} run(s), final {args.metric} {mean[-1]:.4g} "
+              f"[{lo[-1]:.4g}, {hi[-1]:.4g}] at {int(steps[-1])} env steps")
+    for k, (label, value) in enumerate(args.baseline):  # in the legend, so that close values cannot collide
+        ax.axhline(value, linewidth=1.2, color=REFERENCE_COLOUR, linestyle=REFERENCE_DASHES[k % len(REFERENCE_DASHES)],
+                   label=f"{label}: {value:.4g}")
+    step_axis(ax)
     ax.set_ylabel(args.metric.replace("_", " "))
-    ax.set_title(args.title or f"{args.metric.replace('_', ' ')}: mean, +-1 std and range over seeds")
+    tasks = ", ".join(sorted({task for _, task, _ in groups}))
+    sims = ", ".join(sorted({sim for _, _, sim in groups}))
+    spread = "mean over seeds, 95% bootstrap band" if any(len(d) > 1 for d in groups.values()) else "one seed"
+    ax.set_title(f"{args.title or tasks}\n{sims}; {spread}", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)  # below: labels run long
+    legend_below(fig, *ax.get_legend_handles_labels(), ncol=2)
     save_png(fig, args.out)
     print(f"wrote {args.out}")
     return 0
