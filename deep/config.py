@@ -276,7 +276,10 @@ GAME_FILE_SUFFIXES = (".json", ".nfg")
 
 
 def task_key(env: str, task: str) -> str:
-    """The name of ``task``'s config files: the task itself, or ``game`` for a tabular game file."""
+    """The name of ``task``'s config files: the task itself, ``game`` for a tabular game file, or
+    ``parallel_env`` for any PettingZoo environment (its task is an import path)."""
+    if env == "pettingzoo":
+        return "parallel_env"
     return "game" if env == "tabular" and task.endswith(GAME_FILE_SUFFIXES) else task
 
 

@@ -101,9 +101,10 @@ class LoopedEnv(BatchedMultiAgentEnv):
         for k, seed in zip(ks, seeds):
             self._reset_copy(int(k), seed)
 
-    def _step_batch(self, actions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Advance every copy by one step; return (shared reward, terminated) per copy.  By default one
-        ``_step_copy`` per copy; adapters that vectorise across copies override this instead."""
+    def _step_batch(self, actions: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        """Advance every copy by one step; return (shared reward, terminated) per copy, and optionally a third
+        array: the copies whose simulator truncated the episode itself (besides ``episode_limit``).  By default
+        one ``_step_copy`` per copy; adapters that vectorise across copies override this instead."""
         reward = np.zeros(self.num_envs, np.float64)
         terminated = np.zeros(self.num_envs, bool)
         for k in range(self.num_envs):
@@ -146,10 +147,10 @@ class LoopedEnv(BatchedMultiAgentEnv):
         if not self._started:
             raise ValueError("call reset() (or set_state()) before the first step()")
         acts = check_actions(actions, self.spec.action_spaces, self.num_envs)
-        reward, terminated = self._step_batch(acts)
+        reward, terminated, *own = self._step_batch(acts)
         self._t += 1
         self._return += reward
-        truncated = ~terminated & (self._t >= self.spec.episode_limit)
+        truncated = ~terminated & ((self._t >= self.spec.episode_limit) | (own[0] if own else False))
         done = terminated | truncated
         final = self._view()
         info = {"episode_return": np.where(done, self._return, np.nan),
