@@ -389,3 +389,37 @@ def test_the_documented_example_trains_as_the_page_says(tmp_path, monkeypatch, c
     assert env.spec.episode_limit == 20 and env.spec.state_dim == 2 and env.spec.obs_dims == (2, 2)
     r = env.reset()
     assert all(not m[0, 1] or not m[0, 2] or r.obs[i][0, 0] not in (0.0, 1.0) for i, m in enumerate(r.avail))
+
+
+def test_a_resume_ends_the_cut_episodes_in_the_replay_and_drops_staged_ones(tmp_path):
+    """A checkpoint holds no PettingZoo state: on resume the off-policy replay's last step of every copy is
+    ended as truncated, bootstrapping from the observation the checkpoint saved; the episode loop forgets
+    the episodes it was staging and its recurrent memory; both then go on from freshly reset episodes."""
+    pytest.importorskip("mpe2")
+    task, extra = KIND_TASKS["discrete"]
+    cfg = resolve("pettingzoo", task, 0, [*_tiny("hasac"), *extra, "train.total_steps=8"], algo="hasac")
+    tr = start(cfg, tmp_path / "off")
+    tr.run()
+    tr.close()
+    assert not tr.buffer.done[tr.buffer.ptr - 1].any()  # 4 vector steps into 5-step episodes
+    again = resume(tmp_path / "off", total_steps=20)
+    b, p = again.buffer, tr.buffer.ptr - 1
+    assert b.done[p].all() and not b.term[p].any()
+    np.testing.assert_array_equal(b.final_state[p], tr.obs.state)
+    for i in range(3):
+        np.testing.assert_array_equal(b.final_obs[i][p], tr.obs.obs[i])
+        np.testing.assert_array_equal(b.final_avail[i][p], tr.obs.avail[i])
+    np.testing.assert_array_equal(again.obs.obs[0][:, 1], 0.0)  # a new episode: its step counter is 0
+    again.run()
+    again.close()
+
+    cfg = resolve("pettingzoo", task, 0, [*_tiny("qmix"), *extra, "train.total_steps=6"], algo="qmix")
+    tr = start(cfg, tmp_path / "episodic")
+    tr.run()
+    tr.close()
+    assert (tr.buffer.t == 3).all() and tr.buffer.size == 0
+    again = resume(tmp_path / "episodic", total_steps=30)
+    assert (again.buffer.t == 0).all() and not again.buffer.stage["filled"].any()
+    again.run()
+    again.close()
+    assert again.buffer.size > 0 and again.buffer.store["filled"][:again.buffer.size, 0].all()

@@ -80,6 +80,19 @@ class ReplayBuffer:
         self.ptr = (p + 1) % self.T
         self.size = min(self.size + 1, self.T)
 
+    def truncate_last(self, final_state, final_obs, final_avail) -> None:
+        """End every copy's episode at the last stored step, as a time limit would, with the observation it
+        led to (the environments' episodes were cut there and restarted)."""
+        if self.size == 0:
+            return
+        p = (self.ptr - 1) % self.T
+        self.done[p] = True
+        self.final_state[p] = final_state
+        for i in range(self.n_agents):
+            self.final_obs[i][p] = final_obs[i]
+            if self.avail[i] is not None:
+                self.final_avail[i][p] = final_avail[i]
+
     def can_sample(self, n_step: int) -> bool:
         return self.size > n_step
 
