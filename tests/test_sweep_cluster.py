@@ -10,6 +10,7 @@ the machine, such as a concurrent test's); a temporary directory holds Ray's ses
 import csv
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -86,13 +87,15 @@ def test_a_sweep_survives_a_node_killed_mid_run(tmp_path):
     tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]), **FAST_FAILURE)
+    # every node and the driver: this checkout first on the path, and one authentication token of this test
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+               RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), **FAST_FAILURE)
     nodes = []
     try:
         nodes.append(_ray_start(["--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "1",
                                  "--resources", json.dumps({"head": 1}), "--include-dashboard", "false",
                                  "--temp-dir", tmp], env, tmp))
-        deadline = time.time() + 120
+        deadline = time.time() + 60
         while _alive_nodes(address, env) < 1:
             assert nodes[0].poll() is None and time.time() < deadline, "the head node did not start"
             time.sleep(1)
