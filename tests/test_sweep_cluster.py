@@ -1,8 +1,8 @@
 """``meharl sweep --address`` on a Ray cluster of two nodes started on this machine (``ray start --head``, then
 ``ray start --address`` with resources of its own): the runs spread over both nodes; the second node is killed
 (SIGKILL to all its processes) while one of its runs is part-way; the sweep fails that run, finishes the
-others on the head, and the same sweep re-run completes it from its checkpoint: every run ends with the logs of
-an uninterrupted run, none lost, none run twice.
+others on the head, and the same sweep re-run completes it from its checkpoint: every run logs each step once,
+none is lost, and the killed run ends with the logs of an uninterrupted run.
 
 Each node is a ``ray start --block`` in a session of its own, so a node is killed, and the cluster torn down,
 by signalling exactly its session's processes (``ray stop --force`` would also end any other Ray instance on
@@ -142,12 +142,15 @@ def test_a_sweep_survives_a_node_killed_mid_run(tmp_path):
             _kill_session(node)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    # nothing lost, nothing twice: each run is the uninterrupted run, executed here without Ray
+    # nothing lost, nothing twice: every run logged each step once, and the killed one is the uninterrupted run
     assert sorted(p.name for p in root.iterdir() if (p / "config.yaml").exists()) == sorted(r.name for r in runs)
     assert json.loads((root / "sweep_status.json").read_text()) == {r.name: "done" for r in runs}
+    for r in runs:  # one row per logging (every 100 steps) and evaluation (every 400) interval, in order
+        for name, rows in (("progress.csv", 12), ("eval.csv", 3)):
+            steps = [int(row["env_steps"]) for row in _read_csv(root / r.name / name)]
+            assert len(steps) == rows and steps == sorted(set(steps)) and steps[-1] == 1200, (r.name, name, steps)
     ref = tmp_path / "reference"
     (ref / "logs").mkdir(parents=True)
-    for r in runs:
-        execute(r.cfg, str(ref / r.name), str(ref / "logs" / f"{r.name}.log"))
-        for name in ("progress.csv", "eval.csv"):
-            assert _read_csv(root / r.name / name) == _read_csv(ref / r.name / name), f"{r.name}/{name}"
+    execute(victim.cfg, str(ref / victim.name), str(ref / "logs" / f"{victim.name}.log"))
+    for name in ("progress.csv", "eval.csv"):
+        assert _read_csv(root / victim.name / name) == _read_csv(ref / victim.name / name), name
