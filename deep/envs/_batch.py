@@ -3,8 +3,9 @@
 Copies live in this process (no subprocesses: on a 2-core machine worker processes spinning against
 torch's OpenMP threads make training many times slower).  This module owns everything the adapters have
 in common: action checking, the time limit (truncation), auto-reset with ``final_*`` rows, per-episode
-return/length bookkeeping and exact save/restore of the whole batch (``get_state`` / ``set_state``).
-An adapter supplies only how to reset, step, snapshot and restore one copy.
+return/length bookkeeping and exact save/restore of the whole batch (``get_state`` / ``set_state``, or
+:class:`UnsavableEnv` for simulators that cannot be saved).  An adapter supplies only how to reset, step,
+snapshot and restore one copy.
 """
 from __future__ import annotations
 
@@ -181,3 +182,23 @@ class LoopedEnv(BatchedMultiAgentEnv):
         self._state = np.array(state["state"], np.float32)
         self._seed, self._started = None, True
         return self._view()
+
+
+class UnsavableEnv(LoopedEnv):
+    """A :class:`LoopedEnv` whose simulator cannot be saved mid-episode: :meth:`get_state` returns None, so a
+    resumed training run restarts its episodes (``deep.run.rundir.Run.episodes_cut``).  ``cannot_save`` is the
+    refusal of any attempt to restore one."""
+
+    cannot_save: str
+
+    def get_state(self) -> None:
+        return None
+
+    def set_state(self, state):
+        raise ValueError(self.cannot_save)
+
+    def _get_copy(self, k: int):
+        raise ValueError(self.cannot_save)
+
+    def _set_copy(self, k: int, snapshot) -> None:
+        raise ValueError(self.cannot_save)

@@ -32,7 +32,7 @@ Conventions (how an arbitrary ParallelEnv becomes the batch interface of :mod:`d
   ``k`` draws every episode's ``reset(seed=...)`` from its own stream, ``copy_seeds(seed, num_envs)[k]``:
   the same run seed gives the same episodes wherever the environment honours its reset seed.
 - **resume**: a PettingZoo environment offers no way to save itself mid-episode as plain values, so
-  :meth:`PettingZooEnv.get_state` returns None: a resumed training run restores the networks, optimisers,
+  :meth:`PettingZooEnv.get_state` returns None (:class:`deep.envs._batch.UnsavableEnv`): a resumed training run restores the networks, optimisers,
   replay buffer, random streams and counters exactly, but restarts every copy's episode (on a seed stream of
   its own, :meth:`deep.run.rundir.Run.load_state_dict`).  The episodes in progress at the checkpoint are cut
   there (:meth:`deep.run.rundir.Run.episodes_cut`: the replay buffer ends them as truncated, bootstrapping
@@ -51,7 +51,7 @@ from typing import Any, Callable
 import numpy as np
 from gymnasium.spaces import Box, Dict, Discrete, MultiDiscrete
 
-from ._batch import LoopedEnv, check_int
+from ._batch import UnsavableEnv, check_int
 from ._workers import CopyPool
 from .base import EnvSpec
 
@@ -287,8 +287,10 @@ def make(task: str, num_envs: int, seed: int | None = None, **options) -> "Petti
     return PettingZooEnv(task, num_envs=num_envs, seed=seed, **options)
 
 
-class PettingZooEnv(LoopedEnv):
+class PettingZooEnv(UnsavableEnv):
     """``num_envs`` copies of the ParallelEnv ``factory(**factory_options)`` named by ``task`` (module docstring)."""
+
+    cannot_save = "env pettingzoo cannot save or restore an environment mid-episode"
 
     def __init__(self, task: str, num_envs: int = 1, seed: int | None = None, *, episode_limit: int | None = None,
                  workers: int = 0, team_reward: str = "sum", global_state: str = "env", **factory_options):
@@ -349,20 +351,6 @@ class PettingZooEnv(LoopedEnv):
         for k, (obs, masks, state, reward[k], terminated[k], truncated[k]) in results.items():
             self._write(k, obs, masks, state)
         return reward, terminated, truncated
-
-    def get_state(self) -> None:
-        """None: a ParallelEnv cannot be saved mid-episode as plain values, so a resumed training run starts
-        new episodes (module docstring)."""
-        return None
-
-    def set_state(self, state):
-        raise ValueError("env pettingzoo cannot restore an environment mid-episode")
-
-    def _get_copy(self, k: int):
-        raise ValueError("env pettingzoo cannot save an environment mid-episode")
-
-    def _set_copy(self, k: int, snapshot) -> None:
-        raise ValueError("env pettingzoo cannot restore an environment mid-episode")
 
     def close(self) -> None:
         self._pool.close()
