@@ -30,13 +30,14 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "own_environment.md"
 # ---------------------------------------------------------------- small environments of the test
 class Squad(ParallelEnv):
     """Three agents on a line of cells: ``kind`` picks their actions (MultiDiscrete with start 1 / a Box of
-    shape (2, 1) / Discrete with a mask in ``info``).  Agent ``i`` leaves (terminated) at step ``3 + i``
-    unless ``leave=False``; everyone is truncated at ``max_cycles``; ``join=True`` brings a left agent back."""
+    shape (2, 1) / Discrete with a mask in ``info``, or ``mask`` there for any kind).  Agent ``i`` leaves
+    (terminated) at step ``3 + i`` unless ``leave=False``; everyone is truncated at ``max_cycles``;
+    ``join=True`` brings a left agent back."""
 
     metadata = {"name": "squad_v0"}
 
-    def __init__(self, kind="multidiscrete", max_cycles=6, leave=True, join=False, with_state=True):
-        self.kind, self.max_cycles, self.leave, self.join = kind, max_cycles, leave, join
+    def __init__(self, kind="multidiscrete", max_cycles=6, leave=True, join=False, with_state=True, mask=None):
+        self.kind, self.max_cycles, self.leave, self.join, self.mask = kind, max_cycles, leave, join, mask
         self.possible_agents = ["a0", "a1", "a2"]
         if with_state:
             self.state_space = Box(-np.inf, np.inf, (2,), np.float32)
@@ -60,6 +61,8 @@ class Squad(ParallelEnv):
         return np.array([[i, self.t], [self.rng.random(), 1.0]], np.float32)
 
     def _info(self, a):
+        if self.mask is not None:
+            return {"action_mask": np.array(self.mask)}
         if self.kind != "discrete":
             return {}
         return {"action_mask": np.array([1, 0, 1, self.t % 2], np.int8)}
@@ -244,6 +247,11 @@ def test_multidiscrete_and_shaped_box_actions_reach_the_environment_in_its_own_s
     assert md.spec.action_spaces == (MultiDiscrete([3, 2]),) * 3
     r = md.reset()
     np.testing.assert_array_equal(r.avail[0], [[True] * 5])
+    masked = make_env("pettingzoo", f"{HERE}:squad", 1, seed=0, kind="multidiscrete", mask=[0, 1, 1, 1, 0])
+    np.testing.assert_array_equal(masked.reset().avail[2], [[False, True, True, True, False]])  # from info
+    for _ in range(3):
+        s = masked.step([np.array([[1, 0]])] * 3)
+    np.testing.assert_array_equal(s.avail[0], [[True, False, False, True, False]])  # dead: 0 of each component
     md.step([np.array([[2, 1]])] * 3)
     copy = md._pool._objects[0]
     np.testing.assert_array_equal(copy.env.last["a1"], [3, 2])  # start 1 added back
@@ -286,6 +294,9 @@ def test_same_seed_same_episodes_and_workers_change_nothing():
     (f"{HERE}:text_obs", {}, "observation space Discrete(3) is not a Box"),
     (f"{HERE}:unbounded", {}, "infinite bounds"),
     (f"{HERE}:squad", {"team_reward": "max"}, "unknown team_reward 'max'"),
+    (f"{HERE}:squad", {"kind": "discrete", "mask": [1, 1]}, "agent a0's action mask has 2 entries, its action "
+                                                           "space Discrete(4, start=2) needs 4"),
+    (f"{HERE}:squad", {"mask": [1, 0, 0, 0, 0]}, "agent a0's action mask allows no action (of a component)"),
 ])
 def test_what_cannot_be_trained_is_refused_in_one_line(tmp_path, capsys, task, options, message):
     pytest.importorskip("mpe2")

@@ -114,11 +114,16 @@ class AgentIO:
         return int(np.prod(self.obs_shape, dtype=np.int64))
 
     @property
-    def mask_size(self) -> int:
-        """Entries of the availability mask (0: a Box agent has none)."""
+    def components(self) -> list[int]:
+        """The sizes of the discrete components of an action (none for a Box agent)."""
         if isinstance(self.space, Discrete):
-            return int(self.space.n)
-        return int(np.sum(self.space.nvec)) if isinstance(self.space, MultiDiscrete) else 0
+            return [int(self.space.n)]
+        return [int(k) for k in self.space.nvec] if isinstance(self.space, MultiDiscrete) else []
+
+    @property
+    def mask_size(self) -> int:
+        """Entries of the availability mask: the components' masks concatenated (0: a Box agent has none)."""
+        return sum(self.components)
 
     @classmethod
     def of(cls, agent, obs_space, act_space) -> "AgentIO":
@@ -158,9 +163,8 @@ class AgentIO:
         """A dead agent's availability: action 0 only (of each component); None for a Box agent."""
         if not self.mask_size:
             return None
-        sizes = [self.space.n] if isinstance(self.space, Discrete) else list(self.space.nvec)
         mask = np.zeros(self.mask_size, bool)
-        mask[np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)] = True
+        mask[np.cumsum([0, *self.components[:-1]])] = True
         return mask
 
 
@@ -268,8 +272,7 @@ class ParallelCopy:
         if mask.size != io.mask_size:
             raise ValueError(f"env pettingzoo: agent {agent}'s action mask has {mask.size} entries, its action "
                              f"space {io.env_space} needs {io.mask_size}")
-        sizes = [io.space.n] if isinstance(io.space, Discrete) else list(io.space.nvec)
-        if not all(block.any() for block in np.split(mask, np.cumsum(sizes)[:-1])):
+        if not all(block.any() for block in np.split(mask, np.cumsum(io.components[:-1]))):
             raise ValueError(f"env pettingzoo: agent {agent}'s action mask allows no action (of a component)")
         return mask
 
