@@ -400,10 +400,29 @@ def test_the_documented_example_trains_as_the_page_says(tmp_path, monkeypatch, c
     out = capsys.readouterr().out
     assert "runs/corridor: 80 env steps, evaluation return" in out
     assert main(["resume", "runs/corridor", "--total-steps", "120"]) == 0
-    env = make_env("pettingzoo", "corridor:corridor", 1, seed=0, length=7)
+    env = make_env("pettingzoo", "corridor:corridor", 2, seed=0, length=7, workers=2)  # found by the workers too
     assert env.spec.episode_limit == 20 and env.spec.state_dim == 2 and env.spec.obs_dims == (2, 2)
     r = env.reset()
-    assert all(not m[0, 1] or not m[0, 2] or r.obs[i][0, 0] not in (0.0, 1.0) for i, m in enumerate(r.avail))
+    for i in range(2):  # the walls are masked: the observation's action_mask
+        np.testing.assert_array_equal(r.avail[i][:, 1], r.obs[i][:, 0] > 0)
+        np.testing.assert_array_equal(r.avail[i][:, 2], r.obs[i][:, 0] < 1)
+    env.close()
+
+
+def test_a_sweep_plans_pettingzoo_tasks_and_refuses_unsupported_pairs(tmp_path):
+    """``ENV:TASK`` splits at the first colon, so ``pettingzoo:module:factory`` names a task; the pairs are
+    checked on the environment before anything starts."""
+    pytest.importorskip("mpe2")
+    from meharl.sweep import make_sweep, plan
+    task = "pettingzoo:mpe2.simple_spread_v3:parallel_env"
+    (run,) = plan(make_sweep(algos="hasac", tasks=task, seeds="0", root=tmp_path / "root",
+                             overrides=["env_options.max_cycles=10"]))
+    assert (run.env, run.task) == ("pettingzoo", "mpe2.simple_spread_v3:parallel_env")
+    assert run.cfg["num_envs"] == 8 and run.cfg["env_options"] == {"max_cycles": 10}  # tasks/pettingzoo/parallel_env.yaml
+    with pytest.raises(ValueError, match="algorithm qmix does not support box actions"):
+        plan(make_sweep(algos="qmix", tasks=task, seeds="0", root=tmp_path / "root",
+                        overrides=["env_options.continuous_actions=true"]))
+    assert not (tmp_path / "root").exists()
 
 
 def test_a_resume_ends_the_cut_episodes_in_the_replay_and_drops_staged_ones(tmp_path):
