@@ -65,7 +65,10 @@ def _read_csv(path: Path) -> list[dict]:
 
 
 def _ray_start(args, env, tmp) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--disable-usage-stats", *args]
+    """A node (``ray start --block``) in a session of its own; its fixed-default ports taken free, so that it
+    can run beside the other node and any other Ray instance on the machine."""
+    cmd = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--disable-usage-stats",
+           "--dashboard-agent-listen-port", str(_free_port()), *args]
     return subprocess.Popen(cmd, env=env, start_new_session=True, cwd=tmp,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -94,6 +97,7 @@ def test_a_sweep_survives_a_node_killed_mid_run(tmp_path):
     try:
         nodes.append(_ray_start(["--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "1",
                                  "--resources", json.dumps({"head": 1}), "--include-dashboard", "false",
+                                 "--ray-client-server-port", str(_free_port()),
                                  "--temp-dir", tmp], env, tmp))
         deadline = time.time() + 60
         while _alive_nodes(address, env) < 1:
