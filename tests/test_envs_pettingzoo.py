@@ -464,3 +464,18 @@ def test_a_resume_ends_the_cut_episodes_in_the_replay_and_drops_staged_ones(tmp_
     again.run()
     again.close()
     assert again.buffer.size > 0 and again.buffer.store["filled"][:again.buffer.size, 0].all()
+
+
+def test_cutting_the_replay_keeps_the_episodes_that_ended_at_its_last_step():
+    from deep.storage.replay import ReplayBuffer
+    b = ReplayBuffer(8, 2, 1, (1,), [()], [np.int64], [2])
+    one, two = np.ones((2, 1), np.float32), 2 * np.ones((2, 1), np.float32)
+    mask = np.array([[True, False]] * 2)
+    b.add(one, [one], [mask], [np.zeros(2, np.int64)], np.zeros((2, 1)), np.zeros(2), np.array([True, False]),
+          np.zeros(2, bool), one, [one], [mask])  # copy 0 terminated (final observation 1), copy 1 goes on
+    b.truncate_last(two, [two], [~mask])
+    np.testing.assert_array_equal(b.done[0], [True, True])
+    np.testing.assert_array_equal(b.term[0], [True, False])
+    np.testing.assert_array_equal(b.final_obs[0][0], [[1.0], [2.0]])
+    np.testing.assert_array_equal(b.final_state[0], [[1.0], [2.0]])
+    np.testing.assert_array_equal(b.final_avail[0][0], [[True, False], [False, True]])
