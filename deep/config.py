@@ -286,7 +286,10 @@ def is_game_file(task: str) -> bool:
 
 
 def task_key(env: str, task: str) -> str:
-    """The name of ``task``'s config files: the task itself, or ``game`` for a tabular game file."""
+    """The name of ``task``'s config files: the task itself, ``game`` for a tabular game file, or
+    ``parallel_env`` for any PettingZoo environment (its task is an import path)."""
+    if env == "pettingzoo":
+        return "parallel_env"
     return "game" if env == "tabular" and is_game_file(task) else task
 
 

@@ -345,7 +345,7 @@ def run_sweep(sweep: Sweep, address: str | None = None, num_cpus: int | None = N
     """Plan, then run every unfinished run as a Ray task; returns 0 if every run succeeded, 1 otherwise."""
     from tabular._io import atomic_write_text
     runs = plan(sweep)
-    root = sweep.root
+    root = sweep.root.absolute()   # the runs may execute on other nodes, in other directories
     root.mkdir(parents=True, exist_ok=True)
     (root / "logs").mkdir(exist_ok=True)
     atomic_write_text(root / SPEC, yaml.safe_dump(

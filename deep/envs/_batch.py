@@ -3,8 +3,9 @@
 Copies live in this process (no subprocesses: on a 2-core machine worker processes spinning against
 torch's OpenMP threads make training many times slower).  This module owns everything the adapters have
 in common: action checking, the time limit (truncation), auto-reset with ``final_*`` rows, per-episode
-return/length bookkeeping and exact save/restore of the whole batch (``get_state`` / ``set_state``).
-An adapter supplies only how to reset, step, snapshot and restore one copy.
+return/length bookkeeping and exact save/restore of the whole batch (``get_state`` / ``set_state``, or
+:class:`UnsavableEnv` for simulators that cannot be saved).  An adapter supplies only how to reset, step,
+snapshot and restore one copy.
 """
 from __future__ import annotations
 
@@ -101,9 +102,10 @@ class LoopedEnv(BatchedMultiAgentEnv):
         for k, seed in zip(ks, seeds):
             self._reset_copy(int(k), seed)
 
-    def _step_batch(self, actions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Advance every copy by one step; return (shared reward, terminated) per copy.  By default one
-        ``_step_copy`` per copy; adapters that vectorise across copies override this instead."""
+    def _step_batch(self, actions: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        """Advance every copy by one step; return (shared reward, terminated) per copy, and optionally a third
+        array: the copies whose simulator truncated the episode itself (besides ``episode_limit``).  By default
+        one ``_step_copy`` per copy; adapters that vectorise across copies override this instead."""
         reward = np.zeros(self.num_envs, np.float64)
         terminated = np.zeros(self.num_envs, bool)
         for k in range(self.num_envs):
@@ -146,10 +148,10 @@ class LoopedEnv(BatchedMultiAgentEnv):
         if not self._started:
             raise ValueError("call reset() (or set_state()) before the first step()")
         acts = check_actions(actions, self.spec.action_spaces, self.num_envs)
-        reward, terminated = self._step_batch(acts)
+        reward, terminated, *own = self._step_batch(acts)
         self._t += 1
         self._return += reward
-        truncated = ~terminated & (self._t >= self.spec.episode_limit)
+        truncated = ~terminated & ((self._t >= self.spec.episode_limit) | (own[0] if own else False))
         done = terminated | truncated
         final = self._view()
         info = {"episode_return": np.where(done, self._return, np.nan),
@@ -180,3 +182,23 @@ class LoopedEnv(BatchedMultiAgentEnv):
         self._state = np.array(state["state"], np.float32)
         self._seed, self._started = None, True
         return self._view()
+
+
+class UnsavableEnv(LoopedEnv):
+    """A :class:`LoopedEnv` whose simulator cannot be saved mid-episode: :meth:`get_state` returns None, so a
+    resumed training run restarts its episodes (``deep.run.rundir.Run.episodes_cut``).  ``cannot_save`` is the
+    refusal of any attempt to restore one."""
+
+    cannot_save: str
+
+    def get_state(self) -> None:
+        return None
+
+    def set_state(self, state):
+        raise ValueError(self.cannot_save)
+
+    def _get_copy(self, k: int):
+        raise ValueError(self.cannot_save)
+
+    def _set_copy(self, k: int, snapshot) -> None:
+        raise ValueError(self.cannot_save)

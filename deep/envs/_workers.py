@@ -10,7 +10,8 @@ Shutdown: :meth:`CopyPool.close` (also run when the pool is garbage-collected or
 each worker to finish, then terminates any that do not.  Workers ignore SIGINT, so Ctrl-C interrupts only
 the parent, whose interrupted call closes the pool before re-raising; an exception in a worker comes back
 as a ``RuntimeError`` carrying the worker's traceback, after the pool is closed; a worker whose parent dies
-sees its pipe close and exits.  No worker outlives the pool.
+sees its pipe close and exits.  No worker outlives the pool.  A ``ValueError`` in a worker (a refusal, e.g. of
+a bad argument) comes back as a ``ValueError`` with the same message, the pool closed.
 """
 from __future__ import annotations
 
@@ -26,9 +27,14 @@ import numpy as np
 _JOIN_TIMEOUT = 10.0
 
 
+def _failure(exc: Exception) -> tuple[str, str]:
+    """A worker's answer for ``exc``: a ValueError (a refusal) by its message, anything else with its traceback."""
+    return ("refused", str(exc)) if isinstance(exc, ValueError) else ("error", traceback.format_exc())
+
+
 def _serve(conn, factory: Callable[[int], Any], keys: list[int]) -> None:
     """A worker's loop: build the objects of ``keys``, then answer ``(method, [(k, args), ...])`` messages
-    with ``("ok", [results])`` or ``("error", traceback)`` until ``None`` or the pipe closes."""
+    with ``("ok", [results])`` or :func:`_failure`'s answer until ``None`` or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's: it closes the pool
     objects = {}
     try:
@@ -44,11 +50,11 @@ def _serve(conn, factory: Callable[[int], Any], keys: list[int]) -> None:
             method, calls = message
             try:
                 conn.send(("ok", [getattr(objects[k], method)(*args) for k, args in calls]))
-            except Exception:
-                conn.send(("error", traceback.format_exc()))
-    except Exception:
+            except Exception as exc:
+                conn.send(_failure(exc))
+    except Exception as exc:
         try:
-            conn.send(("error", traceback.format_exc()))
+            conn.send(_failure(exc))
         except OSError:
             pass
     finally:
@@ -149,6 +155,8 @@ class CopyPool:
             p = self._processes[w]
             p.join(1.0)
             raise RuntimeError(f"worker process {w} (pid {p.pid}) died, exit code {p.exitcode}") from None
+        if status == "refused":
+            raise ValueError(payload)
         if status == "error":
             raise RuntimeError(f"worker process {w} failed:\n{payload}")
         return payload

@@ -14,7 +14,8 @@ from .base import BatchedMultiAgentEnv
 
 #: family name -> module of this package that builds it
 FAMILIES = {"tabular": "tabular_env", "mpe": "mpe", "mamujoco": "mamujoco", "smac": "smac",
-            "smac-sc2": "smac_sc2", "aircombat": "aircombat", "bimanual": "bimanual", "football": "football"}
+            "smac-sc2": "smac_sc2", "aircombat": "aircombat", "bimanual": "bimanual", "football": "football",
+            "pettingzoo": "pettingzoo"}
 ENVS = tuple(FAMILIES)
 
 
@@ -60,6 +61,10 @@ def make_env(env: str, task: str, num_envs: int, seed: int | None = None, **opti
     - smac-sc2 (StarCraft II through SMAC): ``obs_agent_id``, ``obs_last_action``, ``state_last_action``,
       ``difficulty``;
     - football: ``n_agents`` (controlled players; the task's default as in the reference code), ``workers``
-      (processes stepping the copies; 0: in this process).
+      (processes stepping the copies; 0: in this process);
+    - pettingzoo (task ``module:factory`` returning a PettingZoo ParallelEnv): ``episode_limit`` (default: the
+      environment's ``max_cycles``), ``workers``, ``team_reward`` ("sum" or "mean"),
+      ``global_state`` ("env" or "observations"); every other option is a keyword argument of the factory
+      (e.g. ``max_cycles``).
     """
     return family_module(env).make(str(task), num_envs, seed, **options)

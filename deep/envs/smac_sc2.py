@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 from gymnasium.spaces import Discrete
 
-from ._batch import LoopedEnv, check_int
+from ._batch import UnsavableEnv, check_int
 from .base import EnvSpec, Step
 from .smac import SmacFeatures, check_available
 
@@ -67,8 +67,11 @@ def make(task: str, num_envs: int, seed: int | None = None, **options) -> "StarC
     return StarCraft2Batch(task, num_envs=num_envs, seed=seed, **options)
 
 
-class StarCraft2Batch(LoopedEnv):
-    """``num_envs`` StarCraft II games of the SMAC map ``task``."""
+class StarCraft2Batch(UnsavableEnv):
+    """``num_envs`` StarCraft II games of the SMAC map ``task``.  A game cannot be saved mid-episode (nor does
+    it replay exactly), so a resumed training run starts new episodes."""
+
+    cannot_save = "env smac-sc2 cannot restore a game mid-episode, nor save one (env smac can)"
 
     def __init__(self, task: str, num_envs: int = 1, seed: int | None = None, *, obs_agent_id: bool = True,
                  obs_last_action: bool = True, state_last_action: bool = True, difficulty: str = "7"):
@@ -119,20 +122,6 @@ class StarCraft2Batch(LoopedEnv):
         s = super().step(actions)
         s.info["won"] = self._won & s.done
         return s
-
-    def get_state(self) -> None:
-        """None: a StarCraft II game cannot be saved mid-episode (and does not replay exactly), so a resumed
-        training run starts new episodes."""
-        return None
-
-    def set_state(self, state):
-        raise ValueError("env smac-sc2 cannot restore a game mid-episode (env smac can)")
-
-    def _get_copy(self, k: int):
-        raise ValueError("env smac-sc2 cannot save a game mid-episode")
-
-    def _set_copy(self, k: int, snapshot) -> None:
-        raise ValueError("env smac-sc2 cannot restore a game mid-episode")
 
     def close(self) -> None:
         for e in self._envs:

@@ -70,5 +70,9 @@ class EpisodicRun(Run):
         self.memory = sd["memory"].to(self.algo.device)
         self.pending = int(sd["pending"])
 
+    def episodes_cut(self, last) -> None:
+        self.buffer.drop_staged()
+        self.memory = self.algo.initial_memory(self.env.num_envs)
+
 
 LOOP = EpisodicRun

@@ -64,5 +64,8 @@ class OffPolicyRun(Run):
     def load_loop_state(self, sd: dict) -> None:
         self.buffer.load_state_dict(sd["buffer"])
 
+    def episodes_cut(self, last) -> None:
+        self.buffer.truncate_last(last.state, last.obs, last.avail)
+
 
 LOOP = OffPolicyRun

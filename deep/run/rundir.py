@@ -14,7 +14,8 @@ never writes through a symbolic link among its files.
 it with its ``Train`` settings and the hooks :meth:`Run.collect` (act and step the environments, reporting
 each vector step to :meth:`Run.observe`), :meth:`Run.ready_to_train`, :meth:`Run.train` (update the algorithm,
 reporting each update's statistics to :meth:`Run.record_update`) and :meth:`Run.loop_state` /
-:meth:`Run.load_loop_state`.  Environment steps count every transition, warm-up included.
+:meth:`Run.load_loop_state` (and :meth:`Run.episodes_cut`, for environments that cannot save their state: a
+resume restarts their episodes).  Environment steps count every transition, warm-up included.
 """
 from __future__ import annotations
 
@@ -345,6 +346,10 @@ class Run:
     def load_loop_state(self, sd: dict) -> None:
         pass
 
+    def episodes_cut(self, last: Reset) -> None:
+        """The environments' episodes were cut at the observation ``last`` and restarted (a resume of an
+        environment that cannot save its state): drop or end whatever the loop keeps of them."""
+
     # ---------------------------------------------------------------- bookkeeping for the hooks
     def observe(self, step) -> None:
         """Count one vector step ``step`` of the training environments and the episodes it ended."""
@@ -436,6 +441,7 @@ class Run:
             self.env.set_state(from_plain(sd["env"]))
             self.obs, self.ep_ret = Reset(**from_plain(sd["obs"])), from_plain(sd["ep_ret"]).copy()
         else:  # an environment without state capture restarts its episodes, on a stream of its own
+            self.episodes_cut(Reset(**from_plain(sd["obs"])))
             restart = np.random.SeedSequence((self.seeds.env_seed, self.counters["vector_steps"]))
             self.obs = self.env.reset(seed=int(restart.generate_state(1)[0]))
 

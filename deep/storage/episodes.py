@@ -69,6 +69,12 @@ class EpisodeBuffer:
         self.t = np.where(done, 0, t + 1)
         return len(ended)
 
+    def drop_staged(self) -> None:
+        """Forget the episodes being played (cut before their end: they are not stored)."""
+        for key, arr in self.stage.items():
+            arr[:] = key == "avail"
+        self.t[:] = 0
+
     def sample(self, batch: int, rng: np.random.Generator) -> dict:
         """``batch`` stored episodes drawn uniformly (with replacement), cut to the longest one's length, as
         torch tensors: ``state`` (B, L+1, S), ``obs`` (B, L+1, n, D), ``avail`` (B, L+1, n, A), ``act``

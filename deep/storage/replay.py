@@ -87,6 +87,20 @@ class ReplayBuffer:
         self.ptr = (p + 1) % self.T
         self.size = min(self.size + 1, self.T)
 
+    def truncate_last(self, final_state, final_obs, final_avail) -> None:
+        """End the episode of every copy that had not ended at the last stored step, as a time limit would,
+        with the observation it led to (the environments' episodes were cut there and restarted)."""
+        if self.size == 0:
+            return
+        p = (self.ptr - 1) % self.T
+        cut = ~self.done[p]
+        self.done[p] = True
+        self.final_state[p][cut] = final_state[cut]
+        for i in range(self.n_agents):
+            self.final_obs[i][p][cut] = final_obs[i][cut]
+            if self.avail[i] is not None:
+                self.final_avail[i][p][cut] = final_avail[i][cut]
+
     def can_sample(self, n_step: int) -> bool:
         return self.size > n_step
 

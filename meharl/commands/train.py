@@ -15,7 +15,8 @@ def add_arguments(p):
     p.add_argument("--algo", default="hasac", help=f"algorithm: {', '.join(listed_algos())} (default: hasac)")
     p.add_argument("--env", required=True, choices=list(FAMILIES), help="environment family")
     p.add_argument("--task", required=True, help="task, e.g. simple_spread_v3, HalfCheetah-2x3, paper-matrix, "
-                   "or a saved tabular game (.json or Gambit .nfg); `meharl tasks ENV` lists a family's tasks")
+                   "a saved tabular game (.json or Gambit .nfg), or for --env pettingzoo the import path "
+                   "module:factory of a PettingZoo ParallelEnv; `meharl tasks ENV` lists a family's tasks")
     p.add_argument("--seed", type=int, default=None, help="seed (default: the config's, 0)")
     p.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="override config keys, e.g. algo.n_step=5 train.total_steps=200000")
