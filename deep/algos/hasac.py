@@ -71,8 +71,8 @@ class HASACParams(OffPolicyParams):
     alpha_lr: float = number(3e-4, "temperatures' Adam learning rate (auto_alpha)", lo=0, lo_open=True)
     auto_alpha: bool = flag(True, "tune each agent's temperature towards its target entropy")
     alpha: float = number(1.0, "initial temperature if auto_alpha, else the fixed temperature", lo=0, lo_open=True)
-    target_entropy_fraction: float = number(0.98, "discrete target entropy = fraction * log(available actions)",
-                                            lo=0, hi=1)
+    target_entropy_fraction: float = number(0.1, "discrete target entropy = fraction * log(available actions)",
+                                            lo=0, hi=1)   # the discrete temperature rule, docs/settings.md
     share_params: bool = flag(False, "one actor network for all agents (needs equal spaces)")
     gumbel_tau: float = number(1.0, "Gumbel-softmax temperature of discrete actions", lo=0, lo_open=True)
     feature_norm: bool = flag(True, "LayerNorm on discrete actors' inputs (HARL use_feature_normalization: true)")
