@@ -33,6 +33,16 @@ temperature to the per-agent temperatures.  As in the reference code (github.com
 - Targets: hard copies every ``target_update_interval`` updates (200, pymarl's, counted there in episodes
   with one update per episode).  Optimisers: RMSprop (lr 5e-4 for actor and critics, alpha 0.99, eps 1e-5),
   gradient norms clipped at 10.
+Three further departures from the reference learner (``fop_learner.py``, ``basic_controller.py``), kept because
+each follows FOP's own objective more closely; none has been measured against the reference on SMAC:
+
+- the actor loss and the entropy terms use the policy ``pi`` itself; the reference trains on its exploration
+  mixture ``(1 - epsilon) pi + epsilon / |A|`` (pymarl's epsilon floor), whose gradient with respect to ``pi``
+  is scaled by ``1 - epsilon``, nearly 0 while epsilon is near 1 early in training;
+- ``V_i`` is a log-sum-exp over the agent's *available* actions (the soft value of the masked policy); the
+  reference sums over every action, unavailable ones included;
+- training starts once ``batch_size`` (32) episodes are stored; the reference waits for 100.
+
 Defaults: the reference code's ``src/config/algs/fop.yaml`` (lr, c_lr, td_lambda 0.8, mixing_embed_dim 32,
 n_head 4, epsilon 1.0 -> 0.05 over 50,000 steps, target_update_interval 200, buffer_size 5000) and
 ``src/config/default.yaml`` (gamma 0.99, batch 32 episodes, rnn_hidden_dim 64, RMSprop alpha / eps, clip 10);

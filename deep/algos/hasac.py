@@ -8,7 +8,10 @@ One gradient update (:meth:`HASAC.update`) is
 2. a fresh random permutation ``i_{1:n}``; agent ``i_m`` minimises eq. 10,
    ``E[alpha_i log pi^{i_m}(a^{i_m}|o) - min Q(s, a^{i_{1:m-1}}_new, a^{i_m}, a^{-i_{1:m}}_old)]``, where the
    already-updated agents' actions are re-sampled from their *new* policies (Proposition 1);
-3. per-agent temperature steps (auto alpha: minimise ``-log alpha_i (log pi^i + target entropy)``);
+3. per-agent temperature steps (auto alpha: minimise ``-log alpha_i (log pi^i + target entropy)``): ``-dim`` in
+   tanh units for Box agents (:mod:`deep.nets.heads`), ``target_entropy_fraction * log|A^i_avail|`` for discrete
+   ones, 0.1 by default (the discrete temperature rule of docs/settings.md: the paper's 0.98 is nearly the
+   uniform policy's entropy, which a learning policy stays below, so alpha grew without bound);
 4. Polyak averaging of the target critics.
 
 With ``value_norm`` (HARL ``use_valuenorm``, docs/settings.md's SMAC rows) the critics regress the targets in
