@@ -52,8 +52,8 @@ class SACParams(OffPolicyParams):
     alpha_lr: float = number(3e-4, "temperature's Adam learning rate (auto_alpha)", lo=0, lo_open=True)
     auto_alpha: bool = flag(True, "tune the temperature towards the target entropy")
     alpha: float = number(1.0, "initial temperature if auto_alpha, else the fixed temperature", lo=0, lo_open=True)
-    target_entropy_fraction: float = number(0.98, "discrete target entropy = fraction * log(available joint actions)",
-                                            lo=0, hi=1)
+    target_entropy_fraction: float = number(0.1, "discrete target entropy = fraction * log(available joint actions)",
+                                            lo=0, hi=1)   # HASAC's discrete temperature rule, docs/settings.md
     max_joint_actions: int = integer(256, "Discrete agents: the largest joint action space one categorical covers")
 
 
