@@ -7,9 +7,18 @@ Appendix B's policy (0.6, 0.2, 0.2): the scenario where exploration has already 
 policy, the exact expected MAPPO update heads for C: E[A | C] = +2.8 is the largest coefficient there, so that
 start would not show the point.)  One learning episode is one collect-then-train step of the run loop:
 
-* HASAC (fixed alpha = 10, the config's): 8 one-step episodes, then 3 gradient updates (no warm-up, so the
-  first data come from the initial policy; 1 update per episode moves too little in 200 episodes);
+* HASAC (fixed alpha = 10, the config's): 8 one-step episodes, then 3 gradient updates (1 update per episode
+  moves too little in 200 episodes), after a warm-up of 10 episodes of uniformly random joint actions (80
+  steps; HASAC's usual warm-up, scaled down) during which nothing trains;
 * HAPPO, MAPPO: a rollout of 8 copies x 4 steps (32 one-step episodes), then one update.
+
+Why the warm-up: at alpha = 10 the game has two stable symmetric QREs, (C, C) with p(C) = 0.9555 and (B, B)
+with p(B) = 0.7849, and from the start policy (C, C) and (B, B) are each played 4% of the time.  The exact
+HASPI knows every reward from its first step and heads for (C, C); a sample-based critic has to learn r(B, B) =
+10 and r(C, C) = 20 from those rare samples, and without a warm-up the actors follow it from the first update.
+Where the critic's early estimates favoured B, the actors drifted into the (B, B) basin and the critic, fed
+more (B, B) samples, confirmed it: 2 of 18 seeds (5-22) ended there.  Ten uniform episodes show the critic
+every joint action first (benchmarks/figure3a_hasac_seeds.py; benchmarks/learning_runs/figure3a.md).
 
 Every seed's run directory is kept under ``OUT/runs``.  The figure shows each algorithm's expected reward
 ``sum_a pi(a) r(a)`` of its current joint policy per learning episode (mean and range over the seeds);
@@ -27,7 +36,7 @@ HELP = "the paper's Fig. 3a: sample-based HASAC, HAPPO and MAPPO on the matrix g
 
 ALGOS = ("hasac", "happo", "mappo")
 #: per algorithm: (vector steps per learning episode, overrides of its paper-matrix config)
-PROTOCOL = {"hasac": (1, ["train.warmup_steps=0", "train.train_interval=1", "train.updates_per_train=3"]),
+PROTOCOL = {"hasac": (1, ["train.warmup_steps=80", "train.train_interval=1", "train.updates_per_train=3"]),
             "happo": (4, ["algo.rollout_length=4"]),
             "mappo": (4, ["algo.rollout_length=4"])}
 QUIET = ["train.progress=false", "train.tensorboard=false", "train.eval_interval=0", "train.checkpoint_interval=0",
