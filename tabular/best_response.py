@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._math import boltzmann, entropy, soft_max_value
-from .evaluation import _check_alpha, expect_over, soft_evaluate, solve_values
-from .games import MarkovGame, mix_rows
+from ._math import boltzmann, soft_max_value
+from .evaluation import _check_alpha, expect_over, soft_evaluate, soft_q, solve_values, value_kernel
+from .games import MarkovGame
 from .policy import JointPolicy
 
 
@@ -27,48 +27,43 @@ class BestResponse:
     nit: int             #: soft policy iteration steps
 
 
-def induced_mdp(game: MarkovGame, policy: JointPolicy, alpha: float, agent: int):
-    """Agent ``agent``'s single-agent reward ``(S, |A^i|)`` and kernel ``(S*|A^i|, S)`` with the others fixed."""
-    r_i = expect_over(game.r, policy, [agent])
-    if alpha:
-        H = policy.entropies()
-        r_i = r_i + alpha * (H.sum(axis=0) - H[agent])[:, None]
-    if game.gamma == 0.0:
-        return r_i, None
-    return r_i, mix_rows(game.P, _others_weight(policy, agent))
+#: Largest relative residual a Newton step's GMRES solve may stop at (large sparse games only).
+NEWTON_FORCING = 1e-2
 
 
-def _others_weight(policy: JointPolicy, agent: int) -> np.ndarray:
-    """``W[s, k, a] = 1[a^i = k] * prod_{j != i} pi^j(a^j|s)``, shape ``(S, |A^i|, |A|)``."""
-    n, S, counts = len(policy), policy.n_states, policy.n_actions
-    w = np.ones((S,) + (1,) * n)
-    for j in range(n):
-        if j != agent:
-            w = w * policy[j].reshape((S,) + tuple(counts[j] if m == j else 1 for m in range(n)))
-    K = counts[agent]
-    mask = np.eye(K).reshape((1, K) + tuple(K if m == agent else 1 for m in range(n)))
-    return np.broadcast_to(w[:, None] * mask, (S, K) + counts).reshape(S, K, -1)
-
-
-def soft_best_response(game: MarkovGame, policy: JointPolicy, alpha: float, agent: int, *,
+def soft_best_response(game: MarkovGame, policy: JointPolicy, alpha: float, agent: int, *, evaluation=None,
                        tol: float = 1e-14, max_iter: int = 1000) -> BestResponse:
-    """Agent ``agent``'s exact soft best response to the others' policies (soft policy iteration)."""
+    """Agent ``agent``'s exact soft best response to the others' policies.
+
+    Soft policy iteration, which is Newton's method on ``V = T V`` (``T`` the soft Bellman optimality operator
+    of agent ``agent``'s MDP), from the value of ``policy`` (``evaluation``, when given, saves that solve).
+    The induced kernel is never formed: a product with it is one product with ``P`` under the joint policy
+    with agent ``agent``'s part replaced, as in :func:`soft_evaluate`.  Where that evaluation uses GMRES, each
+    Newton step solves only to a relative residual that falls with ``|T V - V|`` (an inexact Newton method);
+    the stopping test ``|T V - V| <= tol * scale`` is computed exactly either way.
+    """
     alpha = _check_alpha(alpha)
-    r_i, P_i = induced_mdp(game, policy, alpha, agent)
-    S, K = r_i.shape
-    if P_i is None:
-        return BestResponse(boltzmann(r_i, alpha), soft_max_value(r_i, alpha), 1)
-    mu = np.array(policy[agent])
-    V = None
-    scale = max(1.0, float(np.max(np.abs(r_i)) + alpha * np.log(K) * game.n_agents) / (1.0 - game.gamma))
+    policy.check_game(game)
+    ev = soft_evaluate(game, policy, alpha) if evaluation is None else evaluation
+    H = policy.entropies()
+    h_others = alpha * (H.sum(axis=0) - H[agent])[:, None]
+    bound = float(np.max(np.abs(game.r))) + alpha * float(np.log(policy.n_actions).sum())
+    scale = max(1.0, bound / (1.0 - game.gamma))
+    V, Q, current = ev.V, ev.Q, policy
     for nit in range(1, max_iter + 1):
-        c = (mu * r_i).sum(axis=1) + alpha * entropy(mu)
-        V, _ = solve_values(mix_rows(P_i, mu[:, None, :]), c, game.gamma, V)
-        q = r_i + game.gamma * np.asarray(P_i @ V).reshape(S, K)
-        V_opt = soft_max_value(q, alpha)
-        mu = boltzmann(q, alpha)
-        if np.max(np.abs(V_opt - V)) <= tol * scale:
+        q = expect_over(Q, current, [agent]) + h_others
+        del Q  # nothing of the size of Q is held through the solve below
+        V_opt, mu = soft_max_value(q, alpha), boltzmann(q, alpha)
+        step = V_opt - V  # T V - V
+        err = float(np.max(np.abs(step)))
+        if err <= tol * scale or game.gamma == 0.0:  # with gamma = 0, T V does not depend on V
             return BestResponse(mu, V_opt, nit)
+        current = current.replace(agent, mu)
+        # Newton: the value of mu is V + d with (I - gamma P_mu) d = T V - V.
+        d, _ = solve_values(value_kernel(game, current.joint()), step, game.gamma,
+                            rtol=min(NEWTON_FORCING, err / scale), atol=0.5 * tol * scale)
+        V = V + d
+        Q = soft_q(game, V)
     raise RuntimeError(f"soft policy iteration for agent {agent} did not converge in {max_iter} steps")
 
 
@@ -76,7 +71,8 @@ def best_response_gains(game: MarkovGame, policy: JointPolicy, alpha: float,
                         evaluation=None) -> np.ndarray:
     """``V*_i(s) - V_pi(s)`` for every agent ``i`` and state ``s``, shape ``(n, S)``."""
     ev = soft_evaluate(game, policy, alpha) if evaluation is None else evaluation
-    return np.stack([soft_best_response(game, policy, alpha, i).V - ev.V for i in range(game.n_agents)])
+    return np.stack([soft_best_response(game, policy, alpha, i, evaluation=ev).V - ev.V
+                     for i in range(game.n_agents)])
 
 
 def qre_gap(game: MarkovGame, policy: JointPolicy, alpha: float, evaluation=None) -> float:
