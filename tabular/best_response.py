@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._math import boltzmann, soft_max_value
-from .evaluation import _check_alpha, expect_over, soft_evaluate, soft_q, solve_values, value_kernel
+from .evaluation import (_check_alpha, expect_over, matrix_free, policy_kernel, soft_evaluate, soft_q,
+                         solve_values)
 from .games import MarkovGame
 from .policy import JointPolicy
 
@@ -27,8 +28,11 @@ class BestResponse:
     nit: int             #: soft policy iteration steps
 
 
-#: Largest relative residual a Newton step's GMRES solve may stop at (large sparse games only).
+#: Largest relative residual (2-norm) at which a matrix-free Newton step's GMRES may stop.
 NEWTON_FORCING = 1e-2
+#: Most GMRES iterations of one matrix-free Newton step: each keeps a vector and an (S, |A^i|) product (the
+#: Newton loop goes on from wherever it stops).
+NEWTON_KRYLOV_DIM = 30
 
 
 def soft_best_response(game: MarkovGame, policy: JointPolicy, alpha: float, agent: int, *, evaluation=None,
@@ -37,10 +41,9 @@ def soft_best_response(game: MarkovGame, policy: JointPolicy, alpha: float, agen
 
     Soft policy iteration, which is Newton's method on ``V = T V`` (``T`` the soft Bellman optimality operator
     of agent ``agent``'s MDP), from the value of ``policy`` (``evaluation``, when given, saves that solve).
-    The induced kernel is never formed: a product with it is one product with ``P`` under the joint policy
-    with agent ``agent``'s part replaced, as in :func:`soft_evaluate`.  Where that evaluation uses GMRES, each
-    Newton step solves only to a relative residual that falls with ``|T V - V|`` (an inexact Newton method);
-    the stopping test ``|T V - V| <= tol * scale`` is computed exactly either way.
+    The induced kernel is never formed.  Where :func:`soft_evaluate` goes matrix-free, so does each Newton
+    step (:func:`_newton_step`), solving only as far as the next step needs; the stopping test
+    ``|T V - V| <= tol * scale`` is exact either way.
     """
     alpha = _check_alpha(alpha)
     policy.check_game(game)
@@ -49,10 +52,9 @@ def soft_best_response(game: MarkovGame, policy: JointPolicy, alpha: float, agen
     h_others = alpha * (H.sum(axis=0) - H[agent])[:, None]
     bound = float(np.max(np.abs(game.r))) + alpha * float(np.log(policy.n_actions).sum())
     scale = max(1.0, bound / (1.0 - game.gamma))
-    V, Q, current = ev.V, ev.Q, policy
+    V, current = ev.V, policy
+    q = expect_over(ev.Q, policy, [agent]) + h_others  # r_i + gamma P_i V
     for nit in range(1, max_iter + 1):
-        q = expect_over(Q, current, [agent]) + h_others
-        del Q  # nothing of the size of Q is held through the solve below
         V_opt, mu = soft_max_value(q, alpha), boltzmann(q, alpha)
         step = V_opt - V  # T V - V
         err = float(np.max(np.abs(step)))
@@ -60,11 +62,65 @@ def soft_best_response(game: MarkovGame, policy: JointPolicy, alpha: float, agen
             return BestResponse(mu, V_opt, nit)
         current = current.replace(agent, mu)
         # Newton: the value of mu is V + d with (I - gamma P_mu) d = T V - V.
-        d, _ = solve_values(value_kernel(game, current.joint()), step, game.gamma,
-                            rtol=min(NEWTON_FORCING, err / scale), atol=0.5 * tol * scale)
+        if matrix_free(game):
+            d, Pd = _newton_step(game, current, agent, step, min(NEWTON_FORCING, err / scale), tol * scale)
+            q = q + game.gamma * Pd
+        else:
+            d = solve_values(policy_kernel(game, current.joint()), step, game.gamma)[0]
+            q = expect_over(soft_q(game, V + d), current, [agent]) + h_others
         V = V + d
-        Q = soft_q(game, V)
     raise RuntimeError(f"soft policy iteration for agent {agent} did not converge in {max_iter} steps")
+
+
+def _newton_step(game: MarkovGame, policy: JointPolicy, agent: int, b: np.ndarray, rtol: float,
+                 atol: float) -> tuple[np.ndarray, np.ndarray]:
+    """GMRES for ``(I - gamma P_mu) d = b``, ``P_mu`` the kernel of ``policy`` (agent ``agent`` playing ``mu``).
+
+    Stops once the residual is at most ``rtol |b|`` (2-norms) or at most ``atol`` in every state.  Returns
+    ``d`` and ``P_i d`` (shape ``(S, |A^i|)``, agent ``agent``'s induced kernel applied to ``d``), assembled
+    from the products GMRES already made, so the next ``q`` costs no product with ``P``.  The constant vector
+    is deflated as in :func:`tabular.evaluation.solve_values` (``d = y + gamma / (1 - gamma) mean(y)``).
+    """
+    g, S, mu = game.gamma, game.n_states, policy[agent]
+    beta = float(np.linalg.norm(b))
+    basis, products = [b / beta], []
+    m = NEWTON_KRYLOV_DIM
+    H = np.zeros((m + 1, m))
+    rot = np.zeros((m, 2))  # Givens rotations (c, s) that make H upper triangular
+    z = np.zeros(m + 1)     # the rotated right-hand side beta e_1; |z[j + 1]| is the residual's 2-norm
+    z[0] = beta
+    for j in range(m):
+        v = basis[j]
+        Pv = expect_over(game.expected_next(v), policy, [agent])  # P_i v, (S, |A^i|)
+        products.append(Pv)
+        w = v - g * ((mu * Pv).sum(axis=1) - v.mean())
+        for i, u in enumerate(basis):  # modified Gram-Schmidt
+            H[i, j] = w @ u
+            w -= H[i, j] * u
+        H[j + 1, j] = h_next = float(np.linalg.norm(w))
+        for i in range(j):
+            c, s = rot[i]
+            H[i, j], H[i + 1, j] = c * H[i, j] + s * H[i + 1, j], -s * H[i, j] + c * H[i + 1, j]
+        rho = np.hypot(H[j, j], H[j + 1, j])
+        rot[j] = H[j, j] / rho, H[j + 1, j] / rho
+        H[j, j], H[j + 1, j] = rho, 0.0
+        z[j + 1], z[j] = -rot[j, 1] * z[j], rot[j, 0] * z[j]
+        res = abs(z[j + 1])
+        y = None
+        if res <= atol * np.sqrt(S) and res > atol and res > rtol * beta:  # the sup norm may already be small
+            y = np.linalg.solve(np.triu(H[:j + 1, :j + 1]), z[:j + 1])
+            r = b - sum(yi * (u - g * ((mu * p).sum(axis=1) - u.mean())) for yi, u, p in zip(y, basis, products))
+            if np.max(np.abs(r)) > atol:
+                y = None
+        if y is not None or res <= atol or res <= rtol * beta or h_next == 0.0 or j == m - 1:
+            break
+        basis.append(w / h_next)
+    if y is None:
+        y = np.linalg.solve(np.triu(H[:j + 1, :j + 1]), z[:j + 1])
+    x = sum(yi * u for yi, u in zip(y, basis))
+    Px = sum(yi * p for yi, p in zip(y, products))
+    shift = g / (1.0 - g) * float(x.mean())
+    return x + shift, Px + shift  # P_i 1 = 1
 
 
 def best_response_gains(game: MarkovGame, policy: JointPolicy, alpha: float,

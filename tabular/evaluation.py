@@ -66,21 +66,23 @@ def policy_operator(game: MarkovGame, pi_joint: np.ndarray) -> spla.LinearOperat
     return spla.LinearOperator((S, S), matvec=matvec, dtype=float)
 
 
-def value_kernel(game: MarkovGame, pi_joint: np.ndarray):
+def matrix_free(game: MarkovGame) -> bool:
+    """Whether values of ``game`` are solved for matrix-free (GMRES) rather than by a direct factorisation."""
+    return game.is_sparse and game.n_states > SPARSE_DIRECT_MAX_STATES
+
+
+def _kernel(game: MarkovGame, pi_joint: np.ndarray):
     """``P_pi`` in the form :func:`solve_values` handles best for this game."""
-    if game.is_sparse and game.n_states > SPARSE_DIRECT_MAX_STATES:
+    if matrix_free(game):
         return policy_operator(game, pi_joint)
     return policy_kernel(game, pi_joint)
 
 
-def solve_values(P_pi, c: np.ndarray, gamma: float, x0: np.ndarray | None = None,
-                 rtol: float | None = None, atol: float = 0.0) -> tuple[np.ndarray, str]:
+def solve_values(P_pi, c: np.ndarray, gamma: float, x0: np.ndarray | None = None) -> tuple[np.ndarray, str]:
     """Solve ``(I - gamma P_pi) V = c`` exactly; returns ``V`` and the solver used.
 
     ``P_pi`` is a dense array (LU), a sparse matrix (sparse LU up to ``SPARSE_DIRECT_MAX_STATES`` states, GMRES
-    above) or a :class:`scipy.sparse.linalg.LinearOperator` (GMRES).  ``rtol``, for callers that correct an
-    inexact solution themselves (a Newton step), lets GMRES stop once the residual is ``rtol`` times ``|c|``
-    (2-norms); direct solves are exact regardless."""
+    above) or a :class:`scipy.sparse.linalg.LinearOperator` (GMRES)."""
     S, g = c.shape[0], gamma
     if g == 0.0:
         return c.copy(), "exact"
@@ -90,8 +92,6 @@ def solve_values(P_pi, c: np.ndarray, gamma: float, x0: np.ndarray | None = None
         return spla.spsolve((sp.identity(S, format="csr") - g * P_pi).tocsc(), c), "exact-splu"
     # Large sparse kernels: a direct factorisation fills in (random successor structure), so use GMRES,
     # which converges fast because I - gamma P_pi is well conditioned, and polish to machine precision.
-    if rtol is not None:
-        return _deflated_gmres(P_pi, c, g, x0, rtol, atol), "gmres"
     scale = max(1.0, float(np.max(np.abs(c))) / (1.0 - g))
     V = _deflated_gmres(P_pi, c, g, x0, 1e-14, 1e-15 * scale)
     for _ in range(3):  # iterative refinement: each pass costs one mat-vec
@@ -143,9 +143,9 @@ def soft_evaluate(game: MarkovGame, policy: JointPolicy, alpha: float, *, method
     if game.gamma == 0.0:
         V, how = c, "exact"
     elif method == "exact":
-        V, how = solve_values(value_kernel(game, pi), c, game.gamma, V0)
+        V, how = solve_values(_kernel(game, pi), c, game.gamma, V0)
     else:
-        P_pi = value_kernel(game, pi)
+        P_pi = _kernel(game, pi)
         V = np.zeros(S) if V0 is None else np.asarray(V0, dtype=float).copy()
         how = "iterative"
         for nit in range(1, max_iter + 1):

@@ -165,3 +165,21 @@ def test_best_response_forms_nothing_the_size_of_the_kernel(monkeypatch):
         tracemalloc.stop()
     assert gap > 0
     assert peak / game.P.nnz < 8
+
+
+def test_newton_step_solves_to_the_sup_norm_asked_and_returns_the_induced_product():
+    from tabular.best_response import _newton_step
+    game = T.random_markov_game(50, (3, 2, 2), gamma=0.95, n_successors=5, sparse=True, seed=6)
+    pi = T.JointPolicy.random(game, seed=7)
+    b = np.random.default_rng(8).uniform(-1, 1, 50)
+    S, P = game.n_states, game.P.toarray().reshape(game.joint_shape + (50,))
+    P_1 = np.stack([expect_over(P[..., t], pi, [1]) for t in range(S)], axis=-1)  # agent 1's induced kernel
+    P_mu = np.einsum("sk,skt->st", pi[1], P_1)
+    for rtol, atol in [(0.0, 1e-12), (1e-3, 0.0)]:
+        d, Pd = _newton_step(game, pi, 1, b, rtol, atol)
+        residual = b - (d - game.gamma * P_mu @ d)
+        if atol:
+            assert np.max(np.abs(residual)) <= atol
+        else:
+            assert np.linalg.norm(residual) <= rtol * np.linalg.norm(b)
+        np.testing.assert_allclose(Pd, P_1 @ d, rtol=0, atol=1e-13 * np.max(np.abs(d)))
