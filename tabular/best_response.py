@@ -63,12 +63,11 @@ def soft_best_response(game: MarkovGame, policy: JointPolicy, alpha: float, agen
         current = current.replace(agent, mu)
         # Newton: the value of mu is V + d with (I - gamma P_mu) d = T V - V.
         if matrix_free(game):
-            d, Pd = _newton_step(game, current, agent, step, min(NEWTON_FORCING, err / scale), tol * scale)
-            q = q + game.gamma * Pd
+            d, P_d = _newton_step(game, current, agent, step, min(NEWTON_FORCING, err / scale), tol * scale)
+            V, q = V + d, q + game.gamma * P_d
         else:
-            d = solve_values(policy_kernel(game, current.joint()), step, game.gamma)[0]
-            q = expect_over(soft_q(game, V + d), current, [agent]) + h_others
-        V = V + d
+            V = V + solve_values(policy_kernel(game, current.joint()), step, game.gamma)[0]
+            q = expect_over(soft_q(game, V), current, [agent]) + h_others
     raise RuntimeError(f"soft policy iteration for agent {agent} did not converge in {max_iter} steps")
 
 
