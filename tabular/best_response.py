@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._math import boltzmann, entropy, soft_max_value
-from .evaluation import _check_alpha, expect_over, soft_evaluate, solve_values
-from .games import MarkovGame, mix_rows
+from ._math import boltzmann, soft_max_value
+from .evaluation import (_check_alpha, expect_over, matrix_free, policy_kernel, soft_evaluate, soft_q,
+                         solve_values)
+from .games import MarkovGame
 from .policy import JointPolicy
 
 
@@ -27,56 +28,106 @@ class BestResponse:
     nit: int             #: soft policy iteration steps
 
 
-def induced_mdp(game: MarkovGame, policy: JointPolicy, alpha: float, agent: int):
-    """Agent ``agent``'s single-agent reward ``(S, |A^i|)`` and kernel ``(S*|A^i|, S)`` with the others fixed."""
-    r_i = expect_over(game.r, policy, [agent])
-    if alpha:
-        H = policy.entropies()
-        r_i = r_i + alpha * (H.sum(axis=0) - H[agent])[:, None]
-    if game.gamma == 0.0:
-        return r_i, None
-    return r_i, mix_rows(game.P, _others_weight(policy, agent))
+#: Largest relative residual (2-norm) at which a matrix-free Newton step's GMRES may stop.
+NEWTON_FORCING = 1e-2
+#: Most GMRES iterations of one matrix-free Newton step: each keeps a vector and an (S, |A^i|) product (the
+#: Newton loop goes on from wherever it stops).
+NEWTON_KRYLOV_DIM = 30
 
 
-def _others_weight(policy: JointPolicy, agent: int) -> np.ndarray:
-    """``W[s, k, a] = 1[a^i = k] * prod_{j != i} pi^j(a^j|s)``, shape ``(S, |A^i|, |A|)``."""
-    n, S, counts = len(policy), policy.n_states, policy.n_actions
-    w = np.ones((S,) + (1,) * n)
-    for j in range(n):
-        if j != agent:
-            w = w * policy[j].reshape((S,) + tuple(counts[j] if m == j else 1 for m in range(n)))
-    K = counts[agent]
-    mask = np.eye(K).reshape((1, K) + tuple(K if m == agent else 1 for m in range(n)))
-    return np.broadcast_to(w[:, None] * mask, (S, K) + counts).reshape(S, K, -1)
-
-
-def soft_best_response(game: MarkovGame, policy: JointPolicy, alpha: float, agent: int, *,
+def soft_best_response(game: MarkovGame, policy: JointPolicy, alpha: float, agent: int, *, evaluation=None,
                        tol: float = 1e-14, max_iter: int = 1000) -> BestResponse:
-    """Agent ``agent``'s exact soft best response to the others' policies (soft policy iteration)."""
+    """Agent ``agent``'s exact soft best response to the others' policies.
+
+    Soft policy iteration, which is Newton's method on ``V = T V`` (``T`` the soft Bellman optimality operator
+    of agent ``agent``'s MDP), from the value of ``policy`` (``evaluation``, when given, saves that solve).
+    The induced kernel is never formed.  Where :func:`soft_evaluate` goes matrix-free, so does each Newton
+    step (:func:`_newton_step`), solving only as far as the next step needs; the stopping test
+    ``|T V - V| <= tol * scale`` is exact either way.
+    """
     alpha = _check_alpha(alpha)
-    r_i, P_i = induced_mdp(game, policy, alpha, agent)
-    S, K = r_i.shape
-    if P_i is None:
-        return BestResponse(boltzmann(r_i, alpha), soft_max_value(r_i, alpha), 1)
-    mu = np.array(policy[agent])
-    V = None
-    scale = max(1.0, float(np.max(np.abs(r_i)) + alpha * np.log(K) * game.n_agents) / (1.0 - game.gamma))
+    policy.check_game(game)
+    ev = soft_evaluate(game, policy, alpha) if evaluation is None else evaluation
+    H = policy.entropies()
+    h_others = alpha * (H.sum(axis=0) - H[agent])[:, None]
+    bound = float(np.max(np.abs(game.r))) + alpha * float(np.log(policy.n_actions).sum())
+    scale = max(1.0, bound / (1.0 - game.gamma))
+    V, current = ev.V, policy
+    q = expect_over(ev.Q, policy, [agent]) + h_others  # r_i + gamma P_i V
     for nit in range(1, max_iter + 1):
-        c = (mu * r_i).sum(axis=1) + alpha * entropy(mu)
-        V, _ = solve_values(mix_rows(P_i, mu[:, None, :]), c, game.gamma, V)
-        q = r_i + game.gamma * np.asarray(P_i @ V).reshape(S, K)
-        V_opt = soft_max_value(q, alpha)
-        mu = boltzmann(q, alpha)
-        if np.max(np.abs(V_opt - V)) <= tol * scale:
+        V_opt, mu = soft_max_value(q, alpha), boltzmann(q, alpha)
+        step = V_opt - V  # T V - V
+        err = float(np.max(np.abs(step)))
+        if err <= tol * scale or game.gamma == 0.0:  # with gamma = 0, T V does not depend on V
             return BestResponse(mu, V_opt, nit)
+        current = current.replace(agent, mu)
+        # Newton: the value of mu is V + d with (I - gamma P_mu) d = T V - V.
+        if matrix_free(game):
+            d, P_d = _newton_step(game, current, agent, step, min(NEWTON_FORCING, err / scale), tol * scale)
+            V, q = V + d, q + game.gamma * P_d
+        else:
+            V = V + solve_values(policy_kernel(game, current.joint()), step, game.gamma)[0]
+            q = expect_over(soft_q(game, V), current, [agent]) + h_others
     raise RuntimeError(f"soft policy iteration for agent {agent} did not converge in {max_iter} steps")
+
+
+def _newton_step(game: MarkovGame, policy: JointPolicy, agent: int, b: np.ndarray, rtol: float,
+                 atol: float) -> tuple[np.ndarray, np.ndarray]:
+    """GMRES for ``(I - gamma P_mu) d = b``, ``P_mu`` the kernel of ``policy`` (agent ``agent`` playing ``mu``).
+
+    Stops once the residual is at most ``rtol |b|`` (2-norms) or at most ``atol`` in every state.  Returns
+    ``d`` and ``P_i d`` (shape ``(S, |A^i|)``, agent ``agent``'s induced kernel applied to ``d``), assembled
+    from the products GMRES already made, so the next ``q`` costs no product with ``P``.  The constant vector
+    is deflated as in :func:`tabular.evaluation.solve_values` (``d = y + gamma / (1 - gamma) mean(y)``).
+    """
+    g, S, mu = game.gamma, game.n_states, policy[agent]
+    beta = float(np.linalg.norm(b))
+    basis, products = [b / beta], []
+    m = NEWTON_KRYLOV_DIM
+    H = np.zeros((m + 1, m))
+    rot = np.zeros((m, 2))  # Givens rotations (c, s) that make H upper triangular
+    z = np.zeros(m + 1)     # the rotated right-hand side beta e_1; |z[j + 1]| is the residual's 2-norm
+    z[0] = beta
+    for j in range(m):
+        v = basis[j]
+        Pv = expect_over(game.expected_next(v), policy, [agent])  # P_i v, (S, |A^i|)
+        products.append(Pv)
+        w = v - g * ((mu * Pv).sum(axis=1) - v.mean())
+        for i, u in enumerate(basis):  # modified Gram-Schmidt
+            H[i, j] = w @ u
+            w -= H[i, j] * u
+        H[j + 1, j] = h_next = float(np.linalg.norm(w))
+        for i in range(j):
+            c, s = rot[i]
+            H[i, j], H[i + 1, j] = c * H[i, j] + s * H[i + 1, j], -s * H[i, j] + c * H[i + 1, j]
+        rho = np.hypot(H[j, j], H[j + 1, j])
+        rot[j] = H[j, j] / rho, H[j + 1, j] / rho
+        H[j, j], H[j + 1, j] = rho, 0.0
+        z[j + 1], z[j] = -rot[j, 1] * z[j], rot[j, 0] * z[j]
+        res = abs(z[j + 1])
+        y = None
+        if res <= atol * np.sqrt(S) and res > atol and res > rtol * beta:  # the sup norm may already be small
+            y = np.linalg.solve(np.triu(H[:j + 1, :j + 1]), z[:j + 1])
+            r = b - sum(yi * (u - g * ((mu * p).sum(axis=1) - u.mean())) for yi, u, p in zip(y, basis, products))
+            if np.max(np.abs(r)) > atol:
+                y = None
+        if y is not None or res <= atol or res <= rtol * beta or h_next == 0.0 or j == m - 1:
+            break
+        basis.append(w / h_next)
+    if y is None:
+        y = np.linalg.solve(np.triu(H[:j + 1, :j + 1]), z[:j + 1])
+    x = sum(yi * u for yi, u in zip(y, basis))
+    Px = sum(yi * p for yi, p in zip(y, products))
+    shift = g / (1.0 - g) * float(x.mean())
+    return x + shift, Px + shift  # P_i 1 = 1
 
 
 def best_response_gains(game: MarkovGame, policy: JointPolicy, alpha: float,
                         evaluation=None) -> np.ndarray:
     """``V*_i(s) - V_pi(s)`` for every agent ``i`` and state ``s``, shape ``(n, S)``."""
     ev = soft_evaluate(game, policy, alpha) if evaluation is None else evaluation
-    return np.stack([soft_best_response(game, policy, alpha, i).V - ev.V for i in range(game.n_agents)])
+    return np.stack([soft_best_response(game, policy, alpha, i, evaluation=ev).V - ev.V
+                     for i in range(game.n_agents)])
 
 
 def qre_gap(game: MarkovGame, policy: JointPolicy, alpha: float, evaluation=None) -> float:

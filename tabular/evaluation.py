@@ -66,9 +66,14 @@ def policy_operator(game: MarkovGame, pi_joint: np.ndarray) -> spla.LinearOperat
     return spla.LinearOperator((S, S), matvec=matvec, dtype=float)
 
 
+def matrix_free(game: MarkovGame) -> bool:
+    """Whether values of ``game`` are solved for matrix-free (GMRES) rather than by a direct factorisation."""
+    return game.is_sparse and game.n_states > SPARSE_DIRECT_MAX_STATES
+
+
 def _kernel(game: MarkovGame, pi_joint: np.ndarray):
     """``P_pi`` in the form :func:`solve_values` handles best for this game."""
-    if game.is_sparse and game.n_states > SPARSE_DIRECT_MAX_STATES:
+    if matrix_free(game):
         return policy_operator(game, pi_joint)
     return policy_kernel(game, pi_joint)
 
@@ -87,16 +92,33 @@ def solve_values(P_pi, c: np.ndarray, gamma: float, x0: np.ndarray | None = None
         return spla.spsolve((sp.identity(S, format="csr") - g * P_pi).tocsc(), c), "exact-splu"
     # Large sparse kernels: a direct factorisation fills in (random successor structure), so use GMRES,
     # which converges fast because I - gamma P_pi is well conditioned, and polish to machine precision.
-    M = spla.LinearOperator((S, S), matvec=lambda v: v - g * (P_pi @ np.ravel(v)), dtype=float)
     scale = max(1.0, float(np.max(np.abs(c))) / (1.0 - g))
-    V, info = spla.gmres(M, c, x0=x0, rtol=1e-14, atol=1e-15 * scale, restart=60, maxiter=200)
+    V = _deflated_gmres(P_pi, c, g, x0, 1e-14, 1e-15 * scale)
     for _ in range(3):  # iterative refinement: each pass costs one mat-vec
-        res = c - M @ V
+        res = c - V + g * (P_pi @ V)
         if np.max(np.abs(res)) <= 1e-13 * scale:
             break
-        dV, info = spla.gmres(M, res, rtol=1e-12, restart=60, maxiter=200)
-        V = V + dV
+        V = V + _deflated_gmres(P_pi, res, g, None, 1e-12, 0.0)
     return V, "exact-gmres"
+
+
+def _deflated_gmres(P_pi, c: np.ndarray, g: float, x0, rtol: float, atol: float) -> np.ndarray:
+    """GMRES on ``(I - g P_pi) V = c`` with the constant vector deflated.
+
+    ``P_pi`` is row-stochastic, so ``P_pi 1 = 1`` and ``1 - g`` is an eigenvalue of ``I - g P_pi``, the one that
+    lies apart from the rest.  Writing ``V = y + g / (1 - g) mean(y)`` turns the system into
+    ``(I - g (P_pi - 1 mean)) y = c``, whose eigenvalue there is 1 and the others unchanged, so GMRES spends no
+    iterations on it; the residual (of ``y`` and of ``V``) is the same, so ``rtol`` and ``atol`` keep their
+    meaning."""
+    S = c.shape[0]
+
+    def matvec(y):
+        y = np.ravel(y)
+        return y - g * (P_pi @ y - y.mean())
+    A = spla.LinearOperator((S, S), matvec=matvec, dtype=float)
+    y0 = None if x0 is None else x0 - g * float(np.mean(x0))
+    y = spla.gmres(A, c, x0=y0, rtol=rtol, atol=atol, restart=60, maxiter=200)[0]
+    return y + g / (1.0 - g) * float(y.mean())
 
 
 def soft_evaluate(game: MarkovGame, policy: JointPolicy, alpha: float, *, method: str = "exact",
@@ -135,14 +157,19 @@ def soft_evaluate(game: MarkovGame, policy: JointPolicy, alpha: float, *, method
         else:
             raise RuntimeError(f"soft Bellman backup did not reach tol={tol} in {max_iter} iterations")
     V = np.asarray(V, dtype=float)
-    if game.gamma:
-        Q = game.expected_next(V)  # a fresh array: scaled and shifted in place
-        Q *= game.gamma
-        Q += game.r
-    else:
-        Q = game.r.copy()
+    Q = soft_q(game, V)
     residual = float(np.max(np.abs(V - c - (np.einsum("sa,sa->s", pi_rows, Q.reshape(S, -1)) - r_pi))))
     return SoftEvaluation(V=V, Q=Q, J=float(game.d @ V), alpha=alpha, method=how, nit=nit, residual=residual)
+
+
+def soft_q(game: MarkovGame, V: np.ndarray) -> np.ndarray:
+    """``Q(s, a) = r(s, a) + gamma E_{s'}[V(s')]``, shape ``(S, |A^1|, ..., |A^n|)``, as one fresh array."""
+    if not game.gamma:
+        return game.r.copy()
+    Q = game.expected_next(V)  # a fresh array: scaled and shifted in place
+    Q *= game.gamma
+    Q += game.r
+    return Q
 
 
 # --------------------------------------------------------------------------- eq. 7 and Def. 6

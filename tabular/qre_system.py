@@ -28,7 +28,6 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.special import xlogy
 
-from .best_response import _others_weight
 from .games import GameError, MarkovGame, MatrixGame, NormalFormGame, as_normal_form, mix_rows
 from .policy import JointPolicy
 
@@ -44,6 +43,18 @@ KRYLOV_RTOL = 1e-13
 #: Normal-form games with ``N ** n`` at most this (``N`` actions in all, ``n`` players) form their payoff blocks
 #: with one dense matrix-vector product; larger ones with a batched product over the pairs of players.
 DENSE_BLOCKS = 2 ** 15
+
+
+def _others_weight(policy: JointPolicy, agent: int) -> np.ndarray:
+    """``W[s, k, a] = 1[a^i = k] * prod_{j != i} pi^j(a^j|s)``, shape ``(S, |A^i|, |A|)``."""
+    n, S, counts = len(policy), policy.n_states, policy.n_actions
+    w = np.ones((S,) + (1,) * n)
+    for j in range(n):
+        if j != agent:
+            w = w * policy[j].reshape((S,) + tuple(counts[j] if m == j else 1 for m in range(n)))
+    K = counts[agent]
+    mask = np.eye(K).reshape((1, K) + tuple(K if m == agent else 1 for m in range(n)))
+    return np.broadcast_to(w[:, None] * mask, (S, K) + counts).reshape(S, K, -1)
 
 
 def _log_softmax(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

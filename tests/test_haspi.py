@@ -3,6 +3,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import tabular as T
+from tabular.evaluation import expect_over
 
 games = st.builds(
     lambda n, S, k, gamma, seed: T.random_markov_game(S, (k,) * n, gamma=gamma, seed=seed),
@@ -100,3 +101,85 @@ def test_bad_order():
         T.haspi(g, 1.0, order=[0, 0])
     with pytest.raises(T.GameError, match="order must be 'random' or a sequence"):
         T.haspi(g, 1.0, order="sequential")
+
+
+def _value_iteration_best_response(game, policy, alpha, agent):
+    """Reference V*_i: value iteration on agent ``agent``'s dense induced MDP, formed entry by entry."""
+    S = game.n_states
+    P = (game.P.toarray() if game.is_sparse else game.P).reshape(game.joint_shape + (S,))
+    P_i = np.stack([expect_over(P[..., t], policy, [agent]) for t in range(S)], axis=-1)
+    H = policy.entropies()
+    r_i = expect_over(game.r, policy, [agent]) + alpha * (H.sum(axis=0) - H[agent])[:, None]
+    V = np.zeros(S)
+    for _ in range(20_000):
+        q = r_i + game.gamma * P_i @ V
+        top = q.max(axis=1)
+        V_new = top + alpha * np.log(np.exp((q - top[:, None]) / alpha).sum(axis=1)) if alpha else top
+        if np.max(np.abs(V_new - V)) <= 1e-15 * max(1.0, np.max(np.abs(V))):
+            break
+        V = V_new
+    return V_new
+
+
+@pytest.mark.parametrize("n_states,counts,sparse,gamma,alpha,direct_max", [
+    (6, (2, 3), False, 0.9, 0.5, None),          # dense LU
+    (6, (2, 3), False, 0.9, 0.0, None),          # alpha = 0: greedy policy iteration
+    (40, (3, 2, 2), True, 0.95, 1.0, None),      # sparse LU
+    (60, (3, 2, 2), True, 0.95, 1.0, 10),        # GMRES: inexact Newton steps, deflated
+    (60, (3, 2, 2), True, 0.95, 0.1, 10)])
+def test_best_response_and_gap_match_value_iteration_on_the_dense_induced_mdp(
+        monkeypatch, n_states, counts, sparse, gamma, alpha, direct_max):
+    import tabular.evaluation as E
+    if direct_max is not None:
+        monkeypatch.setattr(E, "SPARSE_DIRECT_MAX_STATES", direct_max)
+    game = T.random_markov_game(n_states, counts, gamma=gamma, n_successors=5 if sparse else None,
+                                sparse=sparse, seed=3)
+    pi = T.JointPolicy.random(game, seed=4)
+    ev = T.soft_evaluate(game, pi, alpha)
+    gains = []
+    for i in range(game.n_agents):
+        ref = _value_iteration_best_response(game, pi, alpha, i)
+        br = T.soft_best_response(game, pi, alpha, i, evaluation=ev)
+        # 1e-12 relative to the values: the stopping test allows gamma / (1 - gamma) * 1e-14 * scale.
+        np.testing.assert_allclose(br.V, ref, rtol=0, atol=1e-12 * np.max(np.abs(ref)))
+        np.testing.assert_allclose(T.soft_best_response(game, pi, alpha, i).V, br.V, rtol=0, atol=1e-13)
+        gains.append(np.max(ref - ev.V))
+    assert T.qre_gap(game, pi, alpha, ev) == pytest.approx(max(gains), abs=1e-12 * np.max(np.abs(ev.V)))
+
+
+def test_best_response_forms_nothing_the_size_of_the_kernel(monkeypatch):
+    """The gap of a sparse game held to GMRES peaks at a few bytes per non-zero of P (P itself takes 12):
+    one joint policy, one product with P, one Q and the Krylov basis; the induced kernels are never formed."""
+    import tracemalloc
+
+    import tabular.evaluation as E
+    monkeypatch.setattr(E, "SPARSE_DIRECT_MAX_STATES", 10)
+    game = T.random_markov_game(2000, (5, 5, 5), gamma=0.95, n_successors=5, sparse=True, seed=0)
+    pi = T.JointPolicy.random(game, seed=1)
+    ev = T.soft_evaluate(game, pi, 1.0)
+    tracemalloc.start()
+    try:
+        gap = T.qre_gap(game, pi, 1.0, ev)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert gap > 0
+    assert peak / game.P.nnz < 8
+
+
+def test_newton_step_solves_to_the_sup_norm_asked_and_returns_the_induced_product():
+    from tabular.best_response import _newton_step
+    game = T.random_markov_game(50, (3, 2, 2), gamma=0.95, n_successors=5, sparse=True, seed=6)
+    pi = T.JointPolicy.random(game, seed=7)
+    b = np.random.default_rng(8).uniform(-1, 1, 50)
+    S, P = game.n_states, game.P.toarray().reshape(game.joint_shape + (50,))
+    P_1 = np.stack([expect_over(P[..., t], pi, [1]) for t in range(S)], axis=-1)  # agent 1's induced kernel
+    P_mu = np.einsum("sk,skt->st", pi[1], P_1)
+    for rtol, atol in [(0.0, 1e-12), (1e-3, 0.0)]:
+        d, Pd = _newton_step(game, pi, 1, b, rtol, atol)
+        residual = b - (d - game.gamma * P_mu @ d)
+        if atol:
+            assert np.max(np.abs(residual)) <= atol
+        else:
+            assert np.linalg.norm(residual) <= rtol * np.linalg.norm(b)
+        np.testing.assert_allclose(Pd, P_1 @ d, rtol=0, atol=1e-13 * np.max(np.abs(d)))
