@@ -450,8 +450,10 @@ class Run:
         no in-memory copy of the replay buffer)."""
         try:
             atomic_write(self.dir / CHECKPOINT, lambda fh: torch.save(self.state_dict(), fh))
-        except RuntimeError as exc:  # torch reports a failed write (e.g. a full disk) as a RuntimeError
-            why = exc.__context__.strerror if isinstance(exc.__context__, OSError) else _first_line(exc)
+        except (RuntimeError, OSError) as exc:  # a failed write (e.g. a full disk): torch wraps it in a RuntimeError
+            # where its writer fails, the file object raises the OSError itself where Python's write does
+            cause = exc if isinstance(exc, OSError) else exc.__context__
+            why = cause.strerror if isinstance(cause, OSError) and cause.strerror else _first_line(exc)
             raise OSError(f"cannot write {self.dir / CHECKPOINT}: {why}") from None
 
     # ---------------------------------------------------------------- logs
