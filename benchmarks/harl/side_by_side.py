@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import re
@@ -298,8 +299,11 @@ def check_args(args) -> None:
 
 def write_csv(path: Path, rows: list[dict], fields) -> None:
     from tabular._io import atomic_write_text
-    lines = [",".join(fields)] + [",".join(str(r[f]) for f in fields) for r in rows]
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
 
 
 def write_settings(out: Path, args) -> None:

@@ -92,3 +92,9 @@ def test_runs_in_out_need_reuse_and_the_same_budget(tmp_path, capsys):
     (run / sbs.RESULT).write_text(json.dumps({"env_steps": 40_000, "threads": 2}))
     assert sbs.main([*base, "--reuse"]) == 2
     assert "a run of 40000 steps at 2 threads" in capsys.readouterr().err
+
+
+def test_csv_values_with_commas_read_back(tmp_path):
+    rows = [{"key": "algo.hidden", "harl": [256, 256], "same": True}]
+    sbs.write_csv(tmp_path / "s.csv", rows, ("key", "harl", "same"))
+    assert sbs.read_csv(tmp_path / "s.csv") == [{"key": "algo.hidden", "harl": "[256, 256]", "same": "True"}]
