@@ -149,7 +149,7 @@ def run_process(cmd: list[str], log: Path, cwd: Path) -> tuple[int, float, list[
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     lines = []
     t0 = time.perf_counter()
-    with open(log, "w", encoding="utf-8") as fh:
+    with open(log, "w", encoding="utf-8", buffering=1) as fh:  # line by line, to follow a run live
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, bufsize=1)
         try:
