@@ -278,6 +278,10 @@ def check_args(args) -> None:
                                f"(not a HARL checkout?)")
         if not args.harl_python:
             raise BadInput("no HARL interpreter: pass --harl-python or set HARL_PYTHON (see setup_harl.sh)")
+        found = shutil.which(args.harl_python)
+        if found is None:
+            raise BadInput(f"--harl-python {args.harl_python} is not an executable")
+        args.harl_python = os.path.abspath(found)  # HARL runs in its run directory
         probe = subprocess.run([args.harl_python, "-c", "import harl, mpe2, supersuit"], capture_output=True)
         if probe.returncode != 0:
             raise BadInput(f"--harl-python {args.harl_python} cannot import harl, mpe2 and supersuit "

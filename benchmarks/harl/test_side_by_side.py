@@ -3,6 +3,7 @@ check, the throughput measure and its rejection of bad arguments (one line, exit
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -98,3 +99,17 @@ def test_csv_values_with_commas_read_back(tmp_path):
     rows = [{"key": "algo.hidden", "harl": [256, 256], "same": True}]
     sbs.write_csv(tmp_path / "s.csv", rows, ("key", "harl", "same"))
     assert sbs.read_csv(tmp_path / "s.csv") == [{"key": "algo.hidden", "harl": "[256, 256]", "same": "True"}]
+
+
+def test_harl_python_must_run_harl(tmp_path, capsys):
+    """A HARL checkout is there, but the interpreter is missing, or cannot import HARL's packages."""
+    for variant in sbs.VARIANTS:
+        cfg = tmp_path / "HARL" / sbs.HARL_CONFIG.format(variant=variant)
+        cfg.parent.mkdir(parents=True)
+        cfg.write_text(json.dumps(HARL_CONFIG))
+    base = ["--out", str(tmp_path / "out"), "--codes", "harl", "--harl-dir", str(tmp_path / "HARL")]
+    assert sbs.main([*base, "--harl-python", str(tmp_path / "no-python")]) == 2
+    assert "is not an executable" in capsys.readouterr().err
+    assert sbs.main([*base, "--harl-python", sys.executable]) == 2  # this interpreter has no harl
+    assert "cannot import harl" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
