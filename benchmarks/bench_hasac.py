@@ -14,6 +14,15 @@ With ``--algo``, the untimed start runs until the algorithm's first update, then
 ``train_interval`` vector steps off-policy, one rollout and its update on-policy, and ``episode_limit`` vector
 steps on the episodic loop (QMIX, FOP).
 
+``--versus ENV:TASK`` adds HASAC on another task (its shipped config) to the interleaved phases and prints
+the first run's updates/s as a ratio to it (the figure a loaded machine leaves comparable).  ``--reference N``
+(HASAC) times N updates of the former update (benchmarks/hasac_reference.py) against the present one on
+identical batches and random numbers, interleaved, and prints the speed-up and their largest difference.
+``--profile`` names the largest costs (torch profiler, self time per operator) of one more phase of the first
+run.  OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE`` unless set): on a machine whose cores are
+shared with other busy processes, spinning OpenMP workers (libgomp's default) made every operator of a
+2-thread process wait for the scheduler, about 16 ms each, whatever its size.
+
 ``--learn STEPS``: also train to STEPS environment steps and print the evaluation returns (40 deterministic
 episodes) at every evaluation with the wall time.  Example:
 
@@ -21,6 +30,8 @@ episodes) at every evaluation with the wall time.  Example:
     python benchmarks/bench_hasac.py --env smac --task 8m_vs_9m   # the paper's SMAC settings (issue 12)
     python benchmarks/bench_hasac.py --env smac --task 8m_vs_9m --compare algo.value_norm=false
     python benchmarks/bench_hasac.py --env smac --task 8m_vs_9m --compare algo.discrete_actor_loss=gumbel
+    python benchmarks/bench_hasac.py --env smac --task 8m_vs_9m --phases 2 --versus mpe:simple_spread_v3 --reference 5
+    python benchmarks/bench_hasac.py --algo qmix --env smac --task 8m_vs_9m --phases 2 --profile
     python benchmarks/bench_hasac.py --threads 2 --learn 200000 --seeds 0 1 2 --run-root runs/bench
     python benchmarks/bench_hasac.py --algo mappo --phases 2 --compare algo.precision=bf16
     meharl plot runs/bench/learn*
@@ -28,6 +39,7 @@ episodes) at every evaluation with the wall time.  Example:
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import resource
 import sys
@@ -58,6 +70,53 @@ def phase_length(run) -> int:
     return run.cfg["train"]["train_interval"]
 
 
+def profile_phase(run, top: int = 12) -> None:
+    """One more phase of ``run`` under the torch profiler: the operators with the largest self time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    w0 = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        run["tr"].run(stop_after=run["phase"])
+    wall = time.perf_counter() - w0
+    print(f"largest costs of one more phase of {run['name']} ({wall:.1f} s, torch profiler, self time):")
+    for e in sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:top]:
+        print(f"  {e.key:40s} {e.self_cpu_time_total / 1e6:7.2f} s  {e.self_cpu_time_total / 1e6 / wall:6.1%}"
+              f"  {e.count:6d} calls")
+
+
+def compare_reference(run, n: int) -> None:
+    """``n`` updates of HASAC's former update against the present one from the same state, on the same
+    replay batches and random numbers, interleaved one by one: the speed-up and the largest differences."""
+    import numpy as np
+    import torch
+
+    from benchmarks import hasac_reference
+
+    tr = run["tr"]
+    new, p = tr.algo, tr.algo.params
+    old = copy.deepcopy(new)
+    rng = np.random.default_rng(12345)
+    batches = [tr.buffer.sample(p.batch_size, p.n_step, p.gamma, rng) for _ in range(n)]
+    wall, worst_loss = [0.0, 0.0], 0.0
+    for k, batch in enumerate(batches):
+        state = torch.get_rng_state()
+        t0 = time.perf_counter()
+        stats = new.update(batch, np.random.default_rng(k))
+        wall[0] += time.perf_counter() - t0
+        torch.set_rng_state(state)
+        t0 = time.perf_counter()
+        ref = hasac_reference.update(old, batch, np.random.default_rng(k))
+        wall[1] += time.perf_counter() - t0
+        worst_loss = max([worst_loss] + [abs(stats[key] - v) / max(abs(v), 1e-6) for key, v in ref.items()])
+    worst_p = max(float((a - b).detach().abs().max() / b.detach().abs().max().clamp_min(1e-12))
+                  for a, b in zip([*new.critic.parameters(), *(x for m in new.unique for x in m.parameters())],
+                                  [*old.critic.parameters(), *(x for m in old.unique for x in m.parameters())]))
+    print(f"present / former HASAC update on {n} identical batches: {wall[1] / wall[0]:.2f}x the updates/s "
+          f"({wall[0] / n * 1e3:.0f} ms against {wall[1] / n * 1e3:.0f} ms, interleaved, load average "
+          f"{os.getloadavg()[0]:.1f}); largest relative difference: losses {worst_loss:.1e}, parameters "
+          f"{worst_p:.1e}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--algo", default="hasac", help="the registered algorithm to time (default hasac)")
@@ -73,8 +132,17 @@ def main(argv=None) -> int:
     ap.add_argument("--set", dest="overrides", nargs="+", default=[], help="extra config overrides")
     ap.add_argument("--compare", nargs="+", default=[], metavar="OVERRIDES",
                     help="also time these variants (each a comma-separated override list), phases interleaved")
+    ap.add_argument("--versus", metavar="ENV:TASK", help="also time HASAC on this task and print the ratio to it")
+    ap.add_argument("--reference", type=int, default=0, metavar="N",
+                    help="HASAC: time N former updates against N present ones on identical batches")
+    ap.add_argument("--profile", action="store_true", help="name the largest costs of one more phase")
     args = ap.parse_args(argv)
+    if args.versus and ":" not in args.versus:
+        ap.error(f"--versus takes ENV:TASK, got {args.versus!r}")
+    if args.reference and args.algo != "hasac":
+        ap.error("--reference times HASAC's former update: it needs --algo hasac")
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # before torch loads OpenMP: see the docstring
     import torch
 
     from deep.config import resolve
@@ -84,18 +152,21 @@ def main(argv=None) -> int:
             "train.checkpoint_interval=0", "train.log_interval=1000000000", f"algo.precision={args.precision}",
             *args.overrides]
     with tempfile.TemporaryDirectory() as tmp:
-        variants = [[]] + [v.split(",") for v in args.compare]
+        variants = [(args.algo, args.env, args.task, [])] + [(args.algo, args.env, args.task, v.split(","))
+                                                             for v in args.compare]
+        if args.versus:
+            variants.append(("hasac", *args.versus.split(":", 1), []))
         runs = []
-        for k, extra in enumerate(variants):   # each warmed up: warm-up steps plus one untimed training phase
-            cfg = resolve(args.env, args.task, args.seeds[0], [*base, *extra, "train.eval_interval=0"],
-                          algo=args.algo)
+        for k, (algo, env, task, extra) in enumerate(variants):   # each warmed up: warm-up steps, one phase
+            cfg = resolve(env, task, args.seeds[0], [*base, *extra, "train.eval_interval=0"], algo=algo)
             tr = start(cfg, os.path.join(tmp, f"throughput{k}"))
             phase = phase_length(tr)
             while tr.counters["updates"] == 0:   # warm-up (a training phase ends with the first update)
                 tr.run(stop_after=1)
             tr.run(stop_after=phase)
             tr._reset_window()
-            runs.append({"cfg": cfg, "tr": tr, "extra": extra, "phase": phase, "wall": 0.0, "updates": 0, "steps": 0})
+            runs.append({"cfg": cfg, "tr": tr, "extra": extra, "phase": phase, "wall": 0.0, "updates": 0, "steps": 0,
+                         "name": f"{algo} {env}:{task}"})
         for _ in range(args.phases):   # phases alternate between the variants: the machine's load hits each alike
             for r in runs:
                 tr = r["tr"]
@@ -107,14 +178,15 @@ def main(argv=None) -> int:
         cfg = runs[0]["cfg"]
         shape = "  ".join(f"{k} {cfg['algo'][k]}" for k in SHAPE if k in cfg["algo"])
         print(f"{args.algo} {args.env}:{args.task}  {shape}  {cfg['algo']['precision']}  {cfg['num_envs']} envs  "
-              f"torch {torch.__version__}  threads {torch.get_num_threads()}  load average {os.getloadavg()[0]:.1f}")
+              f"torch {torch.__version__}  threads {torch.get_num_threads()}  OMP_WAIT_POLICY "
+              f"{os.environ['OMP_WAIT_POLICY']}  load average {os.getloadavg()[0]:.1f}")
         ref = REFERENCE.get((args.env, args.task)) if args.algo == "hasac" else None
         ref_u, ref_s, ref_m = ref or (float("nan"),) * 3
         for r in runs:
             wall, updates, steps, w = r["wall"], r["updates"], r["steps"], r["tr"].win["stats"]
             if len(runs) > 1:
                 a = r["cfg"]["algo"]
-                print(f"[{','.join(r['extra']) or 'as configured'}]  "
+                print(f"[{r['name']}: {','.join(r['extra']) or 'as configured'}]  "
                       + "  ".join(f"{k} {a[k]}" for k in VARIANT_KEYS if k in a))
             rel = (f"   ({updates / wall / (runs[0]['updates'] / runs[0]['wall']):.3f} x the first, same phases "
                    "interleaved)" if r is not runs[0] else "")
@@ -128,6 +200,16 @@ def main(argv=None) -> int:
                   + f"   ({wall:.1f} s for {updates} updates)")
             print(f"  per update (ms)    : critic {1e3 * parts['critic'] / updates:.1f}  "
                   f"actors {1e3 * parts['actors'] / updates:.1f}  sample {1e3 * parts['sample'] / updates:.1f}")
+        if args.versus:
+            first, other = runs[0], runs[-1]
+            print(f"{first['name']} / {other['name']} updates/s: "
+                  f"{first['updates'] / first['wall'] / (other['updates'] / other['wall']):.3f} (same phases "
+                  f"interleaved, load average {os.getloadavg()[0]:.1f})")
+        if args.profile:
+            profile_phase(runs[0])
+        if args.reference:
+            compare_reference(runs[0], args.reference)
+        for r in runs:
             r["tr"].close()
         print(f"  peak memory (RSS)  : {peak_rss_gb():8.3f} GB" + ("" if len(runs) == 1 else " (all variants together)")
               + (f"  (reference about {ref_m} GB, target <= {ref_m / 2} GB)" if ref else ""))

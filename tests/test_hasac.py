@@ -247,7 +247,7 @@ def test_sampled_actor_loss_has_the_exact_entropy_gradient(space):
     gradient is exactly alpha times that of ``sum_a pi log pi`` (minus the entropy), not the zero-mean score of
     one sampled index (which left the policy unregularised: its entropy collapsed on GRF and air combat)."""
     h, batch = _agent_and_batch([space, Discrete(3)], "gumbel")
-    h.critic.frozen_min_q = lambda features, joint: joint.sum(-1) * 0.0  # flat critic: no action gradient
+    h.critic.frozen_min_q = lambda features, action, start=0: action.sum(-1) * 0.0  # flat critic: no action gradient
     reps = [a.sample(batch["obs"][i]).rep.detach() for i, a in enumerate(h.actors)]
     loss, mean_logp = h.actor_loss(0, batch, reps)
     loss.backward()
@@ -361,6 +361,43 @@ def test_mixed_action_spaces_update_and_masked_expected_loss():
     stats = h.update(batch, np.random.default_rng(0))
     assert all(np.isfinite(v) for k, v in stats.items() if k != "permutation")
     assert torch.all(h.actors[1].log_probs(batch["obs"][1], m).exp()[:, 3] == 0)
+
+
+@pytest.mark.parametrize("loss, value_norm, share", [("expected", False, False), ("expected", True, False),
+                                                    ("gumbel", False, False), ("expected", False, True)])
+def test_update_equals_the_former_update_on_identical_batches(loss, value_norm, share):
+    """The incremental actors' phase (each agent's share of the critic's first layer computed once, the
+    expectation over available actions only, the sample's log-probabilities reused) against the former
+    update (benchmarks/hasac_reference.py) from the same state, batches and random numbers, for three
+    updates: the same losses, gradients and parameters.  Tolerance: float32 sums of the first layer taken in
+    another order (relative rounding ~1e-7 per value), carried through a few layers and three Adam steps."""
+    from benchmarks import hasac_reference
+
+    spaces = [Discrete(4)] * 3 if share else [Discrete(5), MultiDiscrete([3, 2]), Discrete(4), Box(-1, 2, (2,))]
+    h, batch = _agent_and_batch(spaces, loss, B=64, share=share, value_norm=value_norm)
+    g = torch.Generator().manual_seed(5)
+    for i, sp in enumerate(spaces):
+        if isinstance(sp, Discrete):   # random masks, at least one available action per row
+            m = torch.rand(64, sp.n, generator=g) < 0.5
+            m[torch.arange(64), torch.randint(0, sp.n, (64,), generator=g)] = True
+            batch["avail"][i] = batch["next_avail"][i] = m
+            batch["act"][i] = torch.multinomial(m.float(), 1, generator=g).squeeze(1)
+    ref = copy.deepcopy(h)
+    for k in range(3):
+        torch.manual_seed(100 + k)
+        stats = h.update(batch, np.random.default_rng(k))
+        torch.manual_seed(100 + k)
+        ref_stats = hasac_reference.update(ref, batch, np.random.default_rng(k))
+        assert h.last_order == ref.last_order
+        for key, v in ref_stats.items():
+            assert stats[key] == pytest.approx(v, rel=1e-5, abs=1e-6), key
+        for p, q in zip([*h.critic.parameters(), *(x for a in h.unique for x in a.parameters())],
+                        [*ref.critic.parameters(), *(x for a in ref.unique for x in a.parameters())]):
+            torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6)
+            torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(h.alphas(), ref.alphas(), rtol=1e-6, atol=0)
+    for p, q in zip(h.critic_target.parameters(), ref.critic_target.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("hidden", [(16,), (16, 16), (8, 16, 8)])

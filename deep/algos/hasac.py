@@ -24,12 +24,12 @@ temperatures and target entropies keep their meaning in return units.  The refer
 actor and critic temperatures differ, SPEC's known departures); this follows the paper.
 
 For a Discrete agent, ``discrete_actor_loss="expected"`` takes eq. 10's expectation over the agent's own
-action exactly (a sum over its ``|A^i|`` actions: unbiased and noiseless); ``"gumbel"`` puts the
-straight-through Gumbel-softmax sample into the critic like the reference code.  MultiDiscrete agents always use
-the latter.  With a sample, the entropy term ``alpha E[log pi]`` is still taken in closed form
-(``Sample.mean_logp``): the log-probability of a sampled index has a zero-mean gradient, so it would not
-regularise the policy at all (measured: entropy collapsed to 0 within 50k steps on GRF and air combat while
-auto alpha grew without bound).
+action exactly (a sum over its available actions, the others having probability 0: unbiased and
+noiseless); ``"gumbel"`` puts the straight-through Gumbel-softmax sample into the critic like the reference
+code.  MultiDiscrete agents always use the latter.  With a sample, the entropy term ``alpha E[log pi]`` is
+still taken in closed form (``Sample.mean_logp``): the log-probability of a sampled index has a zero-mean
+gradient, so it would not regularise the policy at all (measured: entropy collapsed to 0 within 50k steps on
+GRF and air combat while auto alpha grew without bound).
 The critic never receives gradient from actor losses (they see it through ``TwinCritic.frozen_min_q``, which
 treats its parameters as constants) and actors never from the critic loss (their actions enter it detached);
 targets are never trained.
@@ -52,6 +52,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from deep.config import choice, flag, number, setting_like
 from deep.envs.base import EnvSpec
@@ -89,6 +90,11 @@ def _spaces_equal(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _add(first, *more):
+    """The networkwise sum of tuples of tensors (the critic's first-layer parts, one tensor per network)."""
+    return tuple(sum(ts[1:], ts[0]) for ts in zip(first, *more))
+
+
 @register("hasac")
 class HASAC(Algorithm):
     on_policy = False
@@ -111,6 +117,7 @@ class HASAC(Algorithm):
         for a in self.unique:
             set_precision(a.to(self.device), params.precision)
         self.rep_dims = [a.rep_dim for a in self.actors]
+        self.offsets = [int(k) for k in np.cumsum([0, *self.rep_dims[:-1]])]   #: agents' columns in the joint action
         self.critic = TwinCritic(spec.state_dim, sum(self.rep_dims), hidden, params.precision).to(self.device)
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_target.requires_grad_(False)
@@ -211,32 +218,38 @@ class HASAC(Algorithm):
                                        self.params.huber_delta)
         return loss, {k: self.value_norm.denormalize(v.detach()) for k, v in stats.items()}
 
-    def actor_loss(self, i: int, batch, reps: list, own=None, features=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _context(self, total, part) -> tuple[torch.Tensor, ...]:
+        """Each critic network's first-layer pre-activation without one agent's action: ``total`` (from the
+        state and every agent's action) less that agent's ``part`` (:meth:`TwinCritic.action_features`)."""
+        return tuple(t - p for t, p in zip(total, part))
+
+    def actor_loss(self, i: int, batch, reps: list, own=None, context=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq. 10 for agent ``i`` with the other agents' actions ``reps``; returns (loss, E[log pi^i]).
 
-        ``own``: agent i's reparameterised sample, if already drawn (with its graph) from its current policy.
-        ``features``: ``critic.state_features(batch["state"])``, if already computed.  The critic is held fixed
-        (:meth:`TwinCritic.frozen_min_q`): no gradient reaches its parameters.
+        ``own``: agent i's sample, if already drawn (with its graph) from its current policy.
+        ``context``: :meth:`_context` of the batch's states and ``reps``, if already computed.  The critic is
+        held fixed (:meth:`TwinCritic.frozen_min_q`): no gradient reaches its parameters.
         """
         actor, alpha = self.actors[i], self.alphas()[i]
         o, m = batch["obs"][i], batch["avail"][i]
-        if features is None:
-            features = self.critic.state_features(batch["state"])
+        if context is None:
+            parts = [self.critic.action_features(r, k) for r, k in zip(reps, self.offsets)]
+            context = self._context(_add(self.critic.state_features(batch["state"]), *parts), parts[i])
         if self._expected(i):
-            lp = actor.log_probs(o, m)
-            B, K = lp.shape
-            eye = torch.eye(K, device=self.device)
-            joint = torch.cat([eye.expand(B, K, K) if j == i else r[:, None, :].expand(B, K, r.shape[-1])
-                               for j, r in enumerate(reps)], -1).reshape(B * K, -1)
-            q = self.in_return_units(self.critic.frozen_min_q([f.repeat_interleave(K, 0) for f in features],
-                                                              joint)).reshape(B, K)
+            lp = actor.log_probs(o, m) if own is None else own.log_probs
+            # the sum over i's actions needs the critic at the available ones only: the others have
+            # probability exactly 0 (their logits are masked), so their terms are 0 whatever Q there
+            rows, acts = (torch.ones_like(lp, dtype=torch.bool) if m is None else m).nonzero(as_tuple=True)
+            q = torch.zeros_like(lp)
+            q[rows, acts] = self.in_return_units(self.critic.frozen_min_q(
+                [c[rows] for c in context], F.one_hot(acts, lp.shape[1]).to(lp.dtype), self.offsets[i]))
             p = lp.exp()
             loss = (p * (alpha * lp - q)).sum(-1).mean()
             return loss, (p * lp).sum(-1).mean()
         s = actor.sample(o, m) if own is None else own
-        joint = torch.cat([s.rep if j == i else r for j, r in enumerate(reps)], -1)
         logp = s.entropy_logp()  # Gumbel: the entropy term in closed form
-        loss = (alpha * logp - self.in_return_units(self.critic.frozen_min_q(features, joint))).mean()
+        q = self.critic.frozen_min_q(context, s.rep, self.offsets[i])
+        loss = (alpha * logp - self.in_return_units(q)).mean()
         return loss, logp.mean()
 
     def update(self, batch, rng: np.random.Generator) -> dict:
@@ -254,18 +267,22 @@ class HASAC(Algorithm):
         stats = {"critic_loss": loss.detach(), **{k: v.detach() for k, v in qstats.items()}}
         perm = [int(i) for i in rng.permutation(self.n_agents)]   # 2. a fresh order i_{1:n} (Algorithm 1)
         # a ~ pi_old for every agent.  An agent's parameters do not change before its own turn, so its
-        # sample, drawn now with its graph, is also the reparameterised action of its loss (unless the
-        # network is shared and updated by an earlier agent, or the loss takes the exact expectation).
-        features = self.critic.state_features(batch["state"])
-        own, reps = {}, []
+        # sample, drawn now with its graph, also gives its loss's reparameterised action or log-probabilities
+        # (unless the network is shared and updated by an earlier agent).  The critic's first layer is linear
+        # in the joint action: its pre-activation (``total``) is the state's part plus each agent's, and an
+        # agent's part is recomputed only when its action changes.
+        own, reps, parts = {}, [], []
         for i, actor in enumerate(self.actors):
-            reusable = not self._expected(i) and (not self.params.share_params or i == perm[0])
+            reusable = not self.params.share_params or i == perm[0]
             with torch.set_grad_enabled(reusable):
                 s = actor.sample(batch["obs"][i], batch["avail"][i])
             own[i] = s if reusable else None
             reps.append(s.rep.detach())
+            parts.append(self.critic.action_features(reps[i], self.offsets[i]))
+        total = _add(self.critic.state_features(batch["state"]), *parts)
         for m, i in enumerate(perm):
-            a_loss, mean_logp = self.actor_loss(i, batch, reps, own[i], features)   # eq. 10 for agent i_m
+            context = self._context(total, parts[i])
+            a_loss, mean_logp = self.actor_loss(i, batch, reps, own[i], context)   # eq. 10 for agent i_m
             opt = self.actor_opts[self._opt_of[i]]
             opt.zero_grad(set_to_none=True)
             a_loss.backward()
@@ -278,6 +295,8 @@ class HASAC(Algorithm):
             if m + 1 < len(perm):
                 with torch.no_grad():  # eq. 10: later agents see i's action from its new policy
                     reps[i] = self.actors[i].sample(batch["obs"][i], batch["avail"][i]).rep
+                parts[i] = self.critic.action_features(reps[i], self.offsets[i])
+                total = _add(context, parts[i])
             stats[f"actor_loss/{i}"] = a_loss.detach()
             stats[f"entropy/{i}"] = -mean_logp.detach()
         polyak_(self.critic_target, self.critic, self.params.polyak)   # 4. Polyak targets

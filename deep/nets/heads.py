@@ -60,6 +60,9 @@ class Sample:
     #: Discrete and MultiDiscrete heads (None for Box, whose ``logp`` is already reparameterised).  The entropy
     #: term of a Gumbel-sampled loss must use it: ``logp`` of a sampled index has a zero-mean gradient.
     mean_logp: torch.Tensor | None = None
+    #: (B, n) ``log pi(.|o)`` of every action (Discrete heads only; masked actions at about -1e9), from the
+    #: same logits as the sample and differentiable like it: eq. 10's exact expectation reuses them
+    log_probs: torch.Tensor | None = None
 
     def entropy_logp(self) -> torch.Tensor:
         """What an entropy term ``alpha E[log pi]`` takes: ``mean_logp`` where a closed form exists, else ``logp``."""
@@ -155,7 +158,7 @@ def _gumbel_sample(z, tau: float) -> Sample:
     soft = F.softmax((logpi + g) / tau, dim=-1)
     rep = F.one_hot(idx, z.shape[-1]).to(z.dtype) - soft.detach() + soft
     return Sample(rep=rep, env=idx, logp=logpi.gather(-1, idx[:, None]).squeeze(-1), stored=idx,
-                  mean_logp=(logpi.exp() * logpi).sum(-1))
+                  mean_logp=(logpi.exp() * logpi).sum(-1), log_probs=logpi)
 
 
 class CategoricalActor(nn.Module):
