@@ -42,7 +42,7 @@ def _assert_same(a: dict, b: dict):
 # ---------------------------------------------------------------- configs
 def test_every_shipped_config_validates_and_holds_the_paper_settings():
     paths = sorted(CONFIG_DIR.glob("tasks/*/*.yaml"))
-    assert len(paths) == 15 + 13 + 4 + 6 + 7  # + the smac maps, aircombat, bimanual and football tasks
+    assert len(paths) == 15 + 13 + 4 + 10 + 7  # + the smac maps, aircombat, bimanual and football tasks
     for path in paths:
         env = path.parent.name
         task = "g.json" if (env, path.stem) == ("tabular", "game") else path.stem
