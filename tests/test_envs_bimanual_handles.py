@@ -101,7 +101,8 @@ def test_fixed_reset_places_the_objects_as_bidexhands(envs, task):
         np.testing.assert_array_equal(d.qpos[env.ids.mech_qpos], [0.0])
         np.testing.assert_allclose(env.handles(0), pen_handles_by_hand(0.0), atol=1e-12)
         # the cap towards the right hand (+y), the body towards the left
-        assert env.handles(0)[0, 1] == pytest.approx(0.1, abs=1e-3) and env.handles(0)[1, 1] == pytest.approx(-0.07, abs=1e-3)
+        assert env.handles(0)[0, 1] == pytest.approx(0.1, abs=1e-3)
+        assert env.handles(0)[1, 1] == pytest.approx(-0.07, abs=1e-3)
     else:
         np.testing.assert_array_equal(d.qpos[env.ids.mech_qpos], [t.door_start] * 2)
         np.testing.assert_array_equal(d.qvel[env.ids.mech_dof], [t.door_start] * 2)

@@ -39,7 +39,8 @@ the left one at that of its "another_hand"; on the first four tasks both palm up
 - ``door_open_outward``: a double door fixed at (0, 0, 0.7), two 0.44 x 0.93 leaves on vertical hinges at its
   sides (range [0, pi/2]) meeting in the middle, each with a handle on both faces; the hands (mounts at
   (0.55, +-0.2, 0.6), turned (pi, +-1.57, 1.57)) point their fingers at it; the leaves open away from them.
-  Handle points: 0.39 from each hinge towards the middle, 0.5 below the top, 0.04 out on the hands' side.
+  Handle points: 0.39 from each hinge towards the middle, 0.5 from the hinge's top end (its bottom end on the
+  turned-over door below), 0.04 out on the hands' side.
   Reward ``2 - f_R - f_L + [f_R, f_L < 0.5] 2 dy`` with ``dy`` the handle points' distance along y; success
   once ``dy > 0.5``; ends when either ``f_h >= 1.5``; forces ``a * dt * 0.5 * 1e5``, torques
   ``a * dt * 0.5 * 1e3``; 250 steps; no noise.
@@ -49,18 +50,19 @@ the left one at that of its "another_hand"; on the first four tasks both palm up
   Bi-DexHands writes it), the hands further out (mounts at (0.9, +-0.5, 0.6)); the bonus is
   ``1 - 2 dy`` and success comes once ``dy < 0.5``.
 
-Agents: agent 0 the right hand (which holds the object first; on Pen and the doors the hand at +y), agent 1 the left; each acts with 20 joint
-position targets in [-1, 1] (mapped onto the actuators' ranges, Bi-DexHands' ``scale``), preceded on the
+Agents: agent 0 the right hand (which holds the object first; on Pen and the doors the hand at +y), agent 1
+the left; each acts with 20 joint position targets in [-1, 1] (mapped onto the actuators' ranges,
+Bi-DexHands' ``scale``), preceded on the
 free-base tasks by 3 force and 3 torque entries.  Observations follow Bi-DexHands' ``full_state`` layout
 (398 / 422 / 446 / 417 numbers): per hand 24 joint positions scaled to [-1, 1], 0.2 x joint velocities,
 10 x actuator joint forces, 5 fingertip states (position, quaternion, linear and angular velocity),
 10 x fingertip force-torque sensors, on free-base tasks the base position (Lift, Pen and the doors: the grip
 point) and its xyz Euler angles, and the hand's last action; then the object block (root pose, linear velocity,
 0.2 x angular velocity, goal pose and object-goal quaternion difference; Lift and Pen: the right then the left
-handle point instead of a goal; the doors: the left then the right).  Agent h sees its hand's block and the object block; the global state is everything; all clipped to
-+-5 (``MultiVecTask``).  ``Step.info`` adds, on done rows, ``success`` (1.0 / 0.0, Bi-DexHands' latched
-``successes``) and ``goal_distance`` (final object-goal distance, summed over objects; NaN on Pen and the
-doors, which have no goal).  ``render(k)``
+handle point instead of a goal; the doors: the left then the right).  Agent h sees its hand's block and the
+object block; the global state is everything; all clipped to +-5 (``MultiVecTask``).  ``Step.info`` adds, on
+done rows, ``success`` (1.0 / 0.0, Bi-DexHands' latched ``successes``) and ``goal_distance`` (final
+object-goal distance, summed over objects; NaN on Pen and the doors, which have no goal).  ``render(k)``
 returns an RGB frame of copy k (needs OpenGL).  ``get_state`` saves MuJoCo's ``mjSTATE_INTEGRATION`` (time,
 qpos, qvel, act, warm start, controls, applied forces, mocap goal poses) with each copy's RNG, last action and
 success flag; a restore continues bit for bit.
