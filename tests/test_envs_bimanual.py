@@ -16,7 +16,9 @@ from deep.envs.bimanual.scene import SIDES, TIP_SITES, HandPose, build_model
 
 #: task -> (hand block, object block, action size), from Bi-DexHands' numObservations (398, 422, 446, 417)
 SIZES = {"hand_over": (187, 24, 20), "catch_underarm": (199, 24, 26), "two_catch_underarm": (199, 48, 26),
-         "lift_underarm": (199, 19, 26), "catch_abreast": (199, 24, 26), "catch_over2underarm": (199, 24, 26)}
+         "lift_underarm": (199, 19, 26), "catch_abreast": (199, 24, 26), "catch_over2underarm": (199, 24, 26),
+         "hand_pen": (199, 19, 26), "door_open_outward": (199, 19, 26), "door_open_inward": (199, 19, 26),
+         "door_close_inward": (199, 19, 26)}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,8 @@ def test_tasks_and_shapes(envs):
         spec = env.spec
         assert spec.n_agents == 2 and spec.obs_dims == (hand + obj,) * 2 and spec.state_dim == 2 * hand + obj
         assert [sp.shape for sp in spec.action_spaces] == [(act,), (act,)]
-        assert spec.episode_limit == {"lift_underarm": 500, "catch_abreast": 150}.get(task, 75)
+        assert spec.episode_limit == {"lift_underarm": 500, "catch_abreast": 150, "hand_pen": 125}.get(
+            task, 250 if task.startswith("door") else 75)
         r = env.reset(seed=1)
         s = env.step(random_actions(env, rng))
         for view in (r, s):
@@ -293,7 +296,7 @@ def test_base_forces_move_the_hands(envs):
     assert np.all(moved[:, 0] > 0.01) and np.all(np.abs(moved[:, 1:]) < 0.2 * moved[:, :1])
 
 
-@pytest.mark.parametrize("task", ["catch_underarm", "lift_underarm"])
+@pytest.mark.parametrize("task", ["catch_underarm", "lift_underarm", "hand_pen", "door_close_inward"])
 def test_same_seed_same_run_and_exact_resume(task):
     """Same seed, same run; a pickled snapshot taken mid-episode continues bit for bit, in the same env and
     in a new one, across an auto-reset (episode_limit 20)."""
@@ -309,7 +312,7 @@ def test_same_seed_same_run_and_exact_resume(task):
     env, rng, a = run(1)
     _, _, b = run(1)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    if task != "lift_underarm":  # lift's reset has no randomness
+    if TASKS[task].dof_noise:  # lift's, pen's and the doors' resets have no randomness
         assert not np.array_equal(a[0], run(2)[2][0])
     snap = pickle.loads(pickle.dumps(env.get_state()))
     acts = [random_actions(env, rng) for _ in range(25)]

@@ -16,9 +16,11 @@ from deep.envs.base import EnvSpec
 from deep.run import resume, start
 from meharl.cli import main
 
-#: one task per family (two for aircombat: without and with the shoot component of the action)
+#: one task per family (two for aircombat: without and with the shoot component of the action; three for bimanual:
+#: an egg task, the pen, and a door, whose objects are built differently)
 TASKS = [("smac", "3m", "smax"), ("aircombat", "1v1-NoWeapon-vsBaseline", "jsbsim"),
          ("aircombat", "2v2-ShootMissile-vsBaseline", "jsbsim"), ("bimanual", "hand_over", "mujoco"),
+         ("bimanual", "hand_pen", "mujoco"), ("bimanual", "door_open_outward", "mujoco"),
          ("football", "academy_run_pass_and_shoot_with_keeper", "gfootball")]
 #: each task's action kind (checked against the environment's spec in the test)
 KINDS = {"smac": "discrete", "aircombat": "multidiscrete", "bimanual": "box", "football": "discrete"}

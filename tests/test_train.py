@@ -43,7 +43,7 @@ def _assert_same(a: dict, b: dict):
 def test_every_shipped_config_validates_and_holds_the_paper_settings():
     paths = sorted(CONFIG_DIR.glob("tasks/*/*.yaml"))
     # + the smac maps, aircombat, bimanual and football tasks, and pettingzoo's one config for any ParallelEnv
-    assert len(paths) == 15 + 13 + 4 + 6 + 7 + 1
+    assert len(paths) == 15 + 13 + 4 + 10 + 7 + 1
     for path in paths:
         env = path.parent.name
         task = {("tabular", "game"): "g.json", ("pettingzoo", "parallel_env"): "mpe2.simple_spread_v3:parallel_env"
@@ -71,6 +71,15 @@ def test_every_shipped_config_validates_and_holds_the_paper_settings():
     assert (corridor["auto_alpha"], corridor["alpha"], corridor["actor_lr"]) == (False, 0.002, 5e-4)
     hand_over = resolve("bimanual", "hand_over", 0)
     assert (hand_over["algo"]["n_step"], hand_over["env_options"]["episode_limit"]) == (20, 75)
+    # HARL's tuned_configs/dexhands/ShadowHand{Pen,Door*}/hasac: gamma 0.95 except Open Outward's 0.99,
+    # update_per_train 1 x train_interval 50 = 50 updates every 50 vector steps of 20 copies
+    for task, gamma, limit in (("hand_pen", 0.95, 125), ("door_open_outward", 0.99, 250),
+                               ("door_open_inward", 0.95, 250), ("door_close_inward", 0.95, 250)):
+        cfg = resolve("bimanual", task, 0)
+        assert (cfg["algo"]["gamma"], cfg["algo"]["batch_size"], cfg["algo"]["alpha"], cfg["algo"]["actor_lr"],
+                cfg["env_options"]["episode_limit"], cfg["num_envs"], cfg["train"]["train_interval"],
+                cfg["train"]["updates_per_train"], cfg["train"]["total_steps"]) == \
+            (gamma, 1000, 1.0, 5e-4, limit, 20, 50, 50, 10_000_000)
     assert resolve("aircombat", "2v2-ShootMissile-vsBaseline", 0)["env_options"]["episode_limit"] == 1000
     rps, corner = (resolve("football", t, 0) for t in ("academy_run_pass_and_shoot_with_keeper", "academy_corner"))
     assert (rps["algo"]["discrete_actor_loss"], rps["algo"]["n_step"], rps["train"]["total_steps"]) == ("gumbel", 20, 20e6)

@@ -9,7 +9,7 @@ from gymnasium.spaces import Box
 
 from .._batch import LoopedEnv, check_int
 from ..base import EnvSpec
-from .scene import CONTROL_DT, FINGERTIPS, SIDES, SUBSTEPS, TIP_SITES, HandPose, build_model
+from .scene import CONTROL_DT, FINGERTIPS, SIDES, SUBSTEPS, TIP_SITES, HandPose, build_model, euler_zyx_quat
 
 #: Bi-DexHands' observation scales (``vel_obs_scale``, ``force_torque_obs_scale``)
 VEL_SCALE, FORCE_SCALE = 0.2, 10.0
@@ -20,7 +20,7 @@ CLIP_OBS = 5.0
 @dataclass(frozen=True)
 class Task:
     """One Bi-DexHands task (``bidexhands/cfg/ShadowHand*.yaml`` and ``tasks/shadow_hand_*.py``)."""
-    kind: str                          #: "throw" (one egg), "two_catch" or "lift"
+    kind: str                          #: "throw" (one egg), "two_catch", "lift", "pen" or "door"
     right: tuple[float, float, float]  #: right ("shadow_hand") actor position
     left: tuple[float, float, float]   #: left ("another_hand") actor position
     free_base: bool                    #: base forces and torques are part of each hand's action
@@ -40,10 +40,30 @@ class Task:
     #: anchor (right, left)
     anchor_body: str | None = None
     anchors: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
+    object_pos: tuple[float, float, float] = (0.0, 0.0, 0.0)    #: pen / door root position
+    object_euler: tuple[float, float, float] = (0.0, 0.0, 0.0)  #: pen / door root from_euler_zyx(roll, pitch, yaw)
+    #: doors: the leaves' start angle, which Bi-DexHands also writes as their start velocity (rad/s)
+    door_start: float = 0.0
+    #: doors: the handle points' offset along the leaf's z (towards the hands' side)
+    handle_depth: float = 0.0
+    close: bool = False                #: doors: success when the handles come together instead of apart
 
     @property
     def objects(self) -> str:
-        return {"throw": "egg", "two_catch": "two_eggs", "lift": "pot"}[self.kind]
+        return {"throw": "egg", "two_catch": "two_eggs", "lift": "pot", "pen": "pen", "door": "door"}[self.kind]
+
+    @property
+    def handles(self) -> tuple[tuple[str, tuple[float, float, float]], ...]:
+        """(body, offset in its frame) of the right hand's handle point, then the left's (Bi-DexHands'
+        ``*_right_handle_pos`` and ``*_left_handle_pos``); empty for the egg tasks."""
+        if self.kind == "lift":
+            return ("pot", (0.0, HANDLE_Y, HANDLE_Z)), ("pot", (0.0, -HANDLE_Y, HANDLE_Z))
+        if self.kind == "pen":
+            return ("pen:cap", (0.0, -0.1, 0.0)), ("pen:body", (0.0, 0.07, 0.0))
+        if self.kind == "door":
+            return (("door:right", (0.39, -0.5, self.handle_depth)),
+                    ("door:left", (-0.39, -0.5, self.handle_depth)))
+        return ()
 
 
 TASKS: dict[str, Task] = {
@@ -74,15 +94,39 @@ TASKS: dict[str, Task] = {
                                 goal_shift=(0.0, -0.45, -0.45), fall_z=0.3, dist_reward_scale=20.0,
                                 transition_scale=0.1, orientation_scale=2.0, position_noise=0.0, dof_noise=0.0,
                                 anchor_body="mount", anchors=((0.0, 0.0, 0.5), (0.0, -0.8, 0.5))),
+    # ShadowHandPen: both hands palm down side by side (0.4 apart) above a pen lying on a table across them,
+    # to pull its cap off; 125 steps, no noise
+    "hand_pen": Task("pen", (0.55, 0.2, 0.8), (0.55, -0.2, 0.8), True, 125, right_euler=(np.pi, 0.0, 1.57),
+                     left_euler=(np.pi, 0.0, 1.57), transition_scale=0.5, orientation_scale=0.1,
+                     position_noise=0.0, dof_noise=0.0, object_pos=(0.0, 0.0, 0.6), object_euler=(1.57, 1.57, 0.0)),
+    # ShadowHandDoorOpenOutward: a closed double door, its leaves opening away from the hands (pushed); success
+    # once the handles are 0.5 apart along y; 250 steps, no noise
+    "door_open_outward": Task("door", (0.55, 0.2, 0.6), (0.55, -0.2, 0.6), True, 250,
+                              right_euler=(np.pi, 1.57, 1.57), left_euler=(np.pi, -1.57, 1.57), transition_scale=0.5,
+                              orientation_scale=0.5, position_noise=0.0, dof_noise=0.0, object_pos=(0.0, 0.0, 0.7),
+                              handle_depth=-0.04),
+    # ShadowHandDoorOpenInward: the door turned over (pitch pi), so that its leaves open towards the hands (pulled)
+    "door_open_inward": Task("door", (0.55, 0.2, 0.6), (0.55, -0.2, 0.6), True, 250,
+                             right_euler=(np.pi, 1.57, 1.57), left_euler=(np.pi, -1.57, 1.57), transition_scale=0.5,
+                             orientation_scale=0.5, position_noise=0.0, dof_noise=0.0, object_pos=(0.0, 0.0, 0.7),
+                             object_euler=(0.0, np.pi, 0.0), handle_depth=0.04),
+    # ShadowHandDoorCloseInward: that door wide open (leaves at pi/2, towards the hands, which stand further
+    # out); success once the handles are within 0.5 along y
+    "door_close_inward": Task("door", (0.9, 0.5, 0.6), (0.9, -0.5, 0.6), True, 250,
+                              right_euler=(np.pi, 1.57, 1.57), left_euler=(np.pi, -1.57, 1.57), transition_scale=0.5,
+                              orientation_scale=0.5, position_noise=0.0, dof_noise=0.0, object_pos=(0.0, 0.0, 0.7),
+                              object_euler=(0.0, np.pi, 0.0), door_start=1.57, handle_depth=0.04, close=True),
 }
 #: shadow_hand_two_catch_underarm.py: the second egg starts 0.39 further along -y (in the left palm) and its
 #: goal is 0.4 back along +y
 SECOND_EGG_SHIFT, SECOND_GOAL_SHIFT = np.array([0.0, -0.39, 0.0]), np.array([0.0, 0.4, 0.0])
 #: shadow_hand_lift_underarm.py: the pot 0.65 along -y from the right actor; its handles at +-0.15 along its
-#: y axis and 0.06 up; a hand's grip point 0.08 along its palm's z axis and -0.02 along its y axis
+#: y axis and 0.06 up; a hand's grip point 0.08 along its palm's z axis and -0.02 along its y axis (also
+#: the hand position of Pen and the doors); a fingertip point 0.02 along its distal phalanx's z axis
 POT_OFFSET = np.array([0.0, -0.65, 0.0])
 HANDLE_Y, HANDLE_Z = 0.15, 0.06
 GRIP_POINT = np.array([0.0, -0.02, 0.08])
+TIP_POINT = np.array([0.0, 0.0, 0.02])
 
 
 def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -147,11 +191,18 @@ class _Ids:
         #: each actuator's joint, as an index into a hand's 24 joints (its position target at reset)
         self.act_joint = np.array([jids.index(model.actuator_trnid[a, 0]) for a in self.act[0]])
         assert len(self.hand_qpos[0]) == 24 and len(self.act[0]) == 20
-        names = {"egg": ["egg"], "two_eggs": ["egg", "egg2"], "pot": ["pot"]}[task.objects]
+        names = {"egg": ["egg"], "two_eggs": ["egg", "egg2"]}.get(task.objects, [task.objects])
         self.objects = ids(B, names)
-        self.obj_qpos = [model.jnt_qposadr[model.body_jntadr[b]] for b in self.objects]
-        self.obj_dof = [model.jnt_dofadr[model.body_jntadr[b]] for b in self.objects]
-        self.goal_mocap = [model.body_mocapid[b] for b in ids(B, [f"{n}:goal" for n in names])]
+        free = [b for b in self.objects if model.body_jntnum[b] > 0]  # the door has no joint of its own
+        self.obj_qpos = [model.jnt_qposadr[model.body_jntadr[b]] for b in free]
+        self.obj_dof = [model.jnt_dofadr[model.body_jntadr[b]] for b in free]
+        self.goal_mocap = ([model.body_mocapid[b] for b in ids(B, [f"{n}:goal" for n in names])]
+                           if task.kind in ("throw", "two_catch", "lift") else [])
+        self.handles = ids(B, [body for body, _ in task.handles]) if task.handles else []
+        #: the pen's slide or the door's two hinges
+        mechanism = [j for j in range(model.njnt) if model.joint(j).name.split(":")[0] in ("pen", "door")
+                     and model.jnt_type[j] != mujoco.mjtJoint.mjJNT_FREE]
+        self.mech_qpos, self.mech_dof = model.jnt_qposadr[mechanism], model.jnt_dofadr[mechanism]
 
 
 class BimanualEnv(LoopedEnv):
@@ -166,14 +217,15 @@ class BimanualEnv(LoopedEnv):
         t = self.task
         limit = t.episode_limit if episode_limit is None else check_int(episode_limit, "episode_limit")
         self.model = build_model(HandPose(t.right, t.free_base, t.right_euler),
-                                 HandPose(t.left, t.free_base, t.left_euler), t.objects)
+                                 HandPose(t.left, t.free_base, t.left_euler), t.objects,
+                                 (t.object_pos, euler_zyx_quat(*t.object_euler)))
         self.ids = _Ids(self.model, t)
         self.data = [mujoco.MjData(self.model) for _ in range(num_envs)]
         self._rngs = [np.random.default_rng() for _ in range(num_envs)]
         self.n_base = 6 if t.free_base else 0
         n_act = 20 + self.n_base
         self.hand_obs_dim = 72 + 95 + self.n_base + n_act
-        self.object_obs_dim = {"throw": 24, "two_catch": 48, "lift": 19}[t.kind]
+        self.object_obs_dim = {"throw": 24, "two_catch": 48}.get(t.kind, 19)
         n_obs = self.hand_obs_dim + self.object_obs_dim
         spec = EnvSpec(name=f"bimanual:{task}", n_agents=2, obs_dims=(n_obs, n_obs),
                        state_dim=2 * self.hand_obs_dim + self.object_obs_dim,
@@ -192,6 +244,8 @@ class BimanualEnv(LoopedEnv):
         right = np.asarray(self.task.right)
         if self.task.kind == "lift":
             return [right + POT_OFFSET]
+        if self.task.kind in ("pen", "door"):
+            return [np.asarray(self.task.object_pos)]
         starts = [right + self.task.egg_offset]
         if self.task.kind == "two_catch":
             starts.append(starts[0] + SECOND_EGG_SHIFT)
@@ -203,7 +257,10 @@ class BimanualEnv(LoopedEnv):
         return [(d.mocap_pos[m].copy(), d.mocap_quat[m].copy()) for m in self.ids.goal_mocap]
 
     def object_poses(self, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each object's root pose (position, quaternion w x y z): its free joint's, or the fixed door's."""
         d = self.data[k]
+        if not self.ids.obj_qpos:
+            return [(d.xpos[b].copy(), d.xquat[b].copy()) for b in self.ids.objects]
         return [(d.qpos[a:a + 3].copy(), d.qpos[a + 3:a + 7].copy()) for a in self.ids.obj_qpos]
 
     def grip_points(self, k: int) -> np.ndarray:
@@ -213,17 +270,24 @@ class BimanualEnv(LoopedEnv):
                          for p, m in zip(self.ids.palm, ([1.0, 1.0, 1.0], [-1.0, 1.0, 1.0]))])
 
     def handles(self, k: int) -> np.ndarray:
-        """Lift Underarm's pot handle positions (right one at +y, left one at -y of the pot)."""
+        """The handle points (right hand's, left hand's) of Lift Underarm's pot (its +y and -y handles), the
+        pen (cap, body) or the door (right leaf, left leaf)."""
         d = self.data[k]
-        b = self.ids.objects[0]
-        rot = d.xmat[b].reshape(3, 3)
-        return np.stack([d.xpos[b] + rot @ np.array([0.0, s * HANDLE_Y, HANDLE_Z]) for s in (1.0, -1.0)])
+        return np.stack([d.xpos[b] + d.xmat[b].reshape(3, 3) @ np.asarray(offset)
+                         for b, (_, offset) in zip(self.ids.handles, self.task.handles)])
+
+    def finger_points(self, k: int) -> np.ndarray:
+        """(2, 5, 3): Pen's and the doors' finger positions, TIP_POINT in each distal phalanx's frame."""
+        d = self.data[k]
+        return np.stack([d.xpos[tips] + d.xmat[tips].reshape(-1, 3, 3) @ TIP_POINT for tips in self.ids.tips])
 
     # ---------------------------------------------------------------- reward, success, termination
     def evaluate(self, k: int) -> tuple[float, bool, bool, float]:
         """(reward, success now, terminated, goal distance) of copy ``k``'s current state, as Bi-DexHands'
         ``compute_hand_reward`` of the task computes them."""
         t = self.task
+        if t.kind in ("pen", "door"):
+            return self._evaluate_handles(k)
         objects, goals = self.object_poses(k), self.goals(k)
         dists = [float(np.linalg.norm(g[0] - o[0])) for o, g in zip(objects, goals)]
         if t.kind == "lift":
@@ -242,6 +306,27 @@ class BimanualEnv(LoopedEnv):
         distance = float(sum(dists))
         return float(reward), distance < t.success_distance, terminated, distance
 
+    def _evaluate_handles(self, k: int) -> tuple[float, bool, bool, float]:
+        """Pen's and the doors' ``compute_hand_reward``: ``f_h`` the sum of hand h's five finger distances to
+        its handle point; Pen: ``exp(-10 f_R) + exp(-10 f_L) + [f_R, f_L < 0.75] (5 s - 0.8)`` with ``s``
+        the handle separation, success once ``5 s > 1.5``; doors: ``2 - f_R - f_L + [f_R, f_L < 0.5] u`` with
+        ``u = 2 dy`` (open) or ``1 - 2 dy`` (close), ``dy`` the handles' distance along y, success once ``dy``
+        is over 0.5 (open) or under it (close).  Ends when a hand's ``f`` reaches 1.5.  No goal: distance NaN."""
+        t = self.task
+        handles = self.handles(k)
+        fingers = np.linalg.norm(self.finger_points(k) - handles[:, None, :], axis=2).sum(axis=1)
+        if t.kind == "pen":
+            separation = float(np.linalg.norm(handles[0] - handles[1]))
+            lift = 5.0 * separation - 0.8 if (fingers < 0.75).all() else 0.0
+            reward = lift + float(np.exp(-10.0 * fingers).sum())
+            success = 5.0 * separation > 1.5
+        else:
+            dy = abs(float(handles[0, 1] - handles[1, 1]))
+            bonus = (1.0 - 2.0 * dy if t.close else 2.0 * dy) if (fingers < 0.5).all() else 0.0
+            reward = 2.0 - float(fingers.sum()) + bonus
+            success = dy < 0.5 if t.close else dy > 0.5
+        return float(reward), bool(success), bool((fingers >= 1.5).any()), float("nan")
+
     # ---------------------------------------------------------------- observations
     def _hand_obs(self, k: int, h: int) -> np.ndarray:
         m, d, ids = self.model, self.data[k], self.ids
@@ -257,7 +342,7 @@ class BimanualEnv(LoopedEnv):
                  FORCE_SCALE * d.sensordata[ids.tip_sensors[h]]]
         if self.n_base:
             mount = ids.mount[h]
-            position = self.grip_points(k)[h] if self.task.kind == "lift" else d.xpos[mount]
+            position = self.grip_points(k)[h] if self.task.handles else d.xpos[mount]
             parts += [position, euler_xyz(d.xquat[mount])]
         parts.append(self._last_action[k, h])
         return np.concatenate(parts)
@@ -265,15 +350,15 @@ class BimanualEnv(LoopedEnv):
     def _object_obs(self, k: int) -> np.ndarray:
         d, parts = self.data[k], []
         goals = self.goals(k)
-        for i, (b, adr) in enumerate(zip(self.ids.objects, self.ids.obj_qpos)):
+        for i, (b, (pos, quat)) in enumerate(zip(self.ids.objects, self.object_poses(k))):
             velocity = np.empty(6)
             mujoco.mj_objectVelocity(self.model, d, mujoco.mjtObj.mjOBJ_BODY, b, velocity, 0)
-            parts += [d.qpos[adr:adr + 7], velocity[3:], VEL_SCALE * velocity[:3]]
-            if self.task.kind == "lift":
-                parts += list(self.handles(k))
+            parts += [pos, quat, velocity[3:], VEL_SCALE * velocity[:3]]
+            if self.task.handles:  # the doors list the left leaf's handle first
+                parts += list(self.handles(k)[::-1] if self.task.kind == "door" else self.handles(k))
             else:
                 goal_pos, goal_quat = goals[i]
-                parts += [goal_pos, goal_quat, quat_mul(d.qpos[adr + 3:adr + 7], quat_conj(goal_quat))]
+                parts += [goal_pos, goal_quat, quat_mul(quat, quat_conj(goal_quat))]
         return np.concatenate(parts)
 
     def _write_obs(self, k: int) -> None:
@@ -302,6 +387,11 @@ class BimanualEnv(LoopedEnv):
             d.qpos[adr + 3:adr + 7] = obj_rot
             d.mocap_pos[mocap] = start + shift
             d.mocap_quat[mocap] = goal_rot
+        if t.kind == "pen":  # at rest at its start pose, cap on (Bi-DexHands: no noise)
+            d.qpos[ids.obj_qpos[0]:ids.obj_qpos[0] + 7] = np.concatenate([self._start[0],
+                                                                          euler_zyx_quat(*t.object_euler)])
+        d.qpos[ids.mech_qpos] = t.door_start
+        d.qvel[ids.mech_dof] = t.door_start
         # joints: 0.2 * (lower + (upper - lower) u), the same for both hands, kept inside the joint ranges
         q = np.clip(t.dof_noise * (ids.lower + (ids.upper - ids.lower) * u[5:29]), ids.lower, ids.upper)
         for h in range(2):

@@ -33,6 +33,12 @@ ORIGINALS = {
     "catch_abreast": ("shadow_hand_catch_abreast", "ShadowHandCatchAbreast", "ShadowHandCatchAbreast.yaml"),
     "catch_over2underarm": ("shadow_hand_catch_over2underarm", "ShadowHandCatchOver2Underarm",
                             "ShadowHandCatchOver2Underarm.yaml"),
+    "hand_pen": ("shadow_hand_pen", "ShadowHandPen", "ShadowHandPen.yaml"),
+    "door_open_outward": ("shadow_hand_door_open_outward", "ShadowHandDoorOpenOutward",
+                          "ShadowHandDoorOpenOutward.yaml"),
+    "door_open_inward": ("shadow_hand_door_open_inward", "ShadowHandDoorOpenInward", "ShadowHandDoorOpenInward.yaml"),
+    "door_close_inward": ("shadow_hand_door_close_inward", "ShadowHandDoorCloseInward",
+                          "ShadowHandDoorCloseInward.yaml"),
 }
 INSTALL = ("backend 'isaacgym' needs NVIDIA Isaac Gym Preview 4 (https://developer.nvidia.com/isaac-gym) and "
            "Bi-DexHands (https://github.com/PKU-MARL/DexterousHands), neither of which is installed")

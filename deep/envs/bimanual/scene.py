@@ -189,8 +189,97 @@ def _add_pot(scene: mujoco.MjSpec) -> None:
                   rgba=[0.2, 0.9, 0.2, 0.4])
 
 
-def build_model(right: HandPose, left: HandPose, objects: str) -> mujoco.MjModel:
-    """The compiled scene: floor, two hands, and ``objects`` ("egg", "two_eggs" or "pot")."""
+#: Bi-DexHands' PartNet objects: each URDF's fixed joint turns the object's links by rpy (pi/2, 0, -pi/2)
+#: (URDF order: Rz(-pi/2) Rx(pi/2)) from its root, and the meshes are given in those links' frames
+PARTNET_LINK_QUAT = (0.5, 0.5, -0.5, -0.5)
+#: the pen (``assets/mjcf/pen/mobility.urdf``, meshes scaled 0.2), in its link frame (the pen along y): the
+#: body (link_1) and the cap (link_0, on a slide along -y, range [0, 0.492]), cylinders fitted to the meshes'
+#: bounding boxes, and the cap's clip (centre, half sizes)
+PEN_BODY = ((0.0, 0.0758, -0.0012), 0.0105, 0.1242)
+PEN_CAP = ((0.0, -0.1061, -0.0012), 0.0114, 0.0657)
+PEN_CLIP = ((0.0, -0.0991, 0.0156), (0.0066, 0.0496, 0.0076))
+PEN_SLIDE_RANGE = (0.0, 0.492)
+#: the door (``assets/mjcf/door/mobility.urdf``): a frame that is only a lintel and a sill, in its link frame
+#: (x across, y up, z through the door; (centre, half sizes)), and two leaves, each on a vertical hinge
+#: (range [0, pi/2]): (name, hinge position in the frame's link frame, hinge axis, leaf box, handle bars'
+#: x range, y range and the two z ranges, one on each face), all in the leaf's frame, from the meshes' bounding
+#: boxes (the handles' meshes scaled 2 as the URDF scales them)
+DOOR_FRAME = [((-0.002, 0.4811, -0.0117), (0.881, 0.0022, 0.0242)),
+              ((-0.002, -0.4439, -0.0117), (0.881, 0.0022, 0.0242))]
+DOOR_LEAVES = [("right", (-0.4265270657166128, 0.483292, 0.008461858680020029), (0.0, -1.0, 0.0),
+                ((-0.021, -0.9272, -0.0158), (0.4195, -0.0022, 0.0018)),
+                (0.3569, 0.3921), (-0.6759, -0.3765), ((0.0121, 0.0827), (-0.0933, -0.0227))),
+               ("left", (0.42040686074842226, 0.483292, 0.0055998888476049835), (0.0, 1.0, 0.0),
+                ((-0.4173, -0.9272, -0.0129), (0.0232, -0.0022, 0.0047)),
+                (-0.3946, -0.3592), (-0.6759, -0.3765), ((0.0148, 0.0852), (-0.0906, -0.0202)))]
+DOOR_HINGE_RANGE = (0.0, np.pi / 2)
+#: Bi-DexHands sets the door's friction to 0.1; PhysX averages it with the hand's 1.0 where MuJoCo takes the
+#: larger one, so the door's geoms take precedence (priority) with the average
+DOOR_FRICTION = 0.55
+
+
+def _box(body, lo, hi, **kw) -> None:
+    """A box geom filling the axis-aligned box [lo, hi] of ``body``'s frame."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    body.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, pos=list((lo + hi) / 2), size=list((hi - lo) / 2), **kw)
+
+
+def _add_pen(scene: mujoco.MjSpec, pos, quat) -> None:
+    """Hand Pen's pen (free, density 500 as Bi-DexHands loads it; its cap slides off along the pen) at the
+    root pose (pos, quat), and the 0.5 x 1.0 x 0.6 table it lies on."""
+    scene.worldbody.add_geom(name="table", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.25, 0.5, 0.3],
+                             pos=[0.0, 0.0, 0.3], rgba=[0.5, 0.45, 0.4, 1])
+    root = scene.worldbody.add_body(name="pen", pos=list(pos), quat=list(quat))
+    root.add_freejoint(name="pen:joint")
+    along_y = [np.sqrt(0.5), -np.sqrt(0.5), 0.0, 0.0]  # a cylinder's axis (z) turned onto y
+    body = root.add_body(name="pen:body", quat=list(PARTNET_LINK_QUAT))
+    centre, radius, half = PEN_BODY
+    common = dict(density=500.0, condim=4)
+    body.add_geom(name="pen:body", type=mujoco.mjtGeom.mjGEOM_CYLINDER, pos=list(centre), quat=along_y,
+                  size=[radius, half, 0.0], rgba=[0.6, 0.72, 0.98, 1.0], **common)
+    cap = body.add_body(name="pen:cap")
+    cap.add_joint(name="pen:slide", type=mujoco.mjtJoint.mjJNT_SLIDE, axis=[0.0, -1.0, 0.0], limited=True,
+                  range=list(PEN_SLIDE_RANGE))
+    centre, radius, half = PEN_CAP
+    cap.add_geom(name="pen:cap", type=mujoco.mjtGeom.mjGEOM_CYLINDER, pos=list(centre), quat=along_y,
+                 size=[radius, half, 0.0], rgba=[0.2, 0.25, 0.6, 1.0], **common)
+    centre, half = PEN_CLIP
+    cap.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, pos=list(centre), size=list(half), rgba=[0.2, 0.25, 0.6, 1.0],
+                 **common)
+
+
+def _add_door(scene: mujoco.MjSpec, pos, quat) -> None:
+    """The door tasks' fixed double door at the root pose (pos, quat): frame, and two leaves on free hinges
+    (Bi-DexHands: drive mode none), each with a handle bar on posts on both faces; density 500."""
+    root = scene.worldbody.add_body(name="door", pos=list(pos), quat=list(quat))
+    frame = root.add_body(name="door:frame", quat=list(PARTNET_LINK_QUAT))
+    common = dict(density=500.0, friction=[DOOR_FRICTION, 0.005, 0.0001], priority=1)
+    for centre, half in DOOR_FRAME:
+        frame.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, pos=list(centre), size=list(half),
+                       rgba=[0.45, 0.35, 0.25, 1.0], **common)
+    for side, hinge, axis, (lo, hi), hx, hy, faces in DOOR_LEAVES:
+        leaf = frame.add_body(name=f"door:{side}", pos=list(hinge))
+        # the frame is fixed, so MuJoCo's parent filter (which spares bodies welded to the world) does not
+        # keep the leaves off it; PhysX never collides an articulation's adjacent links
+        scene.add_exclude(bodyname1="door:frame", bodyname2=f"door:{side}")
+        leaf.add_joint(name=f"door:hinge_{side}", type=mujoco.mjtJoint.mjJNT_HINGE, axis=list(axis), limited=True,
+                       range=list(np.degrees(DOOR_HINGE_RANGE)))  # the scene's spec counts angles in degrees
+        _box(leaf, lo, hi, name=f"door:leaf_{side}", rgba=[0.7, 0.6, 0.45, 1.0], **common)
+        surface = {1: hi[2], -1: lo[2]}
+        for hz in faces:  # a bar at the face's outer 40 % on two posts at the ends of its y range
+            sign = 1 if hz[0] > 0 else -1
+            outer = hz[1] if sign > 0 else hz[0]
+            inner = outer - sign * 0.4 * (hz[1] - hz[0])
+            _box(leaf, (hx[0], hy[0], min(inner, outer)), (hx[1], hy[1], max(inner, outer)),
+                 rgba=[0.8, 0.8, 0.8, 1.0], **common)
+            for y0, y1 in ((hy[0], hy[0] + 0.03), (hy[1] - 0.03, hy[1])):
+                _box(leaf, (hx[0], y0, min(surface[sign], inner)), (hx[1], y1, max(surface[sign], inner)),
+                     rgba=[0.8, 0.8, 0.8, 1.0], **common)
+
+
+def build_model(right: HandPose, left: HandPose, objects: str, object_pose=None) -> mujoco.MjModel:
+    """The compiled scene: floor, two hands, and ``objects`` ("egg", "two_eggs", "pot", or "pen" or "door" at
+    ``object_pose``, the object's root (position, quaternion))."""
     scene = mujoco.MjSpec()
     scene.option.timestep = CONTROL_DT / SUBSTEPS
     scene.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
@@ -204,6 +293,10 @@ def build_model(right: HandPose, left: HandPose, objects: str) -> mujoco.MjModel
         _add_hand(scene, side, pose)
     if objects == "pot":
         _add_pot(scene)
+    elif objects == "pen":
+        _add_pen(scene, *object_pose)
+    elif objects == "door":
+        _add_door(scene, *object_pose)
     else:
         _add_egg(scene, "egg", [0.6, 0.72, 0.98, 1.0])
         if objects == "two_eggs":
