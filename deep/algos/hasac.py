@@ -1,4 +1,4 @@
-"""HASAC (SPEC "HASAC", eq. 9-10): twin centralised soft Q critics and actors improved one by one.
+"""HASAC (docs/mathematics.md, "HASAC", eq. 9-10): twin centralised soft Q critics and actors improved one by one.
 
 One gradient update (:meth:`HASAC.update`) is
 
@@ -21,7 +21,7 @@ the target critic's output denormalised) into the running statistics, then regre
 Everywhere else a critic value is used (bootstrap values, eq. 10) it is denormalised first, so targets,
 temperatures and target entropies keep their meaning in return units.  The reference code's actors use the
 *normalised* Q instead, which scales their temperature by ``std`` against the critic's (one more way its
-actor and critic temperatures differ, SPEC's known departures); this follows the paper.
+actor and critic temperatures differ, docs/mathematics.md, the reference code's departures); this follows the paper.
 
 For a Discrete agent, ``discrete_actor_loss="expected"`` takes eq. 10's expectation over the agent's own
 action exactly (a sum over its available actions, the others having probability 0: unbiased and

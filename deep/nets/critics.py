@@ -1,4 +1,4 @@
-"""Critics: the twin centralised soft Q critic ``Q_phi(s, a)`` (SPEC, HASAC)."""
+"""Critics: the twin centralised soft Q critic ``Q_phi(s, a)`` (docs/mathematics.md, HASAC)."""
 from __future__ import annotations
 
 from typing import Sequence
