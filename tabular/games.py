@@ -1,4 +1,4 @@
-"""Finite cooperative Markov games ``<N, S, A, r, P, gamma, d>`` and normal-form games (docs/mathematics.md, "The model").
+"""Finite cooperative Markov games ``<N, S, A, r, P, gamma, d>`` and normal-form games (docs/mathematics.md).
 
 A :class:`MarkovGame` stores
 
