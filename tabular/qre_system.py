@@ -34,8 +34,8 @@ from .policy import JointPolicy
 #: Markov games whose dense kernel ``S * |A| * S`` has at most this many entries get a dense Jacobian; larger
 #: ones the matrix-free linearisation of :class:`SparseMarkovSystem`, solved by GMRES.
 MAX_DENSE_KERNEL = 20_000_000
-#: ... and at most this many unknowns ``S * sum |A^i|`` (a dense LU of the Jacobian costs ``size^3``: at 1,500
-#: unknowns hybrj with it already takes 50 times as long as the matrix-free Newton-Krylov solve).
+#: ... and at most this many unknowns ``S * sum |A^i|``: a dense LU of the Jacobian costs ``size^3``, so above
+#: this the matrix-free Newton-Krylov solve is the faster one (benchmarks/README.md).
 MAX_DENSE_SIZE = 500
 #: Relative accuracy of the GMRES solves of the matrix-free linearisation (Newton and the path follower then
 #: converge as with exact solves: each correction is accurate to far below the step it makes).

@@ -1,7 +1,7 @@
 """The batching engine shared by the simulator adapters: ``num_envs`` copies stepped in one Python loop.
 
-Copies live in this process (no subprocesses: on a 2-core machine worker processes spinning against
-torch's OpenMP threads make training many times slower).  This module owns everything the adapters have
+Copies live in this process (no subprocesses: worker processes spinning against torch's OpenMP threads
+for the same cores slow training down; benchmarks/README.md).  This module owns everything the adapters have
 in common: action checking, the time limit (truncation), auto-reset with ``final_*`` rows, per-episode
 return/length bookkeeping and exact save/restore of the whole batch (``get_state`` / ``set_state``, or
 :class:`UnsavableEnv` for simulators that cannot be saved).  An adapter supplies only how to reset, step,

@@ -1,4 +1,4 @@
-"""Simulator copies held in worker processes, for simulators whose one copy is slow (GRF: 135-410 steps/s).
+"""Simulator copies held in worker processes, for simulators whose one copy is slow (GRF).
 
 A :class:`CopyPool` holds ``n`` objects built by ``factory(k)``; :meth:`CopyPool.call` runs one method on
 many of them and returns the results by copy index.  With ``num_workers == 0`` the objects live in this

@@ -25,7 +25,7 @@ academy_run_pass_and_shoot_with_keeper, 11 for academy_corner), each with ``Disc
   ``score`` (left goals, right goals; -1 elsewhere) and ``won`` (left scored more; smac's key, so
   evaluation reports a win rate), beside ``episode_return`` / ``episode_length``; a task's score rate is
   the mean of ``score[:, 0] > 0``.
-- **Speed**: one engine copy runs at 135-410 steps/s, so copies can be stepped in ``workers`` processes
+- **Speed**: one engine copy is slow (benchmarks/README.md), so copies can be stepped in ``workers`` processes
   (:mod:`deep.envs._workers`) that run at the same time; ``workers=0`` keeps them in this process.
 - **Seeds**: copy ``k`` of ``reset(seed)`` draws the engine seed of each of its episodes
   (``game_engine_random_seed``, GRF's own range 0..2e9) from ``numpy.random.default_rng(copy_seeds(seed)[k])``,

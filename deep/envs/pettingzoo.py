@@ -28,7 +28,7 @@ Conventions (how an arbitrary ParallelEnv becomes the batch interface of :mod:`d
   (default: the environment's ``max_cycles``; required where it has none) truncates it too.  At the last step
   ``final_obs`` holds the observations the environment returned.
 - **copies**: ``num_envs`` copies in this process (``workers=0``) or in ``workers`` processes
-  (:mod:`deep.envs._workers`; the module must then be importable there, which it is on this machine).  Copy
+  (:mod:`deep.envs._workers`; the environment's module must then be importable in a fresh interpreter).  Copy
   ``k`` draws every episode's ``reset(seed=...)`` from its own stream, ``copy_seeds(seed, num_envs)[k]``:
   the same run seed gives the same episodes wherever the environment honours its reset seed.
 - **resume**: a PettingZoo environment offers no way to save itself mid-episode as plain values, so

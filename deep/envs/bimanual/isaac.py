@@ -9,8 +9,8 @@ MuJoCo backend, all Bi-DexHands' own behaviour: a copy that ends is reset at the
 on done rows ``obs`` is the finished episode's last observation (as ``final_obs``) and the next episode's
 first one is never returned; the time limit and a dropped object both raise Bi-DexHands' one ``reset_buf``
 (a done row is ``truncated`` when the episode reached its length, ``terminated`` otherwise); Isaac Gym's
-state cannot be saved, so there is no ``get_state``/``set_state``.  Not exercised here (no Isaac Gym on
-this machine); the MuJoCo backend is the tested one.
+state cannot be saved, so there is no ``get_state``/``set_state``.  Not exercised by the tests (Isaac Gym
+installs from no package registry); the MuJoCo backend is the tested one.
 """
 from __future__ import annotations
 
