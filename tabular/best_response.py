@@ -23,6 +23,16 @@ from .policy import JointPolicy
 
 @dataclass(frozen=True)
 class BestResponse:
+    """An agent's exact soft best response, from :func:`soft_best_response`.
+
+    Examples
+    --------
+    >>> from tabular.paper import paper_matrix_game, initial_policy
+    >>> game, pi = paper_matrix_game(), initial_policy()  # the 3x3 game, both agents at (0.6, 0.2, 0.2)
+    >>> br = T.soft_best_response(game, pi, alpha=1.0, agent=0)
+    >>> np.round(br.policy, 4), np.round(br.V, 4)
+    (array([[9.99e-01, 1.00e-04, 9.00e-04]]), array([-4.0487]))
+    """
     policy: np.ndarray   #: agent i's soft best response, shape (S, |A^i|)
     V: np.ndarray        #: the optimal soft value V*_i, shape (S,)
     nit: int             #: soft policy iteration steps
@@ -40,10 +50,44 @@ def soft_best_response(game: MarkovGame, policy: JointPolicy, alpha: float, agen
     """Agent ``agent``'s exact soft best response to the others' policies.
 
     Soft policy iteration, which is Newton's method on ``V = T V`` (``T`` the soft Bellman optimality operator
-    of agent ``agent``'s MDP), from the value of ``policy`` (``evaluation``, when given, saves that solve).
-    The induced kernel is never formed.  Where :func:`soft_evaluate` goes matrix-free, so does each Newton
-    step (:func:`_newton_step`), solving only as far as the next step needs; the stopping test
-    ``|T V - V| <= tol * scale`` is exact either way.
+    of agent ``agent``'s MDP), from the value of ``policy``.  The induced kernel is never formed.  Where
+    :func:`soft_evaluate` goes matrix-free, so does each Newton step (:func:`_newton_step`), solving only as far as
+    the next step needs; the stopping test ``|T V - V| <= tol * scale`` is exact either way.
+
+    Parameters
+    ----------
+    game : MarkovGame
+        The game.
+    policy : JointPolicy
+        The others' policies (agent ``agent``'s own is only the starting point).
+    alpha : float
+        Temperature ``>= 0``.
+    agent : int
+        The responding agent.
+    evaluation : SoftEvaluation, optional
+        :func:`soft_evaluate` of ``policy`` at ``alpha``, when already known (saves that solve).
+    tol : float, optional
+        Stop when ``|T V - V| <= tol * scale`` (``scale`` bounds ``|V|``).
+    max_iter : int, optional
+        Most Newton steps.
+
+    Returns
+    -------
+    BestResponse
+        The response ``policy`` (shape ``(S, |A^agent|)``), its value ``V`` (the optimal soft value) and ``nit``.
+
+    Raises
+    ------
+    RuntimeError
+        When soft policy iteration does not converge in ``max_iter`` steps.
+
+    Examples
+    --------
+    >>> from tabular.paper import paper_matrix_game, initial_policy
+    >>> game, pi = paper_matrix_game(), initial_policy()  # the 3x3 game, both agents at (0.6, 0.2, 0.2)
+    >>> br = T.soft_best_response(game, pi, alpha=1.0, agent=0)
+    >>> np.round(br.policy, 4)  # agent 1 answers (0.6, 0.2, 0.2) with A
+    array([[9.99e-01, 1.00e-04, 9.00e-04]])
     """
     alpha = _check_alpha(alpha)
     policy.check_game(game)
@@ -124,7 +168,32 @@ def _newton_step(game: MarkovGame, policy: JointPolicy, agent: int, b: np.ndarra
 
 def best_response_gains(game: MarkovGame, policy: JointPolicy, alpha: float,
                         evaluation=None) -> np.ndarray:
-    """``V*_i(s) - V_pi(s)`` for every agent ``i`` and state ``s``, shape ``(n, S)``."""
+    """``V*_i(s) - V_pi(s)`` for every agent ``i`` and state ``s``: what a unilateral soft best response gains.
+
+    Parameters
+    ----------
+    game : MarkovGame
+        The game.
+    policy : JointPolicy
+        The joint policy.
+    alpha : float
+        Temperature ``>= 0``.
+    evaluation : SoftEvaluation, optional
+        :func:`soft_evaluate` of ``policy`` at ``alpha``, when already known.
+
+    Returns
+    -------
+    ndarray
+        Shape ``(n, S)``, non-negative up to rounding.
+
+    Examples
+    --------
+    >>> from tabular.paper import paper_matrix_game, initial_policy
+    >>> game, pi = paper_matrix_game(), initial_policy()  # the 3x3 game, both agents at (0.6, 0.2, 0.2)
+    >>> np.round(T.best_response_gains(game, pi, alpha=1.0), 4)
+    array([[2.2508],
+           [2.2508]])
+    """
     ev = soft_evaluate(game, policy, alpha) if evaluation is None else evaluation
     return np.stack([soft_best_response(game, policy, alpha, i, evaluation=ev).V - ev.V
                      for i in range(game.n_agents)])
@@ -134,5 +203,30 @@ def qre_gap(game: MarkovGame, policy: JointPolicy, alpha: float, evaluation=None
     """The largest MaxEnt gain any agent can get from any state by a unilateral soft best response.
 
     ``0`` exactly at a QRE (Theorem 1); never negative beyond rounding.
+
+    Parameters
+    ----------
+    game : MarkovGame
+        The game.
+    policy : JointPolicy
+        The joint policy.
+    alpha : float
+        Temperature ``>= 0``.
+    evaluation : SoftEvaluation, optional
+        :func:`soft_evaluate` of ``policy`` at ``alpha``, when already known.
+
+    Returns
+    -------
+    float
+        ``max`` of :func:`best_response_gains`.
+
+    Examples
+    --------
+    >>> from tabular.paper import paper_matrix_game, initial_policy
+    >>> game, pi = paper_matrix_game(), initial_policy()  # the 3x3 game, both agents at (0.6, 0.2, 0.2)
+    >>> round(T.qre_gap(game, pi, alpha=1.0), 4)
+    2.2508
+    >>> T.qre_gap(game, T.haspi(game, alpha=1.0, seed=0).policy, alpha=1.0) < 1e-12
+    True
     """
     return float(np.max(best_response_gains(game, policy, alpha, evaluation)))

@@ -31,7 +31,16 @@ SPARSE_DIRECT_MAX_STATES = 3000
 
 @dataclass(frozen=True)
 class SoftEvaluation:
-    """Result of :func:`soft_evaluate`: soft ``V`` (S,), soft ``Q`` (S, |A^1|, ..., |A^n|) and ``J``."""
+    """Result of :func:`soft_evaluate`: soft ``V`` (S,), soft ``Q`` (S, |A^1|, ..., |A^n|) and ``J``.
+
+    Examples
+    --------
+    >>> from tabular.paper import paper_matrix_game, initial_policy
+    >>> game, pi = paper_matrix_game(), initial_policy()  # the 3x3 game, both agents at (0.6, 0.2, 0.2)
+    >>> ev = T.soft_evaluate(game, pi, alpha=0.0)
+    >>> round(ev.J, 4), ev.Q.shape, ev.method
+    (-8.2, (1, 3, 3), 'exact')
+    """
 
     V: np.ndarray
     Q: np.ndarray
@@ -50,14 +59,59 @@ def _check_alpha(alpha) -> float:
 
 
 def policy_kernel(game: MarkovGame, pi_joint: np.ndarray):
-    """``P_pi(s'|s) = sum_a pi(a|s) P(s'|s,a)``: dense ``(S, S)``, or for a sparse game a CSR matrix that shares
-    ``P``'s column indices (see :func:`tabular.games.mix_rows`)."""
+    """``P_pi(s'|s) = sum_a pi(a|s) P(s'|s,a)``.
+
+    Parameters
+    ----------
+    game : MarkovGame
+        The game.
+    pi_joint : ndarray
+        The joint policy, shape ``(S, |A^1|, ..., |A^n|)`` (:meth:`JointPolicy.joint`).
+
+    Returns
+    -------
+    ndarray or scipy.sparse.csr_matrix
+        Dense ``(S, S)``, or for a sparse game a CSR matrix that shares ``P``'s column indices (see
+        :func:`tabular.games.mix_rows`).
+
+    Examples
+    --------
+    >>> from tabular.evaluation import policy_kernel
+    >>> game = T.random_markov_game(4, (2, 2), seed=0)
+    >>> P_pi = policy_kernel(game, T.JointPolicy.uniform(game).joint())
+    >>> P_pi.shape, np.round(P_pi.sum(axis=1), 4)
+    ((4, 4), array([1., 1., 1., 1.]))
+    """
     return game.transition_under(pi_joint.reshape(game.n_states, 1, -1))
 
 
 def policy_operator(game: MarkovGame, pi_joint: np.ndarray) -> spla.LinearOperator:
-    """``v -> P_pi v = sum_a pi(a|s) (P v)(s, a)`` without forming ``P_pi``: one product with ``P`` per call and
-    no memory per non-zero, the form used for sparse games too large for a direct solve."""
+    """``v -> P_pi v = sum_a pi(a|s) (P v)(s, a)`` without forming ``P_pi``.
+
+    One product with ``P`` per call and no memory per non-zero: the form used for sparse games too large for a
+    direct solve.
+
+    Parameters
+    ----------
+    game : MarkovGame
+        The game.
+    pi_joint : ndarray
+        The joint policy, shape ``(S, |A^1|, ..., |A^n|)``.
+
+    Returns
+    -------
+    scipy.sparse.linalg.LinearOperator
+        Shape ``(S, S)``.
+
+    Examples
+    --------
+    >>> from tabular.evaluation import policy_kernel, policy_operator
+    >>> game = T.random_markov_game(4, (2, 2), seed=0)
+    >>> pi = T.JointPolicy.uniform(game).joint()
+    >>> v = np.arange(4.0)
+    >>> bool(np.allclose(policy_operator(game, pi) @ v, policy_kernel(game, pi) @ v))
+    True
+    """
     S = game.n_states
     w = pi_joint.reshape(S, -1)
 
@@ -67,7 +121,26 @@ def policy_operator(game: MarkovGame, pi_joint: np.ndarray) -> spla.LinearOperat
 
 
 def matrix_free(game: MarkovGame) -> bool:
-    """Whether values of ``game`` are solved for matrix-free (GMRES) rather than by a direct factorisation."""
+    """Whether values of ``game`` are solved for matrix-free (GMRES) rather than by a direct factorisation.
+
+    Parameters
+    ----------
+    game : MarkovGame
+        The game.
+
+    Returns
+    -------
+    bool
+        True for sparse games with more than ``SPARSE_DIRECT_MAX_STATES`` states.
+
+    Examples
+    --------
+    >>> from tabular.evaluation import matrix_free
+    >>> matrix_free(T.random_markov_game(10, (2,), seed=0))
+    False
+    >>> matrix_free(T.random_markov_game(5000, (2,), n_successors=3, sparse=True, seed=0))
+    True
+    """
     return game.is_sparse and game.n_states > SPARSE_DIRECT_MAX_STATES
 
 
@@ -79,10 +152,34 @@ def _kernel(game: MarkovGame, pi_joint: np.ndarray):
 
 
 def solve_values(P_pi, c: np.ndarray, gamma: float, x0: np.ndarray | None = None) -> tuple[np.ndarray, str]:
-    """Solve ``(I - gamma P_pi) V = c`` exactly; returns ``V`` and the solver used.
+    """Solve ``(I - gamma P_pi) V = c`` exactly.
 
-    ``P_pi`` is a dense array (LU), a sparse matrix (sparse LU up to ``SPARSE_DIRECT_MAX_STATES`` states, GMRES
-    above) or a :class:`scipy.sparse.linalg.LinearOperator` (GMRES)."""
+    Parameters
+    ----------
+    P_pi : ndarray, scipy.sparse matrix or scipy.sparse.linalg.LinearOperator
+        The state kernel, shape ``(S, S)``: a dense array (LU), a sparse matrix (sparse LU up to
+        ``SPARSE_DIRECT_MAX_STATES`` states, GMRES above) or a linear operator (GMRES).
+    c : ndarray
+        The right-hand side, shape ``(S,)``.
+    gamma : float
+        The discount.
+    x0 : ndarray, optional
+        A starting guess for GMRES.
+
+    Returns
+    -------
+    V : ndarray
+        The solution, shape ``(S,)``.
+    solver : str
+        ``"exact"`` (``gamma = 0``), ``"exact-lu"``, ``"exact-splu"`` or ``"exact-gmres"``.
+
+    Examples
+    --------
+    >>> from tabular.evaluation import solve_values
+    >>> V, how = solve_values(np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([1.0, 0.0]), 0.5)
+    >>> np.round(V, 4), how
+    (array([1.3333, 0.6667]), 'exact-lu')
+    """
     S, g = c.shape[0], gamma
     if g == 0.0:
         return c.copy(), "exact"
@@ -125,10 +222,45 @@ def soft_evaluate(game: MarkovGame, policy: JointPolicy, alpha: float, *, method
                   tol: float = 1e-12, max_iter: int = 100_000, V0: np.ndarray | None = None) -> SoftEvaluation:
     """Evaluate ``policy`` in the MaxEnt objective with temperature ``alpha`` (eq. 4-6).
 
-    ``method="exact"`` solves the linear system; ``method="iterative"`` iterates the soft Bellman backup
-    from ``V0`` (zeros by default) until successive values differ by at most ``tol`` (sup norm).
     Arrays of the size of ``Q`` are made only where needed (``pi``, ``Q`` and one product with ``P``), so that
     on large sparse games memory stays close to that of ``P``.
+
+    Parameters
+    ----------
+    game : MarkovGame
+        The game (a :class:`MatrixGame` too).
+    policy : JointPolicy
+        The joint policy to evaluate.
+    alpha : float
+        Temperature ``>= 0``; ``0`` is the standard (entropy-free) objective.
+    method : {"exact", "iterative"}, optional
+        ``"exact"`` solves the linear system; ``"iterative"`` iterates the soft Bellman backup from ``V0``
+        (zeros by default) until successive values differ by at most ``tol`` (sup norm).
+    tol : float, optional
+        Stopping tolerance of ``"iterative"``.
+    max_iter : int, optional
+        Most backups of ``"iterative"``.
+    V0 : ndarray, optional
+        Start of ``"iterative"``, or GMRES's starting guess for large sparse games.
+
+    Returns
+    -------
+    SoftEvaluation
+        ``V``, ``Q``, ``J = E_{s ~ d}[V(s)]`` and the residual of the returned ``V``.
+
+    Raises
+    ------
+    GameError
+        For a negative temperature, an unknown method or a policy that does not fit the game.
+
+    Examples
+    --------
+    >>> from tabular.paper import paper_matrix_game, initial_policy
+    >>> game, pi = paper_matrix_game(), initial_policy()  # the 3x3 game, both agents at (0.6, 0.2, 0.2)
+    >>> round(T.soft_evaluate(game, pi, alpha=0.0).J, 4)  # Appendix B's V
+    -8.2
+    >>> round(T.soft_evaluate(game, pi, alpha=1.0).J, 4)  # plus both agents' entropy
+    -6.2995
     """
     alpha = _check_alpha(alpha)
     if method not in ("exact", "iterative"):
@@ -163,7 +295,28 @@ def soft_evaluate(game: MarkovGame, policy: JointPolicy, alpha: float, *, method
 
 
 def soft_q(game: MarkovGame, V: np.ndarray) -> np.ndarray:
-    """``Q(s, a) = r(s, a) + gamma E_{s'}[V(s')]``, shape ``(S, |A^1|, ..., |A^n|)``, as one fresh array."""
+    """``Q(s, a) = r(s, a) + gamma E_{s'}[V(s')]``, as one fresh array.
+
+    Parameters
+    ----------
+    game : MarkovGame
+        The game.
+    V : ndarray
+        Values per state, shape ``(S,)``.
+
+    Returns
+    -------
+    ndarray
+        Shape ``(S, |A^1|, ..., |A^n|)``.
+
+    Examples
+    --------
+    >>> from tabular.evaluation import soft_q
+    >>> game = T.MatrixGame([[1.0, 0.0], [0.0, 2.0]])
+    >>> soft_q(game, np.zeros(1))
+    array([[[1., 0.],
+            [0., 2.]]])
+    """
     if not game.gamma:
         return game.r.copy()
     Q = game.expected_next(V)  # a fresh array: scaled and shifted in place
@@ -174,10 +327,33 @@ def soft_q(game: MarkovGame, V: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- eq. 7 and Def. 6
 def expect_over(Q: np.ndarray, policies: Sequence[np.ndarray], keep: Sequence[int]) -> np.ndarray:
-    """Average ``Q`` (S, |A^1|, ..., |A^n|) over every agent not in ``keep`` with ``policies[j]``.
+    """Average ``Q`` over every agent not in ``keep``, each with its policy.
 
-    The result has the state axis first, then the kept agents' action axes in the order of ``keep``.
-    ``policies[j]`` (shape ``(S, |A^j|)``) is only read for agents that are averaged out.
+    Parameters
+    ----------
+    Q : ndarray
+        Shape ``(S, |A^1|, ..., |A^n|)``.
+    policies : sequence of ndarray
+        ``policies[j]`` has shape ``(S, |A^j|)``; only read for agents that are averaged out.
+    keep : sequence of int
+        The agents whose action axes are kept, in the order wanted.
+
+    Returns
+    -------
+    ndarray
+        The state axis first, then the kept agents' action axes in the order of ``keep``.
+
+    Raises
+    ------
+    GameError
+        When ``keep`` repeats an agent or names one that does not exist.
+
+    Examples
+    --------
+    >>> from tabular.evaluation import expect_over
+    >>> Q = np.array([[[1.0, 0.0], [0.0, 2.0]]])
+    >>> expect_over(Q, [np.array([[0.5, 0.5]]), np.array([[0.25, 0.75]])], [0])  # agent 1 averaged out
+    array([[0.25, 1.5 ]])
     """
     n = Q.ndim - 1
     keep = list(keep)
@@ -197,7 +373,29 @@ def multiagent_q(evaluation: SoftEvaluation, policy: JointPolicy, agents: Sequen
     """Multi-agent soft Q over the ordered subset ``agents`` (eq. 7).
 
     ``Q^{i_{1:m}}(s, a^{i_{1:m}}) = E_{a^{-i_{1:m}} ~ pi}[Q(s, a)] + alpha * sum_{j not in i_{1:m}} H(pi^j(.|s))``;
-    with all agents it is ``Q``, with none it is ``V``.  Axes: state, then ``agents`` in order.
+    with all agents it is ``Q``, with none it is ``V``.
+
+    Parameters
+    ----------
+    evaluation : SoftEvaluation
+        :func:`soft_evaluate` of ``policy``.
+    policy : JointPolicy
+        The policy that was evaluated.
+    agents : sequence of int
+        The subset ``i_{1:m}``, in order.
+
+    Returns
+    -------
+    ndarray
+        Axes: state, then ``agents`` in order.
+
+    Examples
+    --------
+    >>> from tabular.paper import paper_matrix_game, initial_policy
+    >>> game, pi = paper_matrix_game(), initial_policy()  # the 3x3 game, both agents at (0.6, 0.2, 0.2)
+    >>> ev = T.soft_evaluate(game, pi, alpha=0.0)
+    >>> T.multiagent_q(ev, pi, [0])  # agent 1's Q against agent 2's (0.6, 0.2, 0.2)
+    array([[ -5., -14., -12.]])
     """
     agents = list(agents)
     q = expect_over(evaluation.Q, policy, agents)
@@ -212,8 +410,36 @@ def multiagent_advantage(evaluation: SoftEvaluation, policy: JointPolicy, agents
                          given: Sequence[int] = ()) -> np.ndarray:
     """Multi-agent soft advantage ``A^{i_{1:m}}(s, a^{j_{1:k}}, a^{i_{1:m}})`` (Def. 6).
 
-    ``= Q^{j_{1:k}, i_{1:m}}(s, a^{j_{1:k}}, a^{i_{1:m}}) - Q^{j_{1:k}}(s, a^{j_{1:k}})``, with axes: state,
-    then ``given`` (the ``j``), then ``agents`` (the ``i``).
+    ``= Q^{j_{1:k}, i_{1:m}}(s, a^{j_{1:k}}, a^{i_{1:m}}) - Q^{j_{1:k}}(s, a^{j_{1:k}})``.
+
+    Parameters
+    ----------
+    evaluation : SoftEvaluation
+        :func:`soft_evaluate` of ``policy``.
+    policy : JointPolicy
+        The policy that was evaluated.
+    agents : sequence of int
+        The agents ``i_{1:m}`` whose advantage is taken.
+    given : sequence of int, optional
+        The agents ``j_{1:k}`` whose actions are given; disjoint from ``agents``.
+
+    Returns
+    -------
+    ndarray
+        Axes: state, then ``given``, then ``agents``.
+
+    Raises
+    ------
+    GameError
+        When ``agents`` and ``given`` overlap.
+
+    Examples
+    --------
+    >>> from tabular.paper import paper_matrix_game, initial_policy
+    >>> game, pi = paper_matrix_game(), initial_policy()  # the 3x3 game, both agents at (0.6, 0.2, 0.2)
+    >>> ev = T.soft_evaluate(game, pi, alpha=0.0)
+    >>> np.round(T.multiagent_advantage(ev, pi, [0]), 4)  # MAPPO's first expected update (Appendix B)
+    array([[ 3.2, -5.8, -3.8]])
     """
     given, agents = list(given), list(agents)
     if set(given) & set(agents):

@@ -29,7 +29,15 @@ PROB_TOL = 1e-9
 
 
 class GameError(ValueError):
-    """Raised for an ill-formed game, policy or argument; the message names the problem."""
+    """Raised for an ill-formed game, policy or argument; the message names the problem.
+
+    Examples
+    --------
+    >>> T.MatrixGame([[1.0, float("nan")]])
+    Traceback (most recent call last):
+    ...
+    tabular.games.GameError: payoff contains NaN or inf (first at index (0, 1))
+    """
 
 
 def _finite_array(x, what: str) -> np.ndarray:
@@ -45,7 +53,31 @@ def _finite_array(x, what: str) -> np.ndarray:
 
 
 def check_distribution_rows(rows: np.ndarray, what: str, labels=None) -> None:
-    """Check that every row of a 2-D array is a probability vector (within ``PROB_TOL``)."""
+    """Check that every row of a 2-D array is a probability vector (within ``PROB_TOL``).
+
+    Parameters
+    ----------
+    rows : ndarray
+        The 2-D array to check, one distribution per row.
+    what : str
+        What the rows are, for the error message.
+    labels : callable, optional
+        ``labels(row) -> str`` names a row in the message (``"row k"`` by default).
+
+    Raises
+    ------
+    GameError
+        Naming the first negative entry, or the first row whose sum is not 1.
+
+    Examples
+    --------
+    >>> from tabular.games import check_distribution_rows
+    >>> check_distribution_rows(np.array([[0.5, 0.5], [1.0, 0.0]]), "policy")
+    >>> check_distribution_rows(np.array([[0.5, 0.6]]), "policy")
+    Traceback (most recent call last):
+    ...
+    tabular.games.GameError: policy at row 0 sums to 1.1, not 1 (tolerance 1e-09)
+    """
     if rows.size and rows.min() < -PROB_TOL:
         i = np.unravel_index(np.argmin(rows), rows.shape)
         where = labels(i[0]) if labels else f"row {i[0]}"
@@ -61,7 +93,25 @@ def check_distribution_rows(rows: np.ndarray, what: str, labels=None) -> None:
 def mix_rows(P, weights: np.ndarray):
     """``out[(s, k)] = sum_a weights[s, k, a] P[(s, a)]`` for a row-grouped kernel ``P`` of shape ``(S*A, S')``.
 
-    ``weights`` has shape ``(S, K, A)``; the result has shape ``(S*K, S')`` and is sparse (CSR) when ``P`` is.
+    Parameters
+    ----------
+    P : ndarray or scipy.sparse matrix
+        Shape ``(S*A, S')``: the rows of state ``s`` are ``s*A`` to ``s*A + A - 1``.
+    weights : ndarray
+        Shape ``(S, K, A)``: ``K`` mixtures of the ``A`` rows of each state.
+
+    Returns
+    -------
+    ndarray or scipy.sparse.csr_matrix
+        Shape ``(S*K, S')``; sparse (CSR) when ``P`` is.
+
+    Examples
+    --------
+    >>> from tabular.games import mix_rows
+    >>> P = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [0.0, 1.0]])  # S = 2 states, A = 2 actions
+    >>> mix_rows(P, np.full((2, 1, 2), 0.5))
+    array([[0.5 , 0.5 ],
+           [0.25, 0.75]])
     """
     S, K, A = weights.shape
     if sp.issparse(P) and K == 1:
@@ -105,11 +155,34 @@ class MarkovGame:
 
     Parameters
     ----------
-    transitions : array of shape ``(S, |A^1|, ..., |A^n|, S)``, or of shape ``(S*|A|, S)``, or a
-        ``scipy.sparse`` matrix of shape ``(S*|A|, S)`` (rows in C order of ``(s, a^1, ..., a^n)``).
-    rewards : array of shape ``(S, |A^1|, ..., |A^n|)``; its shape fixes the agents and action counts.
-    gamma : discount in ``[0, 1)``.
-    initial : initial state distribution ``d`` of shape ``(S,)``; uniform when omitted.
+    transitions : array_like or scipy.sparse matrix
+        Shape ``(S, |A^1|, ..., |A^n|, S)`` or ``(S*|A|, S)``, or a ``scipy.sparse`` matrix of shape
+        ``(S*|A|, S)`` (rows in C order of ``(s, a^1, ..., a^n)``).  Every row is a distribution.
+    rewards : array_like
+        Shape ``(S, |A^1|, ..., |A^n|)``; its shape fixes the agents and action counts.
+    gamma : float
+        Discount in ``[0, 1)``.
+    initial : array_like, optional
+        Initial state distribution ``d`` of shape ``(S,)``; uniform when omitted.
+    name : str, optional
+        A label, kept by :meth:`save`.
+
+    Raises
+    ------
+    GameError
+        For any ill-formed argument, naming it.
+
+    Examples
+    --------
+    Two states, two agents with two actions each; matching actions move to state 1, which pays 1.
+
+    >>> r = np.zeros((2, 2, 2)); r[1] = 1.0
+    >>> P = np.zeros((2, 2, 2, 2)); P[:, 0, 0, 1] = P[:, 1, 1, 1] = 1.0; P[:, 0, 1, 0] = P[:, 1, 0, 0] = 1.0
+    >>> game = T.MarkovGame(P, r, gamma=0.9)
+    >>> game
+    MarkovGame(n_agents=2, n_states=2, n_actions=(2, 2), gamma=0.9, dense)
+    >>> game.P.shape  # one row per state-joint-action pair
+    (8, 2)
     """
 
     def __init__(self, transitions, rewards, gamma: float, initial=None, *, name: str | None = None):
@@ -178,11 +251,24 @@ class MarkovGame:
     # ----------------------------------------------------------------- properties
     @property
     def is_sparse(self) -> bool:
+        """Whether the kernel ``P`` is a ``scipy.sparse`` matrix.
+
+        Examples
+        --------
+        >>> T.random_markov_game(3, (2, 2), sparse=True, seed=0).is_sparse
+        True
+        """
         return sp.issparse(self.P)
 
     @property
     def joint_shape(self) -> tuple[int, ...]:
-        """``(S, |A^1|, ..., |A^n|)``: the shape of ``r``, of ``Q`` and of a joint policy."""
+        """``(S, |A^1|, ..., |A^n|)``: the shape of ``r``, of ``Q`` and of a joint policy.
+
+        Examples
+        --------
+        >>> T.random_markov_game(3, (2, 4), seed=0).joint_shape
+        (3, 2, 4)
+        """
         return (self.n_states, *self.n_actions)
 
     def __repr__(self) -> str:
@@ -193,7 +279,24 @@ class MarkovGame:
 
     # ----------------------------------------------------------------- kernels
     def expected_next(self, V: np.ndarray) -> np.ndarray:
-        """``E_{s' ~ P(.|s, a)}[V(s')]`` for every state-joint-action pair, shape ``(S, |A^1|, ..., |A^n|)``."""
+        """``E_{s' ~ P(.|s, a)}[V(s')]`` for every state-joint-action pair.
+
+        Parameters
+        ----------
+        V : ndarray
+            A value per state, shape ``(S,)``.
+
+        Returns
+        -------
+        ndarray
+            Shape ``(S, |A^1|, ..., |A^n|)``.
+
+        Examples
+        --------
+        >>> game = T.random_markov_game(3, (2, 2), seed=0)
+        >>> game.expected_next(np.ones(3)).shape
+        (3, 2, 2)
+        """
         return np.asarray(self.P @ V).reshape(self.joint_shape)
 
     def transition_under(self, weights: np.ndarray):
@@ -201,11 +304,40 @@ class MarkovGame:
 
         With ``K = 1`` and the joint policy as weights this is ``P_pi``; with ``K = |A^i|`` it is agent i's
         induced single-agent kernel.
+
+        Parameters
+        ----------
+        weights : ndarray
+            Shape ``(S, K, |A|)``.
+
+        Returns
+        -------
+        ndarray or scipy.sparse.csr_matrix
+            Shape ``(S*K, S)``.
+
+        Examples
+        --------
+        >>> game = T.random_markov_game(3, (2, 2), seed=0)
+        >>> P_pi = game.transition_under(T.JointPolicy.uniform(game).joint().reshape(3, 1, 4))
+        >>> np.round(P_pi.sum(axis=1), 4)
+        array([1., 1., 1.])
         """
         return mix_rows(self.P, weights)
 
     # ----------------------------------------------------------------- serialisation
     def to_dict(self) -> dict:
+        """The game as plain lists and numbers (the JSON that :meth:`save` writes).
+
+        Returns
+        -------
+        dict
+            With ``format`` ``"meharl.markov_game"``; :func:`game_from_dict` inverts it.
+
+        Examples
+        --------
+        >>> sorted(T.random_markov_game(2, (2,), seed=0).to_dict())
+        ['format', 'gamma', 'initial', 'n_actions', 'name', 'rewards', 'transitions', 'version']
+        """
         out = {"format": "meharl.markov_game", "version": 1, "name": self.name,
                "n_actions": list(self.n_actions), "gamma": self.gamma,
                "initial": self.d.tolist(), "rewards": self.r.tolist()}
@@ -218,7 +350,22 @@ class MarkovGame:
         return out
 
     def save(self, path) -> None:
-        """Write the game as JSON (atomically); :func:`load_game` reads it back exactly."""
+        """Write the game as JSON (atomically); :func:`load_game` reads it back exactly.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "game.json")
+        >>> game = T.random_markov_game(3, (2, 2), seed=0)
+        >>> game.save(path)
+        >>> np.array_equal(T.load_game(path).P, game.P)
+        True
+        """
         atomic_write_text(path, json.dumps(self.to_dict()))
 
 
@@ -227,6 +374,19 @@ class MatrixGame(MarkovGame):
 
     It is a :class:`MarkovGame` (so ``soft_evaluate`` and ``haspi`` apply) and exposes ``payoffs``
     like a :class:`NormalFormGame` (one copy of the common payoff per player).
+
+    Parameters
+    ----------
+    payoff : array_like
+        The common payoff, shape ``(|A^1|, ..., |A^n|)``.
+    name : str, optional
+        A label.
+
+    Examples
+    --------
+    >>> game = T.MatrixGame([[5.0, -20.0], [-20.0, 10.0]])
+    >>> game.n_agents, game.n_actions, game.gamma
+    (2, (2, 2), 0.0)
     """
 
     def __init__(self, payoff, *, name: str | None = None):
@@ -240,14 +400,50 @@ class MatrixGame(MarkovGame):
 
     @property
     def payoffs(self) -> tuple[np.ndarray, ...]:
+        """One copy of the common payoff per player, as :attr:`NormalFormGame.payoffs`.
+
+        Examples
+        --------
+        >>> len(T.MatrixGame(np.zeros((2, 3, 2))).payoffs)
+        3
+        """
         return tuple(self.payoff for _ in range(self.n_agents))
 
     def to_dict(self) -> dict:
+        """The game as plain lists and numbers (format ``"meharl.matrix_game"``).
+
+        Returns
+        -------
+        dict
+            :func:`game_from_dict` inverts it.
+
+        Examples
+        --------
+        >>> T.MatrixGame([[1.0, 0.0], [0.0, 2.0]]).to_dict()["payoff"]
+        [[1.0, 0.0], [0.0, 2.0]]
+        """
         return {"format": "meharl.matrix_game", "version": 1, "name": self.name, "payoff": self.payoff.tolist()}
 
 
 class NormalFormGame:
-    """A general-sum normal-form game: ``payoffs[i][a^1, ..., a^n]`` is player i's payoff."""
+    """A general-sum normal-form game: ``payoffs[i][a^1, ..., a^n]`` is player i's payoff.
+
+    Parameters
+    ----------
+    payoffs : sequence of array_like
+        One payoff tensor per player, all of shape ``(|A^1|, ..., |A^n|)``.
+    name : str, optional
+        A label.
+
+    Examples
+    --------
+    Matching pennies:
+
+    >>> u = np.array([[1.0, -1.0], [-1.0, 1.0]])
+    >>> game = T.NormalFormGame([u, -u])
+    >>> game, game.is_common_payoff
+    (NormalFormGame(n_agents=2, n_actions=(2, 2)), False)
+    """
 
     def __init__(self, payoffs: Sequence, *, name: str | None = None):
         if isinstance(payoffs, np.ndarray) or not isinstance(payoffs, Sequence) or len(payoffs) == 0:
@@ -270,6 +466,13 @@ class NormalFormGame:
 
     @property
     def is_common_payoff(self) -> bool:
+        """Whether every player has the same payoff (a cooperative game).
+
+        Examples
+        --------
+        >>> T.NormalFormGame([np.eye(2), np.eye(2)]).is_common_payoff
+        True
+        """
         return all(np.array_equal(u, self.payoffs[0]) for u in self.payoffs[1:])
 
     def __repr__(self) -> str:
@@ -277,15 +480,63 @@ class NormalFormGame:
         return f"NormalFormGame{label}(n_agents={self.n_agents}, n_actions={self.n_actions})"
 
     def to_dict(self) -> dict:
+        """The game as plain lists and numbers (format ``"meharl.normal_form_game"``).
+
+        Returns
+        -------
+        dict
+            :func:`game_from_dict` inverts it.
+
+        Examples
+        --------
+        >>> T.NormalFormGame([np.eye(2), -np.eye(2)]).to_dict()["payoffs"][1]
+        [[-1.0, -0.0], [-0.0, -1.0]]
+        """
         return {"format": "meharl.normal_form_game", "version": 1, "name": self.name,
                 "payoffs": [u.tolist() for u in self.payoffs]}
 
     def save(self, path) -> None:
+        """Write the game as JSON (atomically); :func:`load_game` reads it back exactly.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "game.json")
+        >>> T.NormalFormGame([np.eye(2), -np.eye(2)]).save(path)
+        >>> T.load_game(path)
+        NormalFormGame(n_agents=2, n_actions=(2, 2))
+        """
         atomic_write_text(path, json.dumps(self.to_dict()))
 
 
 def as_normal_form(game) -> NormalFormGame:
-    """Accept a :class:`NormalFormGame` or a :class:`MatrixGame` wherever a normal-form game is needed."""
+    """Accept a :class:`NormalFormGame` or a :class:`MatrixGame` wherever a normal-form game is needed.
+
+    Parameters
+    ----------
+    game : NormalFormGame or MatrixGame
+        The game.
+
+    Returns
+    -------
+    NormalFormGame
+        ``game`` itself, or a matrix game's common payoff given to every player.
+
+    Raises
+    ------
+    GameError
+        For any other kind of game.
+
+    Examples
+    --------
+    >>> T.as_normal_form(T.MatrixGame(np.eye(3)))
+    NormalFormGame(n_agents=2, n_actions=(3, 3))
+    """
     if isinstance(game, NormalFormGame):
         return game
     if isinstance(game, MatrixGame):
@@ -294,7 +545,29 @@ def as_normal_form(game) -> NormalFormGame:
 
 
 def game_from_dict(obj: dict):
-    """Inverse of ``to_dict`` for the three game kinds."""
+    """Inverse of ``to_dict`` for the three game kinds.
+
+    Parameters
+    ----------
+    obj : dict
+        What a game's ``to_dict`` returned (or its JSON, parsed).
+
+    Returns
+    -------
+    MarkovGame, MatrixGame or NormalFormGame
+        The game, as the ``format`` key says.
+
+    Raises
+    ------
+    GameError
+        For an unknown format or inconsistent content.
+
+    Examples
+    --------
+    >>> from tabular.games import game_from_dict
+    >>> game_from_dict({"format": "meharl.matrix_game", "payoff": [[1.0, 0.0], [0.0, 1.0]]})
+    MatrixGame(n_agents=2, n_states=1, n_actions=(2, 2), gamma=0.0, dense)
+    """
     fmt = obj.get("format") if isinstance(obj, dict) else None
     name = obj.get("name") if isinstance(obj, dict) else None
     if fmt == "meharl.matrix_game":
@@ -320,7 +593,31 @@ def game_from_dict(obj: dict):
 
 
 def load_game(path):
-    """Read a game written by ``save`` (JSON); a GameError naming the file and the problem otherwise."""
+    """Read a game written by ``save`` (JSON).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The JSON file.
+
+    Returns
+    -------
+    MarkovGame, MatrixGame or NormalFormGame
+        The game, exactly as saved.
+
+    Raises
+    ------
+    GameError
+        Naming the file and the problem (missing, unreadable, not JSON, not a game).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "game.json")
+    >>> T.MatrixGame([[5.0, -20.0], [-20.0, 10.0]], name="coordination").save(path)
+    >>> T.load_game(path)
+    MatrixGame 'coordination'(n_agents=2, n_states=1, n_actions=(2, 2), gamma=0.0, dense)
+    """
     obj = parse_file(path, json.load, json.JSONDecodeError, "JSON", GameError)
     try:
         return game_from_dict(obj)
@@ -351,6 +648,36 @@ def random_markov_game(n_states: int, n_actions: Sequence[int], *, gamma: float 
     ``n_successors`` states drawn uniformly (all states when ``None``) with Dirichlet(1) probabilities.
     With ``sparse=True`` the kernel is built directly in CSR form: memory is proportional to the
     non-zeros, never ``S x |A| x S``.
+
+    Parameters
+    ----------
+    n_states : int
+        Number of states ``S``.
+    n_actions : sequence of int
+        Each agent's number of actions.
+    gamma : float, optional
+        Discount in ``[0, 1)``.
+    n_successors : int, optional
+        Successor states per state-joint-action pair (all ``S`` when ``None``).
+    sparse : bool, optional
+        Store the kernel as a CSR matrix.
+    reward_scale : float, optional
+        Half-width of the reward range.
+    seed : int or numpy.random.Generator, optional
+        Seed of ``numpy.random.default_rng``: the same seed gives the same game.
+
+    Returns
+    -------
+    MarkovGame
+        Named ``"random"``, with the uniform initial distribution.
+
+    Examples
+    --------
+    >>> game = T.random_markov_game(100, (3, 3), n_successors=4, sparse=True, seed=0)
+    >>> game
+    MarkovGame 'random'(n_agents=2, n_states=100, n_actions=(3, 3), gamma=0.9, sparse)
+    >>> game.P.nnz  # 4 successors for each of the 100 * 9 pairs
+    3600
     """
     rng = np.random.default_rng(seed)
     counts = _check_action_counts(n_actions, "n_actions")
