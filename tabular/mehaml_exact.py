@@ -195,8 +195,35 @@ def _linear_tv(q: np.ndarray, p_old: np.ndarray, radius: float) -> np.ndarray:
 
 def exact_steps(q: np.ndarray, p_old: np.ndarray, alpha: float, beta: float, w: float, ball: str | None,
                 radius: float) -> np.ndarray:
-    """Exact mirror steps for every row of ``q`` and ``p_old`` (both ``(S, K)``); ``ball`` is ``None``, ``"kl"``
-    or ``"tv"``."""
+    """Exact mirror steps for every row of ``q`` and ``p_old`` (the built-in drifts and neighbourhoods).
+
+    Parameters
+    ----------
+    q, p_old : ndarray
+        Shape ``(S, K)``: action values and current distributions.
+    alpha : float
+        Temperature ``>= 0``.
+    beta, w : float
+        Weights of the KL and the squared-L2 drift.
+    ball : {None, "kl", "tv"}
+        The neighbourhood: the whole simplex, a KL ball or a total-variation ball.
+    radius : float
+        The ball's radius (unused for ``None``).
+
+    Returns
+    -------
+    ndarray
+        Shape ``(S, K)``: each row the exact maximiser of the mirror objective.
+
+    Examples
+    --------
+    >>> from tabular.mehaml_exact import exact_steps
+    >>> q, p_old = np.array([[1.0, 0.0, 0.0]]), np.full((1, 3), 1 / 3)
+    >>> np.round(exact_steps(q, p_old, 1.0, 0.0, 1.0, None, np.inf), 4)  # L2Drift(1.0)
+    array([[0.4724, 0.2638, 0.2638]])
+    >>> np.round(exact_steps(q, p_old, 1.0, 0.0, 0.0, "kl", 0.05), 4)  # KLBall(0.05)
+    array([[0.4867, 0.2567, 0.2567]])
+    """
     S = q.shape[0]
     if ball == "tv" and alpha == 0.0 and beta == 0.0 and w == 0.0:
         return np.stack([_linear_tv(q[s], p_old[s], radius) for s in range(S)])
