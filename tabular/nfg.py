@@ -65,7 +65,29 @@ class _Stream:
 
 
 def parse_nfg(text: str):
-    """Parse the text of a Gambit ``.nfg`` file."""
+    """Parse the text of a Gambit ``.nfg`` file (payoff or outcome version).
+
+    Parameters
+    ----------
+    text : str
+        The file's content.
+
+    Returns
+    -------
+    MatrixGame or NormalFormGame
+        A :class:`MatrixGame` when all players share one payoff; the title becomes the name.
+
+    Raises
+    ------
+    GameError
+        Naming the first problem (``"nfg: ..."``).
+
+    Examples
+    --------
+    >>> from tabular.nfg import parse_nfg
+    >>> parse_nfg('NFG 1 R "pennies" { "P1" "P2" } { 2 2 } 1 -1 -1 1 -1 1 1 -1')
+    NormalFormGame 'pennies'(n_agents=2, n_actions=(2, 2))
+    """
     st = _Stream(text)
     head = [st.next("word", "in the header")[1] for _ in range(3)]
     if head[0] != "NFG" or head[1] != "1":
@@ -141,7 +163,32 @@ def _payoff_table(st: _Stream, n: int, n_profiles: int, needed: int, what: str) 
 
 
 def read_nfg(path):
-    """Read a Gambit ``.nfg`` file (payoff or outcome version); a GameError naming the file otherwise."""
+    """Read a Gambit ``.nfg`` file (payoff or outcome version).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    MatrixGame or NormalFormGame
+        As :func:`parse_nfg`.
+
+    Raises
+    ------
+    GameError
+        Naming the file and the problem.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "game.nfg")
+    >>> T.write_nfg(T.MatrixGame([[1.0, 0.0], [0.0, 2.0]], name="coordination"), path)
+    >>> T.read_nfg(path).payoff
+    array([[1., 0.],
+           [0., 2.]])
+    """
     text = parse_file(path, lambda fh: fh.read(), (), "text", GameError)
     try:
         return parse_nfg(text)
@@ -150,7 +197,30 @@ def read_nfg(path):
 
 
 def format_nfg(game) -> str:
-    """The payoff-version ``.nfg`` text of a :class:`NormalFormGame` or :class:`MatrixGame`."""
+    """The payoff-version ``.nfg`` text of a :class:`NormalFormGame` or :class:`MatrixGame`.
+
+    Parameters
+    ----------
+    game : NormalFormGame or MatrixGame
+        The game.
+
+    Returns
+    -------
+    str
+        Profiles listed with player 1's strategy changing fastest.
+
+    Examples
+    --------
+    >>> from tabular.nfg import format_nfg
+    >>> print(format_nfg(T.MatrixGame([[1.0, 0.0], [0.0, 2.0]], name="coordination")))
+    NFG 1 R "coordination" { "Player 1" "Player 2" } { 2 2 }
+    <BLANKLINE>
+    1.0 1.0
+    0.0 0.0
+    0.0 0.0
+    2.0 2.0
+    <BLANKLINE>
+    """
     g = as_normal_form(game)
     title = (g.name or "meharl game").replace('"', '\\"')
     players = " ".join(f'"Player {i + 1}"' for i in range(g.n_agents))
@@ -161,5 +231,22 @@ def format_nfg(game) -> str:
 
 
 def write_nfg(game, path) -> None:
-    """Write ``game`` as a payoff-version Gambit ``.nfg`` file (atomically)."""
+    """Write ``game`` as a payoff-version Gambit ``.nfg`` file (atomically).
+
+    Parameters
+    ----------
+    game : NormalFormGame or MatrixGame
+        The game.
+    path : str or os.PathLike
+        The file to write.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "pennies.nfg")
+    >>> u = np.array([[1.0, -1.0], [-1.0, 1.0]])
+    >>> T.write_nfg(T.NormalFormGame([u, -u]), path)
+    >>> T.read_nfg(path)
+    NormalFormGame 'meharl game'(n_agents=2, n_actions=(2, 2))
+    """
     atomic_write_text(path, format_nfg(game))

@@ -50,12 +50,33 @@ def _check_step(step_size) -> float:
 
 
 def clipped_surrogate_argmax(q_pos: np.ndarray, q_neg: np.ndarray, p_old: np.ndarray, clip: float) -> np.ndarray:
-    """Exact maximiser over the simplex of ``sum_k q_pos[k] min(p_k, (1+clip) p_old[k])
-    - q_neg[k] max(p_k, (1-clip) p_old[k])`` (one state; ``q_pos, q_neg >= 0``).
+    """The exact maximiser of one state's clipped expected surrogate over the simplex.
 
-    Coordinate ``k`` has slopes ``q_pos``, ``q_pos - q_neg``, ``-q_neg`` on ``[0, (1-clip) p_old]``,
-    ``[(1-clip) p_old, (1+clip) p_old]`` and beyond: non-increasing, so filling unit mass into the pieces in
-    order of decreasing slope is optimal.  Ties go to the lowest action index, then the earliest piece.
+    The surrogate is ``sum_k q_pos[k] min(p_k, (1+clip) p_old[k]) - q_neg[k] max(p_k, (1-clip) p_old[k])``
+    with ``q_pos, q_neg >= 0``.  Coordinate ``k`` has slopes ``q_pos``, ``q_pos - q_neg``, ``-q_neg`` on
+    ``[0, (1-clip) p_old]``, ``[(1-clip) p_old, (1+clip) p_old]`` and beyond: non-increasing, so filling unit mass
+    into the pieces in order of decreasing slope is optimal.  Ties go to the lowest action index, then the earliest
+    piece.
+
+    Parameters
+    ----------
+    q_pos, q_neg : ndarray
+        ``E[A^+ | a^i = k]`` and ``E[A^- | a^i = k]``, shape ``(K,)``.
+    p_old : ndarray
+        The current distribution, shape ``(K,)``.
+    clip : float
+        The ratio-clipping epsilon in ``(0, 1)``.
+
+    Returns
+    -------
+    ndarray
+        The maximising distribution, shape ``(K,)``.
+
+    Examples
+    --------
+    >>> from tabular.standard import clipped_surrogate_argmax
+    >>> clipped_surrogate_argmax(np.array([3.0, 0.0]), np.array([0.0, 1.0]), np.array([0.5, 0.5]), 0.2)
+    array([1., 0.])
     """
     K = len(p_old)
     lo, hi = (1.0 - clip) * p_old, (1.0 + clip) * p_old
@@ -74,13 +95,62 @@ def clipped_surrogate_argmax(q_pos: np.ndarray, q_neg: np.ndarray, p_old: np.nda
 
 
 def surrogate_coefficients(adv: np.ndarray, weights, agent: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(q_pos, q_neg)``, each (S, K): ``E[A^+ | a^i = k]`` and ``E[A^- | a^i = k]`` with the other agents'
-    actions averaged by ``weights[j]`` (``pi_new`` for HAPPO's earlier agents, ``pi_old`` otherwise)."""
+    """The coefficients of agent ``agent``'s expected surrogate: ``E[A^+ | a^i = k]`` and ``E[A^- | a^i = k]``.
+
+    Parameters
+    ----------
+    adv : ndarray
+        The joint advantage, shape ``(S, |A^1|, ..., |A^n|)``.
+    weights : sequence of ndarray
+        Per agent, the distribution its actions are averaged with (``pi_new`` for HAPPO's earlier agents,
+        ``pi_old`` otherwise), shape ``(S, |A^j|)``.
+    agent : int
+        The updating agent.
+
+    Returns
+    -------
+    q_pos, q_neg : ndarray
+        Each of shape ``(S, |A^agent|)``, non-negative.
+
+    Examples
+    --------
+    >>> from tabular.standard import surrogate_coefficients
+    >>> from tabular.paper import paper_matrix_game, initial_policy
+    >>> game, pi = paper_matrix_game(), initial_policy()  # the 3x3 game, both agents at (0.6, 0.2, 0.2)
+    >>> ev = T.soft_evaluate(game, pi, alpha=0.0)
+    >>> q_pos, q_neg = surrogate_coefficients(ev.Q - ev.V[:, None, None], pi, 0)
+    >>> np.round(q_pos - q_neg, 4)  # MAPPO's first expected update (Appendix B)
+    array([[ 3.2, -5.8, -3.8]])
+    """
     return (expect_over(np.maximum(adv, 0.0), weights, [agent]), expect_over(np.maximum(-adv, 0.0), weights, [agent]))
 
 
 def surrogate_argmax(q_pos: np.ndarray, q_neg: np.ndarray, p_old: np.ndarray, clip) -> np.ndarray:
-    """The exact maximiser (S, K) of the expected surrogate with these coefficients, state by state."""
+    """The exact maximiser of the expected surrogate with these coefficients, state by state.
+
+    Parameters
+    ----------
+    q_pos, q_neg : ndarray
+        Shape ``(S, K)``, from :func:`surrogate_coefficients`.
+    p_old : ndarray
+        The current policy, shape ``(S, K)``.
+    clip : float or None
+        The ratio-clipping epsilon; ``None``: no clipping (the greedy policy of ``q_pos - q_neg``).
+
+    Returns
+    -------
+    ndarray
+        Shape ``(S, K)``.
+
+    Examples
+    --------
+    >>> from tabular.standard import surrogate_argmax
+    >>> q_pos, q_neg = np.array([[7.92, 3.64, 5.64]]), np.array([[4.72, 9.44, 9.44]])  # the paper game's agent 1
+    >>> surrogate_argmax(q_pos, q_neg, np.array([[0.6, 0.2, 0.2]]), None)
+    array([[1., 0., 0.]])
+    >>> np.round(surrogate_argmax(q_pos, q_neg, np.array([[0.6, 0.2, 0.2]]), 0.2), 4)
+    array([[0.68, 0.16, 0.16]])
+    """
     if clip is None:
         return argmax_policy(q_pos - q_neg)
     return np.stack([clipped_surrogate_argmax(q_pos[s], q_neg[s], p_old[s], clip) for s in range(len(p_old))])
@@ -95,8 +165,31 @@ def mappo_update(game: MarkovGame, policy: JointPolicy, clip=None, step_size: fl
                  shared: bool = False) -> JointPolicy:
     """One exact expected MAPPO update: every agent against ``pi_old`` at once (eq. 13).
 
-    ``shared=True`` is parameter-sharing MAPPO: one policy, common to all agents, maximises the sum of the
-    agents' surrogates (all agents must then have the same action set and the same current policy).
+    Parameters
+    ----------
+    game : MarkovGame
+        The game.
+    policy : JointPolicy
+        ``pi_old``.
+    clip : float, optional
+        The ratio-clipping epsilon in ``(0, 1)``; ``None`` (default) for the unclipped surrogate.
+    step_size : float, optional
+        In ``(0, 1]``: the new policy is ``pi_old + step_size * (argmax - pi_old)``.
+    shared : bool, optional
+        Parameter-sharing MAPPO: one policy, common to all agents, maximises the sum of the agents' surrogates (all
+        agents must then have the same action set and the same current policy).
+
+    Returns
+    -------
+    JointPolicy
+
+    Examples
+    --------
+    >>> from tabular.paper import paper_matrix_game, initial_policy
+    >>> game, pi = paper_matrix_game(), initial_policy()  # the 3x3 game, both agents at (0.6, 0.2, 0.2)
+    >>> new = T.mappo_update(game, pi, clip=0.2)
+    >>> np.round(new[0], 4)
+    array([[0.68, 0.16, 0.16]])
     """
     clip, step = _check_clip(clip), _check_step(step_size)
     policy.check_game(game)
@@ -112,7 +205,33 @@ def mappo_update(game: MarkovGame, policy: JointPolicy, clip=None, step_size: fl
 
 
 def happo_update(game: MarkovGame, policy: JointPolicy, order, clip=None, step_size: float = 1.0) -> JointPolicy:
-    """One exact expected HAPPO update: agents in ``order``, each weighting by the earlier agents' ratios."""
+    """One exact expected HAPPO update: agents in ``order``, each weighting by the earlier agents' ratios.
+
+    Parameters
+    ----------
+    game : MarkovGame
+        The game.
+    policy : JointPolicy
+        ``pi_old``.
+    order : sequence of int
+        A permutation of the agents.
+    clip : float, optional
+        The ratio-clipping epsilon in ``(0, 1)``; ``None`` (default) for the unclipped surrogate.
+    step_size : float, optional
+        In ``(0, 1]``, as in :func:`mappo_update`.
+
+    Returns
+    -------
+    JointPolicy
+
+    Examples
+    --------
+    >>> from tabular.paper import paper_matrix_game, initial_policy
+    >>> game, pi = paper_matrix_game(), initial_policy()  # the 3x3 game, both agents at (0.6, 0.2, 0.2)
+    >>> new = T.happo_update(game, pi, order=(0, 1))
+    >>> new[0], new[1]  # both settle on A, the worst coordinated outcome
+    (array([[1., 0., 0.]]), array([[1., 0., 0.]]))
+    """
     clip, step = _check_clip(clip), _check_step(step_size)
     perm = _check_order(order, game.n_agents)
     policy.check_game(game)
@@ -126,7 +245,16 @@ def happo_update(game: MarkovGame, policy: JointPolicy, order, clip=None, step_s
 
 @dataclass(frozen=True)
 class StandardResult:
-    """Outcome of :func:`standard_dynamics`; ``history[k]`` is the joint policy after ``k`` updates."""
+    """Outcome of :func:`standard_dynamics`; ``history[k]`` is the joint policy after ``k`` updates.
+
+    Examples
+    --------
+    >>> from tabular.paper import paper_matrix_game, initial_policy
+    >>> game, pi = paper_matrix_game(), initial_policy()  # the 3x3 game, both agents at (0.6, 0.2, 0.2)
+    >>> res = T.standard_dynamics(game, "mappo", init=pi)
+    >>> res.algorithm, res.converged, len(res.history)
+    ('mappo', True, 3)
+    """
 
     algorithm: str
     policy: JointPolicy
@@ -143,8 +271,44 @@ def standard_dynamics(game: MarkovGame, algorithm: str, init: JointPolicy | None
                       max_iter: int = 1000, *, shared: bool = False) -> StandardResult:
     """Iterate ``"mappo"``, ``"happo"`` or ``"haspi"`` (alpha -> 0) until no probability moves more than ``tol``.
 
-    ``order`` (``"random"`` with ``seed``, or a fixed permutation) is used by HAPPO and HASPI only;
-    ``clip`` and ``step_size`` by MAPPO and HAPPO only; ``shared`` (parameter sharing) by MAPPO only.
+    Parameters
+    ----------
+    game : MarkovGame
+        The game.
+    algorithm : {"mappo", "happo", "haspi"}
+        The update.
+    init : JointPolicy, optional
+        The first policy (uniform by default).
+    clip, step_size
+        As in :func:`mappo_update`; MAPPO and HAPPO only.
+    order : "random" or sequence of int, optional
+        ``"random"`` with ``seed``, or a fixed permutation; HAPPO and HASPI only.
+    seed : int or numpy.random.Generator, optional
+        Seed of the random orders.
+    tol : float, optional
+        Stopping tolerance on the change of any probability.
+    max_iter : int, optional
+        Most updates.
+    shared : bool, optional
+        Parameter sharing; MAPPO only.
+
+    Returns
+    -------
+    StandardResult
+        Every policy on the way, their expected returns (``alpha = 0``) and convergence.
+
+    Raises
+    ------
+    GameError
+        For an unknown algorithm or a bad ``clip``, ``step_size`` or ``order``.
+
+    Examples
+    --------
+    >>> from tabular.paper import paper_matrix_game, initial_policy
+    >>> game, pi = paper_matrix_game(), initial_policy()  # the 3x3 game, both agents at (0.6, 0.2, 0.2)
+    >>> res = T.standard_dynamics(game, "mappo", init=pi, clip=0.2)
+    >>> res.converged, res.policy[0], np.round(res.J_history[[0, -1]], 4)  # stuck at (A, A): 5, not 20
+    (True, array([[1., 0., 0.]]), array([-8.2,  5. ]))
     """
     if algorithm not in ALGORITHMS:
         raise GameError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
