@@ -46,7 +46,15 @@ GUIDE_TOL = 1e-8
 
 @dataclass(frozen=True)
 class QREResult:
-    """A computed QRE and how it was obtained."""
+    """A computed QRE and how it was obtained (from :func:`logit_qre`).
+
+    Examples
+    --------
+    >>> game = T.MatrixGame(np.eye(2))  # two agents, two actions, a payoff of 1 for matching
+    >>> res = T.logit_qre(game, lam=3.0, method="newton", start=[[[0.9, 0.1]], [[0.9, 0.1]]])
+    >>> res.converged, res.residual < 1e-12, np.round(res.policy[0], 4), round(res.J, 4)
+    (True, True, array([[0.9293, 0.0707]]), 1.0389)
+    """
 
     policy: JointPolicy
     residual: float        #: max violation of the logit equations (probabilities)
@@ -63,7 +71,15 @@ class QREResult:
 
 @dataclass(frozen=True)
 class QRERecord:
-    """One equilibrium found by :func:`enumerate_qre`."""
+    """One equilibrium found by :func:`enumerate_qre`.
+
+    Examples
+    --------
+    >>> game = T.MatrixGame(np.eye(2))  # two agents, two actions, a payoff of 1 for matching
+    >>> best = T.enumerate_qre(game, lam=3.0)[0]
+    >>> np.round(best.policy[0], 4), round(best.J, 4), best.ascent_directions
+    (array([[0.9293, 0.0707]]), 1.0389, 0)
+    """
 
     policy: JointPolicy
     J: float                 #: MaxEnt objective (cooperative games); NaN for general-sum ones
@@ -207,11 +223,56 @@ def logit_qre(game, alpha: float | None = None, lam: float | None = None, method
               order="random", seed=None) -> QREResult:
     """A logit QRE of ``game`` at temperature ``alpha`` or precision ``lam = 1/alpha`` (give exactly one).
 
-    ``game`` is a :class:`NormalFormGame` (general sum), a :class:`MatrixGame` or a cooperative
-    :class:`MarkovGame` (soft QRE of Theorem 1).  ``start`` (a :class:`JointPolicy` or per-agent arrays) is the
-    initial profile of ``"newton"`` and ``"fixed-point"`` (uniform by default); ``"branch"`` always starts from
-    uniform play at ``lambda = 0``.  ``fixed_point`` is ``"sequential"`` or ``"simultaneous"`` (with
-    ``damping`` in (0, 1]); ``order``/``seed`` choose the sequential order as in :func:`tabular.haspi`.
+    Parameters
+    ----------
+    game : NormalFormGame, MatrixGame or MarkovGame
+        A general-sum normal-form game, or a cooperative one (soft QRE of Theorem 1 for a Markov game).
+    alpha : float, optional
+        Temperature ``> 0``.
+    lam : float, optional
+        Precision ``>= 0``.
+    method : {"branch", "newton", "fixed-point"}, optional
+        Follow the principal branch from uniform play at ``lambda = 0`` (Gambit's ``logit_solve_lambda``), run
+        Newton from ``start``, or iterate logit responses from ``start``.
+    start : JointPolicy or sequence of array_like, optional
+        Initial profile of ``"newton"`` and ``"fixed-point"`` (uniform by default).
+    tol : float, optional
+        Stopping tolerance of ``"fixed-point"`` (largest change of a probability in a sweep).
+    max_iter : int, optional
+        Most sweeps of ``"fixed-point"``.
+    fixed_point : {"sequential", "simultaneous"}, optional
+        Sequential soft best responses (HASPI for cooperative games) or damped simultaneous logit iteration.
+    damping : float, optional
+        In ``(0, 1]``, for ``"simultaneous"``.
+    order, seed
+        The sequential order, as in :func:`tabular.haspi`.
+
+    Returns
+    -------
+    QREResult
+        The profile, its residual (largest violation of the logit equations), ``J`` for cooperative games and
+        ``converged`` (true only when the residual is at most ``ACCEPT_RESIDUAL``).
+
+    Raises
+    ------
+    GameError
+        For bad arguments (both or neither of ``alpha`` and ``lam``, an unknown method, ...).
+
+    Examples
+    --------
+    Matching pennies: the only QRE is uniform play.
+
+    >>> u = np.array([[1.0, -1.0], [-1.0, 1.0]])
+    >>> res = T.logit_qre(T.NormalFormGame([u, -u]), lam=2.0)
+    >>> res.policy[0], res.converged
+    (array([[0.5, 0.5]]), True)
+
+    The paper's matrix game at ``alpha = 5``: the principal branch ends near (C, C).
+
+    >>> from tabular.paper import paper_matrix_game
+    >>> res = T.logit_qre(paper_matrix_game(), alpha=5.0)
+    >>> np.round(res.policy[0], 4), round(res.J, 4)
+    (array([[3.000e-04, 3.000e-04, 9.993e-01]]), 20.0067)
     """
     lam, alpha = _precision(alpha, lam)
     if method not in METHODS:
@@ -244,15 +305,44 @@ def logit_qre(game, alpha: float | None = None, lam: float | None = None, method
 
 
 def qre_branch(game, lam_max: float, start=None, start_lam: float | None = None, **options) -> QREBranch:
-    """A branch of logit QRE over lambda, for plotting: by default the principal one, from ``lambda = 0``
-    (uniform play) to ``lam_max``.
+    """A branch of logit QRE over lambda, for plotting: by default the principal one, from ``lambda = 0``.
 
-    With ``start`` (a :class:`JointPolicy` or per-agent arrays that is a QRE at ``start_lam``, e.g. one from
-    :func:`enumerate_qre`) it follows the branch through that QRE towards ``lam_max``, up or down in lambda,
-    and stops at whichever end of the interval it reaches first (a branch may fold back).  The result lists
-    every accepted point (``lam``, ``policies``, ``residuals``), the folds and bifurcation points crossed, and
-    in ``branch`` which branch was followed.  ``options`` go to :func:`tabular.qre_path.trace_branch`;
-    ``max_step=0.1`` gives a densely sampled branch for smooth plots.
+    Parameters
+    ----------
+    game : NormalFormGame, MatrixGame or MarkovGame
+        As in :func:`logit_qre`.
+    lam_max : float
+        Where the trace ends.
+    start : JointPolicy or sequence of array_like, optional
+        A QRE at ``start_lam`` (e.g. one from :func:`enumerate_qre`): the branch through it is followed towards
+        ``lam_max``, up or down in lambda, and stops at whichever end of the interval it reaches first (a branch
+        may fold back).
+    start_lam : float, optional
+        The precision at which ``start`` is a QRE.
+    **options
+        Passed to :func:`tabular.qre_path.trace_branch`; ``max_step=0.1`` gives a densely sampled branch for
+        smooth plots.
+
+    Returns
+    -------
+    QREBranch
+        Every accepted point (``lam``, ``policies``, ``residuals``), the folds and bifurcation points crossed, and
+        in ``branch`` which branch was followed.
+
+    Raises
+    ------
+    GameError
+        When ``start`` and ``start_lam`` do not come together, or ``start`` is not a QRE at ``start_lam``.
+
+    Examples
+    --------
+    In the symmetric 2x2 coordination game uniform play stays a QRE for every lambda; other branches split off at
+    ``lambda = 2``, and the principal branch goes straight through.
+
+    >>> game = T.MatrixGame(np.eye(2))  # two agents, two actions, a payoff of 1 for matching
+    >>> branch = T.qre_branch(game, 4.0)
+    >>> float(branch.lam[-1]), branch.probabilities(agent=0)[-1], len(branch.bifurcations)
+    (4.0, array([0.5, 0.5]), 1)
     """
     system = make_system(game)
     if start is None:
@@ -302,11 +392,37 @@ def enumerate_qre(game, alpha: float | None = None, lam: float | None = None, *,
                   distinct: float = 1e-6) -> list[QRERecord]:
     """Distinct QRE found by multistart Newton (analytic Jacobian), each with its MaxEnt value ``J``.
 
-    Starts: uniform play, play uniform on each product of action subsets (normal-form games with at most 256
-    such products) and ``n_random`` seeded Dirichlet draws; Newton runs from each start and from its logit
-    response.  Candidates with residual above 1e-10 are dropped; two QRE are the same when no probability
-    differs by more than ``distinct``.  Sorted by ``J`` (by the sum of the agents' values for general-sum
-    games), best first.  A multistart search: it cannot prove that no other QRE exists.
+    Starts: uniform play, play uniform on each product of action subsets (normal-form games with at most 256 such
+    products) and ``n_random`` seeded Dirichlet draws; Newton runs from each start and from its logit response.
+    A multistart search: it cannot prove that no other QRE exists.
+
+    Parameters
+    ----------
+    game : NormalFormGame, MatrixGame or MarkovGame
+        As in :func:`logit_qre`.
+    alpha, lam : float, optional
+        Temperature or precision (give exactly one).
+    n_random : int, optional
+        Number of random starts.
+    seed : int or numpy.random.Generator, optional
+        Seed of the random starts.
+    distinct : float, optional
+        Two QRE are the same when no probability differs by more than this.
+
+    Returns
+    -------
+    list of QRERecord
+        Candidates with residual at most 1e-10, sorted by ``J`` (by the sum of the agents' values for
+        general-sum games), best first.
+
+    Examples
+    --------
+    >>> game = T.MatrixGame(np.eye(2))  # two agents, two actions, a payoff of 1 for matching
+    >>> for r in T.enumerate_qre(game, lam=3.0):  # agent 1's policy, J, ascent directions
+    ...     print(np.round(r.policy[0][0], 4), round(r.J, 4), r.ascent_directions)
+    [0.9293 0.0707] 1.0389 0
+    [0.0707 0.9293] 1.0389 0
+    [0.5 0.5] 0.9621 1
     """
     lam, alpha = _precision(alpha, lam)
     system = make_system(game)

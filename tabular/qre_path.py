@@ -53,7 +53,15 @@ BIFURCATION_STEP = 1e-5
 
 @dataclass(frozen=True)
 class BranchEvent:
-    """A point passed while tracing: ``kind`` is ``"fold"`` (lambda turns back) or ``"bifurcation"``."""
+    """A point passed while tracing: ``kind`` is ``"fold"`` (lambda turns back) or ``"bifurcation"``.
+
+    Examples
+    --------
+    >>> game = T.MatrixGame(np.eye(2))  # two agents, two actions, a payoff of 1 for matching
+    >>> event = T.qre_branch(game, 4.0).events[0]  # uniform play meets the branches that split off at 2
+    >>> event.kind, round(event.lam, 3)
+    ('bifurcation', 2.0)
+    """
 
     kind: str
     lam: float          #: lambda at the first accepted point past the event
@@ -63,7 +71,15 @@ class BranchEvent:
 
 @dataclass(frozen=True)
 class QREBranch:
-    """The traced principal branch: ``lam[k]`` and the QRE ``policies[k]`` at each accepted point."""
+    """A traced branch of logit QRE: ``lam[k]`` and the QRE ``policies[k]`` at each accepted point.
+
+    Examples
+    --------
+    >>> game = T.MatrixGame(np.eye(2))  # two agents, two actions, a payoff of 1 for matching
+    >>> branch = T.qre_branch(game, 1.0)
+    >>> float(branch.lam[0]), float(branch.lam[-1]), bool(branch.residuals.max() < 1e-10)
+    (0.0, 1.0, True)
+    """
 
     lam: np.ndarray
     points: tuple = field(repr=False)  #: per point, the per-agent probability arrays (S, |A^i|)
@@ -75,24 +91,72 @@ class QREBranch:
 
     @cached_property
     def policies(self) -> tuple:
-        """The QRE at each point as :class:`JointPolicy` objects (built on first use)."""
+        """The QRE at each point as :class:`JointPolicy` objects (built on first use).
+
+        Examples
+        --------
+        >>> T.qre_branch(T.MatrixGame(np.eye(2)), 1.0).policies[-1][0]
+        array([[0.5, 0.5]])
+        """
         return tuple(JointPolicy(p) for p in self.points)
 
     @property
     def bifurcations(self) -> tuple:
+        """The bifurcation points crossed, in order.
+
+        Examples
+        --------
+        >>> len(T.qre_branch(T.MatrixGame(np.eye(2)), 4.0).bifurcations)
+        1
+        """
         return tuple(e for e in self.events if e.kind == "bifurcation")
 
     @property
     def folds(self) -> tuple:
+        """The folds crossed (where lambda turns back), in order.
+
+        Examples
+        --------
+        >>> T.qre_branch(T.MatrixGame(np.eye(2)), 4.0).folds
+        ()
+        """
         return tuple(e for e in self.events if e.kind == "fold")
 
     def probabilities(self, agent: int, state: int = 0) -> np.ndarray:
-        """Agent ``agent``'s action probabilities in ``state`` along the branch, shape ``(len(lam), |A^i|)``."""
+        """Agent ``agent``'s action probabilities in ``state`` along the branch.
+
+        Parameters
+        ----------
+        agent : int
+            The agent.
+        state : int, optional
+            The state (0 for a normal-form game).
+
+        Returns
+        -------
+        ndarray
+            Shape ``(len(lam), |A^agent|)``.
+
+        Examples
+        --------
+        >>> branch = T.qre_branch(T.MatrixGame(np.eye(2)), 1.0)
+        >>> branch.probabilities(agent=1)[-1]
+        array([0.5, 0.5])
+        """
         return np.array([p[agent][state] for p in self.points])
 
 
 class Trace(NamedTuple):
-    """Raw output of :func:`trace_branch`: log-probabilities and lambda of every accepted point."""
+    """Raw output of :func:`trace_branch`: log-probabilities and lambda of every accepted point.
+
+    Examples
+    --------
+    >>> from tabular.qre_path import trace_branch
+    >>> from tabular.qre_system import make_system
+    >>> trace = trace_branch(make_system(T.MatrixGame(np.eye(2))), 1.0)
+    >>> float(trace.lams[-1]), trace.events
+    (1.0, ())
+    """
 
     xs: list
     lams: list
@@ -115,10 +179,31 @@ def _absmax(v: np.ndarray) -> float:
 def ascent_directions(system, x: np.ndarray, lam: float) -> int:
     """For a common-payoff normal-form game: how many independent directions raise ``lam E[u] + sum_i H(pi^i)``.
 
-    The Hessian on the product of simplices is ``lam M_ij`` off the diagonal blocks and ``-diag(1/p_i)`` on
-    them; bordering it with the per-agent sum constraints and counting positive eigenvalues of its LDL^T
-    factor (Sylvester's inertia) gives the count on the tangent space plus ``n``.  0 means a strict local
-    maximum of the MaxEnt objective.
+    The Hessian on the product of simplices is ``lam M_ij`` off the diagonal blocks and ``-diag(1/p_i)`` on them;
+    bordering it with the per-agent sum constraints and counting positive eigenvalues of its LDL^T factor
+    (Sylvester's inertia) gives the count on the tangent space plus ``n``.
+
+    Parameters
+    ----------
+    system : NormalFormSystem
+        The logit system of the game (:func:`tabular.qre_system.make_system`).
+    x : ndarray
+        A QRE as stacked log-probabilities.
+    lam : float
+        Its precision.
+
+    Returns
+    -------
+    int
+        0 means a strict local maximum of the MaxEnt objective.
+
+    Examples
+    --------
+    >>> from tabular.qre_path import ascent_directions
+    >>> from tabular.qre_system import make_system
+    >>> system = make_system(T.MatrixGame(np.eye(2)))
+    >>> ascent_directions(system, system.uniform_x, 3.0)  # past lambda = 2 uniform play is a saddle
+    1
     """
     n, off, N = system.n_agents, system.offsets, system.size
     B = np.zeros((N + n, N + n))
@@ -141,10 +226,38 @@ def ascent_directions(system, x: np.ndarray, lam: float) -> int:
 
 
 def krylov_solve(Jx, rhs: np.ndarray, Jl: np.ndarray | None = None, row: np.ndarray | None = None):
-    """Solve ``dF/dx d = rhs`` or, with ``Jl`` and ``row``, the bordered ``[dF/dx, dF/dlambda; row] d = rhs``, for
-    a matrix-free ``dF/dx`` (:class:`tabular.qre_system.SparseMarkovSystem`) by GMRES preconditioned with its
-    per-state blocks; ``None`` when GMRES does not get the residual below 1e-8 relative (treated like a singular
-    matrix by the callers)."""
+    """Solve ``dF/dx d = rhs``, or the bordered ``[dF/dx, dF/dlambda; row] d = rhs``, for a matrix-free ``dF/dx``.
+
+    GMRES preconditioned with the per-state blocks of ``dF/dx``
+    (:class:`tabular.qre_system.SparseMarkovSystem`).
+
+    Parameters
+    ----------
+    Jx : scipy.sparse.linalg.LinearOperator
+        ``dF/dx``, with its ``precondition`` operator.
+    rhs : ndarray
+        The right-hand side (length ``N``, or ``N + 1`` when bordered).
+    Jl : ndarray, optional
+        ``dF/dlambda``, to border the system with.
+    row : ndarray, optional
+        The bordering row (length ``N + 1``).
+
+    Returns
+    -------
+    ndarray or None
+        The solution, or ``None`` when GMRES does not get the residual below 1e-8 relative (treated like a
+        singular matrix by the callers).
+
+    Examples
+    --------
+    >>> from tabular.qre_path import krylov_solve
+    >>> from tabular.qre_system import SparseMarkovSystem
+    >>> system = SparseMarkovSystem(T.random_markov_game(40, (3, 3), n_successors=3, sparse=True, seed=0))
+    >>> F, Jx, _ = system.jacobian(system.uniform_x, 1.0)
+    >>> d = krylov_solve(Jx, -F)
+    >>> d.shape, bool(np.abs(F + Jx @ d).max() < 1e-8)
+    ((240,), True)
+    """
     N = Jx.shape[0]
     P = Jx.precondition
     if Jl is None:
@@ -163,11 +276,41 @@ def krylov_solve(Jx, rhs: np.ndarray, Jl: np.ndarray | None = None, row: np.ndar
 
 
 def newton_fixed(system, x: np.ndarray, lam: float, tol: float = 1e-14, max_iter: int = 30):
-    """Plain Newton on ``F(., lam) = 0`` from a nearby point; returns ``(x, converged, (dF/dx, dF/dlam))`` with
-    the last Jacobian evaluated (one step before ``x``).
+    """Plain Newton on ``F(., lam) = 0`` from a nearby point.
 
-    Stops once the error left after a step, estimated from quadratic convergence as ``step^3 / prev^2``, is
-    below ``tol`` (relative to ``max(1, |x|)``): one step fewer than waiting for a step at rounding level.
+    Stops once the error left after a step, estimated from quadratic convergence as ``step^3 / prev^2``, is below
+    ``tol`` (relative to ``max(1, |x|)``): one step fewer than waiting for a step at rounding level.
+
+    Parameters
+    ----------
+    system : NormalFormSystem or MarkovSystem
+        The logit system.
+    x : ndarray
+        The start, stacked log-probabilities.
+    lam : float
+        The precision.
+    tol : float, optional
+        Relative accuracy wanted.
+    max_iter : int, optional
+        Most Newton steps.
+
+    Returns
+    -------
+    x : ndarray
+        The last iterate.
+    converged : bool
+        Whether it is a root to ``tol``.
+    jacobian : tuple
+        ``(dF/dx, dF/dlambda)`` as last evaluated (one step before ``x``).
+
+    Examples
+    --------
+    >>> from tabular.qre_path import newton_fixed
+    >>> from tabular.qre_system import make_system
+    >>> system = make_system(T.MatrixGame(np.eye(2)))
+    >>> x, ok, _ = newton_fixed(system, np.log([0.9, 0.1, 0.9, 0.1]), 3.0)
+    >>> ok, np.round(np.exp(x), 4)
+    (True, array([0.9293, 0.0707, 0.9293, 0.0707]))
     """
     prev, jac = np.inf, None
     for _ in range(max_iter):
@@ -391,7 +534,24 @@ def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, sta
 
 
 def describe(trace: Trace) -> str:
-    """Which branch a trace followed, in words."""
+    """Which branch a trace followed, in words.
+
+    Parameters
+    ----------
+    trace : Trace
+        From :func:`trace_branch`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from tabular.qre_path import describe, trace_branch
+    >>> from tabular.qre_system import make_system
+    >>> describe(trace_branch(make_system(T.MatrixGame(np.eye(2))), 1.0))
+    'principal branch (the smooth solution curve through the uniform profile at lambda = 0)'
+    """
     bif = [e for e in trace.events if e.kind == "bifurcation"]
     desc = trace.origin
     if bif:
@@ -402,7 +562,27 @@ def describe(trace: Trace) -> str:
 
 
 def build_branch(system, trace: Trace) -> QREBranch:
-    """The public :class:`QREBranch` of a trace: policies and residuals at every accepted point."""
+    """The public :class:`QREBranch` of a trace: policies and residuals at every accepted point.
+
+    Parameters
+    ----------
+    system : NormalFormSystem or MarkovSystem
+        The system that was traced.
+    trace : Trace
+        From :func:`trace_branch`.
+
+    Returns
+    -------
+    QREBranch
+
+    Examples
+    --------
+    >>> from tabular.qre_path import build_branch, trace_branch
+    >>> from tabular.qre_system import make_system
+    >>> system = make_system(T.MatrixGame(np.eye(2)))
+    >>> build_branch(system, trace_branch(system, 1.0)).branch
+    'principal branch (the smooth solution curve through the uniform profile at lambda = 0)'
+    """
     lam = np.array(trace.lams)
     points, residuals = system.profiles(trace.xs, lam)
     return QREBranch(lam=lam, points=points, residuals=residuals, ascent_directions=np.array(trace.ascent),
