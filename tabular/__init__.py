@@ -1,4 +1,8 @@
-"""meharl's exact engine for finite cooperative Markov games (MaxEnt MARL, Liu et al., ICLR 2024)."""
+"""meharl's exact engine for finite cooperative Markov games (MaxEnt MARL, Liu et al., ICLR 2024).
+
+The examples in the docstrings assume ``import numpy as np`` and ``import tabular as T``; they run as doctests
+(tests/test_doctests.py).
+"""
 from .best_response import best_response_gains, qre_gap, soft_best_response
 from .evaluation import SoftEvaluation, multiagent_advantage, multiagent_q, soft_evaluate
 from .games import (GameError, MarkovGame, MatrixGame, NormalFormGame, as_normal_form, load_game,

@@ -123,6 +123,21 @@ class NormalFormSystem(_System):
     matrix ``B`` of blocks ``M_ij[a, b] = E_{a^-(i,j)}[u_i(a^i = a, a^j = b, .)]`` (zero diagonal blocks) is a
     constant for two players; for more it is linear in the product of the other players' distributions, see
     :meth:`_prepare_blocks`.
+
+    Parameters
+    ----------
+    game : NormalFormGame or MatrixGame
+        The game.
+
+    Examples
+    --------
+    >>> from tabular.qre_system import NormalFormSystem
+    >>> system = NormalFormSystem(T.MatrixGame(np.eye(2)))
+    >>> system.size, np.round(system.uniform_x, 4)  # stacked log-probabilities of uniform play
+    (4, array([-0.6931, -0.6931, -0.6931, -0.6931]))
+    >>> F, dF_dx, dF_dlam = system.jacobian(system.uniform_x, 1.0)
+    >>> float(np.abs(F).max()), dF_dx.shape  # uniform play is a QRE of this game at every lambda
+    (0.0, (4, 4))
     """
 
     def __init__(self, game):
@@ -280,7 +295,28 @@ class NormalFormSystem(_System):
 
 
 class MarkovSystem(_System):
-    """Soft-QRE equations (Theorem 1) of a cooperative Markov game at precision ``lambda = 1/alpha``."""
+    """Soft-QRE equations (Theorem 1) of a cooperative Markov game at precision ``lambda = 1/alpha``.
+
+    Parameters
+    ----------
+    game : MarkovGame
+        The game (dense ``dF/dx``; :class:`SparseMarkovSystem` for large ones).
+
+    Raises
+    ------
+    GameError
+        For anything but a :class:`MarkovGame`.
+
+    Examples
+    --------
+    >>> from tabular.qre_system import MarkovSystem
+    >>> game = T.random_markov_game(3, (2, 2), seed=0)
+    >>> system = MarkovSystem(game)
+    >>> system.size  # S * (|A^1| + |A^2|) unknowns
+    12
+    >>> system.residual(T.logit_qre(game, alpha=1.0).policy, 1.0) < 1e-12
+    True
+    """
 
     def __init__(self, game: MarkovGame):
         if not isinstance(game, MarkovGame):
@@ -376,7 +412,7 @@ class MarkovSystem(_System):
 
 
 class SparseMarkovSystem(MarkovSystem):
-    r"""The soft-QRE equations of :class:`MarkovSystem` for games too large for a dense Jacobian: ``P`` stays
+    """The soft-QRE equations of :class:`MarkovSystem` for games too large for a dense Jacobian: ``P`` stays
     sparse and ``dF/dx`` is an operator (a :class:`scipy.sparse.linalg.LinearOperator`), never a matrix.
 
     ``dF/dx = I - R (D_loc + gamma Pbar G E diag(g)) C`` (the dense :meth:`MarkovSystem.jacobian`, factored):
@@ -385,6 +421,20 @@ class SparseMarkovSystem(MarkovSystem):
     entries of each state, ``G = (I - gamma P_pi)^{-1}`` (one LU of the ``S x S`` kernel per point) and ``Pbar``
     stacks every agent's sparse induced kernel.  A product with it costs one product with each ``Pbar_i`` and
     one solve with ``G``.  The per-state blocks ``I - R D_loc C`` are inverted exactly and precondition GMRES.
+
+    Parameters
+    ----------
+    game : MarkovGame
+        The game, dense or sparse.
+
+    Examples
+    --------
+    >>> from tabular.qre_system import SparseMarkovSystem
+    >>> system = SparseMarkovSystem(T.random_markov_game(40, (3, 3), n_successors=3, sparse=True, seed=0))
+    >>> F, dF_dx, dF_dlam = system.jacobian(system.uniform_x, 1.0)
+    >>> from scipy.sparse.linalg import LinearOperator
+    >>> isinstance(dF_dx, LinearOperator), dF_dx.shape  # an operator, never a matrix
+    (True, (240, 240))
     """
 
     matrix_free = True
@@ -508,8 +558,33 @@ class SparseMarkovSystem(MarkovSystem):
 def make_system(game):
     """The logit system for ``game``: a normal-form game (general sum) or a cooperative Markov game.
 
-    Games are immutable (their arrays are read-only), so the system, whose setup rearranges the payoffs into
-    the batched layout, is built once per game object and kept on it for later solves.
+    Games are immutable (their arrays are read-only), so the system, whose setup rearranges the payoffs into the
+    batched layout, is built once per game object and kept on it for later solves.
+
+    Parameters
+    ----------
+    game : NormalFormGame, MatrixGame or MarkovGame
+        The game.
+
+    Returns
+    -------
+    NormalFormSystem, MarkovSystem or SparseMarkovSystem
+        :class:`SparseMarkovSystem` for Markov games above ``MAX_DENSE_KERNEL`` kernel entries or
+        ``MAX_DENSE_SIZE`` unknowns.
+
+    Raises
+    ------
+    GameError
+        For any other object.
+
+    Examples
+    --------
+    >>> from tabular.qre_system import make_system
+    >>> game = T.random_markov_game(3, (2, 2), seed=0)
+    >>> type(make_system(game)).__name__, make_system(game) is make_system(game)
+    ('MarkovSystem', True)
+    >>> type(make_system(T.random_markov_game(600, (2,), n_successors=3, sparse=True, seed=0))).__name__
+    'SparseMarkovSystem'
     """
     system = game.__dict__.get("_logit_system") if hasattr(game, "__dict__") else None
     if system is not None:
