@@ -81,35 +81,177 @@ class _System:
         self.uniform_x.setflags(write=False)
 
     def split(self, v: np.ndarray) -> list[np.ndarray]:
-        """Per-agent views of a stacked vector, each of shape ``(S, |A^i|)``."""
+        """Per-agent views of a stacked vector.
+
+        Parameters
+        ----------
+        v : ndarray
+            Length ``size``: every agent's block, in agent order.
+
+        Returns
+        -------
+        list of ndarray
+            Agent ``i``'s block, shape ``(S, |A^i|)``.
+
+        Examples
+        --------
+        >>> from tabular.qre_system import make_system
+        >>> system = make_system(T.MatrixGame(np.eye(2)))  # two agents, two actions, a payoff of 1 for matching
+        >>> system.split(np.arange(4.0))
+        [array([[0., 1.]]), array([[2., 3.]])]
+        """
         return [v[self.offsets[i]:self.offsets[i + 1]].reshape(self.n_states, k) for i, k in enumerate(self.counts)]
 
     def to_x(self, policy: JointPolicy, floor: float = 1e-300) -> np.ndarray:
-        """Stack ``log pi`` (probabilities below ``floor`` are raised to it so the log is finite)."""
+        """Stack ``log pi`` (probabilities below ``floor`` are raised to it so the log is finite).
+
+        Parameters
+        ----------
+        policy : JointPolicy
+            A profile of the system's game.
+        floor : float, optional
+            The least probability whose log is taken.
+
+        Returns
+        -------
+        ndarray
+            Length ``size``.
+
+        Examples
+        --------
+        >>> from tabular.qre_system import make_system
+        >>> system = make_system(T.MatrixGame(np.eye(2)))  # two agents, two actions, a payoff of 1 for matching
+        >>> np.round(system.to_x(T.JointPolicy.uniform(system)), 4)
+        array([-0.6931, -0.6931, -0.6931, -0.6931])
+        """
         policy.check_game(self)
         return np.concatenate([np.log(np.maximum(np.asarray(p), floor)).ravel() for p in policy])
 
     def probabilities(self, x: np.ndarray) -> list[np.ndarray]:
-        """Per-agent arrays of the normalised profile ``exp(x)`` (rows renormalised, which is exact at a root)."""
+        """Per-agent arrays of the normalised profile ``exp(x)`` (rows renormalised, which is exact at a root).
+
+        Parameters
+        ----------
+        x : ndarray
+            Stacked log-probabilities.
+
+        Returns
+        -------
+        list of ndarray
+            Agent ``i``'s probabilities, shape ``(S, |A^i|)``.
+
+        Examples
+        --------
+        >>> from tabular.qre_system import make_system
+        >>> system = make_system(T.MatrixGame(np.eye(2)))  # two agents, two actions, a payoff of 1 for matching
+        >>> x = np.log([0.9, 0.1, 0.9, 0.1])  # both agents at (0.9, 0.1), stacked
+        >>> system.probabilities(x)
+        [array([[0.9, 0.1]]), array([[0.9, 0.1]])]
+        """
         return [_log_softmax(xi)[1] for xi in self.split(x)]
 
     def to_policy(self, x: np.ndarray) -> JointPolicy:
+        """The normalised profile ``exp(x)`` as a :class:`JointPolicy`.
+
+        Parameters
+        ----------
+        x : ndarray
+            Stacked log-probabilities.
+
+        Returns
+        -------
+        JointPolicy
+
+        Examples
+        --------
+        >>> from tabular.qre_system import make_system
+        >>> system = make_system(T.MatrixGame(np.eye(2)))  # two agents, two actions, a payoff of 1 for matching
+        >>> x = np.log([0.9, 0.1, 0.9, 0.1])  # both agents at (0.9, 0.1), stacked
+        >>> system.to_policy(x)[0]
+        array([[0.9, 0.1]])
+        """
         return JointPolicy(self.probabilities(x))
 
     def residual(self, policy, lam: float) -> float:
-        """``max |pi^i(a|s) - softmax(q_i)(a|s)|`` over agents, states and actions at a normalised profile
-        (a :class:`JointPolicy` or per-agent arrays)."""
+        """``max |pi^i(a|s) - softmax(q_i)(a|s)|`` over agents, states and actions at a normalised profile.
+
+        Parameters
+        ----------
+        policy : JointPolicy or sequence of ndarray
+            The profile.
+        lam : float
+            The precision.
+
+        Returns
+        -------
+        float
+            0 exactly at a QRE.
+
+        Examples
+        --------
+        >>> from tabular.qre_system import make_system
+        >>> system = make_system(T.MatrixGame(np.eye(2)))  # two agents, two actions, a payoff of 1 for matching
+        >>> x = np.log([0.9, 0.1, 0.9, 0.1])  # both agents at (0.9, 0.1), stacked
+        >>> round(system.residual(system.probabilities(x), 3.0), 4)  # near the QRE (0.9293, 0.0707)
+        0.0168
+        """
         x = np.concatenate([np.asarray(p).ravel() for p in policy])
         with np.errstate(divide="ignore", invalid="ignore"):  # log 0 = -inf is exact here: weight 0
             q = self.logits(np.log(x), lam)
         return max(float(np.max(np.abs(np.asarray(p) - _log_softmax(qi)[1]))) for p, qi in zip(policy, q))
 
     def profiles(self, xs, lams) -> tuple[tuple, np.ndarray]:
-        """Per-agent probability arrays and residual at each point ``(x, lambda)`` of a trace."""
+        """Per-agent probability arrays and residual at each point ``(x, lambda)`` of a trace.
+
+        Parameters
+        ----------
+        xs : sequence of ndarray
+            Stacked log-probabilities of each point.
+        lams : sequence of float
+            The precision of each point.
+
+        Returns
+        -------
+        points : tuple of list of ndarray
+            As :meth:`probabilities`, per point.
+        residuals : ndarray
+            As :meth:`residual`, per point.
+
+        Examples
+        --------
+        >>> from tabular.qre_system import make_system
+        >>> system = make_system(T.MatrixGame(np.eye(2)))  # two agents, two actions, a payoff of 1 for matching
+        >>> x = np.log([0.9, 0.1, 0.9, 0.1])  # both agents at (0.9, 0.1), stacked
+        >>> points, residuals = system.profiles([system.uniform_x, x], [0.0, 3.0])
+        >>> points[1], np.round(residuals, 4)
+        ([array([[0.9, 0.1]]), array([[0.9, 0.1]])], array([0.    , 0.0168]))
+        """
         points = tuple(self.probabilities(x) for x in xs)
         return points, np.array([self.residual(p, lam) for p, lam in zip(points, lams)])
 
     def equations(self, x: np.ndarray, lam: float) -> np.ndarray:
+        """``F(x, lambda)``: ``x_i - log softmax(q_i)``, stacked; zero exactly at a QRE.
+
+        Parameters
+        ----------
+        x : ndarray
+            Stacked log-probabilities.
+        lam : float
+            The precision.
+
+        Returns
+        -------
+        ndarray
+            Length ``size``.
+
+        Examples
+        --------
+        >>> from tabular.qre_system import make_system
+        >>> system = make_system(T.MatrixGame(np.eye(2)))  # two agents, two actions, a payoff of 1 for matching
+        >>> x = np.log([0.9, 0.1, 0.9, 0.1])  # both agents at (0.9, 0.1), stacked
+        >>> np.round(system.equations(x, 3.0), 4)
+        array([-0.0185,  0.1843, -0.0185,  0.1843])
+        """
         return np.concatenate([(xi - _log_softmax(qi)[0]).ravel()
                                for xi, qi in zip(self.split(x), self.logits(x, lam))])
 
@@ -242,17 +384,84 @@ class NormalFormSystem(_System):
         return [p[off[i]:off[i + 1]].reshape(1, -1) for i in range(self.n_agents)]
 
     def logits(self, x: np.ndarray, lam: float) -> list[np.ndarray]:
+        """Each agent's logits ``q_i = lambda E_{a^-i}[u_i]`` at ``p = softmax(x)``.
+
+        Parameters
+        ----------
+        x : ndarray
+            Stacked log-probabilities.
+        lam : float
+            The precision.
+
+        Returns
+        -------
+        list of ndarray
+            Agent ``i``'s logits, shape ``(1, |A^i|)``.
+
+        Examples
+        --------
+        >>> from tabular.qre_system import make_system
+        >>> system = make_system(T.MatrixGame(np.eye(2)))  # two agents, two actions, a payoff of 1 for matching
+        >>> x = np.log([0.9, 0.1, 0.9, 0.1])  # both agents at (0.9, 0.1), stacked
+        >>> [np.round(q, 4) for q in system.logits(x, 3.0)]
+        [array([[2.7, 0.3]]), array([[2.7, 0.3]])]
+        """
         q, off = lam * self._payoffs(self._softmax(x))[1], self.offsets
         return [q[off[i]:off[i + 1]].reshape(1, -1) for i in range(self.n_agents)]
 
     def offdiagonal(self, x: np.ndarray) -> np.ndarray:
-        """The ``N x N`` matrix ``B`` of the blocks ``M_ij`` (zero diagonal blocks) at ``p = softmax(x)``."""
+        """The ``N x N`` matrix ``B`` of the blocks ``M_ij`` (zero diagonal blocks) at ``p = softmax(x)``.
+
+        Parameters
+        ----------
+        x : ndarray
+            Stacked log-probabilities.
+
+        Returns
+        -------
+        ndarray
+            Shape ``(size, size)``.
+
+        Examples
+        --------
+        >>> from tabular.qre_system import make_system
+        >>> system = make_system(T.MatrixGame(np.eye(2)))  # two agents, two actions, a payoff of 1 for matching
+        >>> system.offdiagonal(system.uniform_x)
+        array([[0., 0., 1., 0.],
+               [0., 0., 0., 1.],
+               [1., 0., 0., 0.],
+               [0., 1., 0., 0.]])
+        """
         return self._offdiag(self._softmax(x))
 
     def assess(self, policy, lam: float) -> tuple[float, np.ndarray, float]:
-        """At a normalised profile (a :class:`JointPolicy` or per-agent arrays): the residual of
-        :meth:`residual`, each player's expected payoff ``E_pi[u_i]`` and the entropy sum ``sum_i H(pi^i)``,
-        from one evaluation of the expected payoffs."""
+        """The residual, each player's expected payoff and the entropy sum, from one evaluation of the payoffs.
+
+        Parameters
+        ----------
+        policy : JointPolicy or sequence of ndarray
+            A normalised profile.
+        lam : float
+            The precision.
+
+        Returns
+        -------
+        residual : float
+            As :meth:`residual`.
+        payoffs : ndarray
+            ``E_pi[u_i]`` per player.
+        entropy : float
+            ``sum_i H(pi^i)``.
+
+        Examples
+        --------
+        >>> from tabular.qre_system import make_system
+        >>> system = make_system(T.MatrixGame(np.eye(2)))  # two agents, two actions, a payoff of 1 for matching
+        >>> x = np.log([0.9, 0.1, 0.9, 0.1])  # both agents at (0.9, 0.1), stacked
+        >>> residual, payoffs, entropy = system.assess(system.probabilities(x), 3.0)
+        >>> round(residual, 4), np.round(payoffs, 4), round(entropy, 4)
+        (0.0168, array([0.82, 0.82]), 0.6502)
+        """
         p = self._stack(policy)
         u = self._payoffs(p)[1]
         res = float(np.max(np.abs(p - self._log_softmax(lam * u)[1])))
@@ -279,7 +488,33 @@ class NormalFormSystem(_System):
         return x - self._log_softmax(lam * self._payoffs(self._softmax(x))[1])[0]
 
     def jacobian(self, x: np.ndarray, lam: float):
-        """``F``, ``dF/dx`` (N x N) and ``dF/dlambda`` (N,) at ``(x, lambda)``."""
+        """``F``, ``dF/dx`` and ``dF/dlambda`` at ``(x, lambda)``, exactly (no finite differences).
+
+        Parameters
+        ----------
+        x : ndarray
+            Stacked log-probabilities.
+        lam : float
+            The precision.
+
+        Returns
+        -------
+        F : ndarray
+            As :meth:`equations`.
+        dF_dx : ndarray
+            Shape ``(size, size)``.
+        dF_dlam : ndarray
+            Length ``size``.
+
+        Examples
+        --------
+        >>> from tabular.qre_system import make_system
+        >>> system = make_system(T.MatrixGame(np.eye(2)))  # two agents, two actions, a payoff of 1 for matching
+        >>> x = np.log([0.9, 0.1, 0.9, 0.1])  # both agents at (0.9, 0.1), stacked
+        >>> F, dF_dx, dF_dlam = system.jacobian(x, 3.0)
+        >>> np.round(dF_dlam, 4)
+        array([-0.0665,  0.7335, -0.0665,  0.7335])
+        """
         p = self._softmax(x)
         B, u = self._payoffs(p)
         ls, s = self._log_softmax(lam * u)
@@ -364,6 +599,27 @@ class MarkovSystem(_System):
         return list(p), list(logp), G, r_pi, Q
 
     def logits(self, x: np.ndarray, lam: float) -> list[np.ndarray]:
+        """Each agent's logits ``q_i = E_{a^-i}[Q]``, ``Q`` the soft Q of reward ``lambda r`` at temperature 1.
+
+        Parameters
+        ----------
+        x : ndarray
+            Stacked log-probabilities.
+        lam : float
+            The precision.
+
+        Returns
+        -------
+        list of ndarray
+            Agent ``i``'s logits, shape ``(S, |A^i|)``.
+
+        Examples
+        --------
+        >>> from tabular.qre_system import MarkovSystem
+        >>> system = MarkovSystem(T.random_markov_game(3, (2, 2), seed=0))
+        >>> [q.shape for q in system.logits(system.uniform_x, 1.0)]
+        [(3, 2), (3, 2)]
+        """
         p, _, _, _, Q = self._evaluate(x, lam)
         return [self._contract(Q, p, [i]) for i in range(self.n_agents)]
 
