@@ -360,10 +360,10 @@ class MarkovGame:
         Examples
         --------
         >>> import os, tempfile
-        >>> path = os.path.join(tempfile.mkdtemp(), "game.json")
         >>> game = T.random_markov_game(3, (2, 2), seed=0)
-        >>> game.save(path)
-        >>> np.array_equal(T.load_game(path).P, game.P)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     game.save(os.path.join(folder, "game.json"))
+        ...     print(np.array_equal(T.load_game(os.path.join(folder, "game.json")).P, game.P))
         True
         """
         atomic_write_text(path, json.dumps(self.to_dict()))
@@ -506,9 +506,9 @@ class NormalFormGame:
         Examples
         --------
         >>> import os, tempfile
-        >>> path = os.path.join(tempfile.mkdtemp(), "game.json")
-        >>> T.NormalFormGame([np.eye(2), -np.eye(2)]).save(path)
-        >>> T.load_game(path)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     T.NormalFormGame([np.eye(2), -np.eye(2)]).save(os.path.join(folder, "game.json"))
+        ...     print(T.load_game(os.path.join(folder, "game.json")))
         NormalFormGame(n_agents=2, n_actions=(2, 2))
         """
         atomic_write_text(path, json.dumps(self.to_dict()))
@@ -613,9 +613,9 @@ def load_game(path):
     Examples
     --------
     >>> import os, tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "game.json")
-    >>> T.MatrixGame([[5.0, -20.0], [-20.0, 10.0]], name="coordination").save(path)
-    >>> T.load_game(path)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     T.MatrixGame([[5.0, -20.0], [-20.0, 10.0]], name="coordination").save(os.path.join(folder, "game.json"))
+    ...     print(T.load_game(os.path.join(folder, "game.json")))
     MatrixGame 'coordination'(n_agents=2, n_states=1, n_actions=(2, 2), gamma=0.0, dense)
     """
     obj = parse_file(path, json.load, json.JSONDecodeError, "JSON", GameError)

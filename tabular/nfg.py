@@ -183,9 +183,9 @@ def read_nfg(path):
     Examples
     --------
     >>> import os, tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "game.nfg")
-    >>> T.write_nfg(T.MatrixGame([[1.0, 0.0], [0.0, 2.0]], name="coordination"), path)
-    >>> T.read_nfg(path).payoff
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     T.write_nfg(T.MatrixGame([[1.0, 0.0], [0.0, 2.0]], name="coordination"), os.path.join(folder, "c.nfg"))
+    ...     print(repr(T.read_nfg(os.path.join(folder, "c.nfg")).payoff))
     array([[1., 0.],
            [0., 2.]])
     """
@@ -243,10 +243,10 @@ def write_nfg(game, path) -> None:
     Examples
     --------
     >>> import os, tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "pennies.nfg")
     >>> u = np.array([[1.0, -1.0], [-1.0, 1.0]])
-    >>> T.write_nfg(T.NormalFormGame([u, -u]), path)
-    >>> T.read_nfg(path)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     T.write_nfg(T.NormalFormGame([u, -u]), os.path.join(folder, "pennies.nfg"))
+    ...     print(T.read_nfg(os.path.join(folder, "pennies.nfg")))
     NormalFormGame 'meharl game'(n_agents=2, n_actions=(2, 2))
     """
     atomic_write_text(path, format_nfg(game))
