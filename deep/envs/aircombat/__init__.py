@@ -1,9 +1,11 @@
 """Air combat on JSBSim F-16s: the paper's Light Aircraft Game tasks (``docs/simulators/aircombat.md``).
 
 Modules: :mod:`.aircraft` (JSBSim's F-16, loading and read-out), :mod:`.controller` (the project's
-autopilot, the low-level controller of the hierarchical action), :mod:`.missile` (the AIM-9L model),
-:mod:`.rewards` (reward terms and terminations), :mod:`.geometry` (frames, AO/TA/range) and :mod:`.env`
-(the tasks on the batched interface).
+autopilot, the low-level controller of the hierarchical action), :mod:`.fleet` (a batch's aircraft, their
+start and JSBSim stepping), :mod:`.missile` (the AIM-9L model), :mod:`.opponent` (the scripted team B),
+:mod:`.observation` (the agents' inputs), :mod:`.rewards` (reward terms and terminations), :mod:`.referee`
+(each decision's rewards and terminations), :mod:`.geometry` (frames, AO/TA/range) and :mod:`.env` (the
+tasks on the batched interface).
 
 Departures from LAG (the public reference environment) that change the numbers:
 
