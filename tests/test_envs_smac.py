@@ -370,6 +370,35 @@ def test_get_state_set_state_continues_exactly(env):
         make_env("smac", "3m", B + 1).set_state(snap)
 
 
+# ------------------------------------------------------------------------------------- the name: smax, alias smac
+def test_smac_is_an_alias_of_smax():
+    from deep.envs import registry
+    assert registry.family_name("smac") == "smax" and registry.family_name("smax") == "smax"
+    assert registry.family_name("smac-sc2") == "smac-sc2"  # the real game is not an alias
+    assert registry.family_module("smac") is registry.family_module("smax")
+    assert env_tasks("smax") == env_tasks("smac") == TASKS
+    assert {"smax", "smac"} <= set(registry.ENVS)
+    listed = registry.family_list().split(", ")
+    assert "smax" in listed and "smac (alias of smax)" in listed and "smac-sc2" in listed
+    with pytest.raises(ValueError, match="unknown smac task 'MMM3'"):
+        make_env("smax", "MMM3", B)
+
+
+def test_both_names_build_the_same_environment(env):
+    a = _rollout(env, 20, seed=5)
+    other = make_env("smax", "3m", B, seed=0)
+    assert other.spec == env.spec and other._program() is env._program()  # one compiled batch for both names
+    _same(a, _rollout(other, 20, seed=5))
+
+
+def test_configs_validate_under_both_names():
+    from deep.config import CONFIG_DIR, resolve
+    task = CONFIG_DIR / "tasks" / "smac" / "3m.yaml"
+    old, new = (resolve(name, "3m", 0, config_file=task) for name in ("smac", "smax"))
+    assert old["env"] == "smac" and new["env"] == "smax"  # a config keeps the name it was given
+    assert {**old, "env": None} == {**new, "env": None}
+
+
 # ------------------------------------------------------------------------------------- smac-sc2 (SMAC's API)
 FAKE_STARCRAFT2ENV = '''
 import numpy as np

@@ -1,5 +1,6 @@
 """SMAC (the StarCraft Multi-Agent Challenge) on SMAX, ``jaxmarl``'s JAX re-implementation of its battles,
-as a batched environment: the family ``smac``.
+as a batched environment: the family ``smax``, also reachable by its first name ``smac`` (an alias: both
+build the same environment).  The real StarCraft II game is the family ``smac-sc2``.
 
 All ``num_envs`` copies live in JAX and advance in one jit-compiled, vmapped call (``HeuristicEnemySMAX``:
 the enemy is SMAX's scripted heuristic, attack the closest unit in range or advance, standing in for
@@ -126,7 +127,7 @@ def check_buildable(task: str) -> None:
 def make(task: str, num_envs: int, seed: int | None = None, **options) -> "SmaxEnv":
     """The registry's entry."""
     from .registry import check_options
-    check_options(options, OPTIONS, "env smac")
+    check_options(options, OPTIONS, "env smax")
     return SmaxEnv(task, num_envs=num_envs, seed=seed, **options)
 
 
@@ -191,7 +192,7 @@ def _import_smax():
         import jax
         from jaxmarl.environments.smax import HeuristicEnemySMAX, Scenario
     except ImportError as exc:
-        raise ValueError(f"env smac needs jaxmarl (pip install jaxmarl==0.2.0, or the project's [sim] extra): "
+        raise ValueError(f"env smax (alias smac) needs jaxmarl (pip install jaxmarl==0.2.0, or the project's [sim] extra): "
                          f"{exc}") from None
     finally:
         sys.stdout, sys.stderr, sys.__stdout__ = saved
