@@ -399,6 +399,38 @@ def test_configs_validate_under_both_names():
     assert {**old, "env": None} == {**new, "env": None}
 
 
+def _tensors(sd, prefix="") -> dict:
+    """The tensors of a nested state dict by dotted name."""
+    out = {}
+    items = sd.items() if isinstance(sd, dict) else enumerate(sd) if isinstance(sd, (list, tuple)) else ()
+    for k, v in items:
+        out.update({f"{prefix}{k}": v} if isinstance(v, torch.Tensor) else _tensors(v, f"{prefix}{k}."))
+    return out
+
+
+def test_a_run_under_either_name_is_the_same_run(tmp_path, env):
+    from deep.config import CONFIG_DIR, resolve
+    from deep.run import resume, start
+    tiny = [f"num_envs={B}", f"eval_num_envs={B}", "algo.hidden=[16]", "algo.batch_size=16", "train.progress=false",
+            "train.tensorboard=false", "train.total_steps=48", "train.eval_interval=0", "train.eval_episodes=2",
+            "train.warmup_steps=24", "train.train_interval=8", "train.updates_per_train=1", "train.log_interval=24",
+            "train.checkpoint_interval=0"]  # the fixture's batch size: its compiled program serves these runs
+    task = CONFIG_DIR / "tasks" / "smac" / "3m.yaml"
+    trained = {}
+    for name in ("smac", "smax"):
+        tr = start(resolve(name, "3m", 0, tiny, config_file=task), tmp_path / name)
+        tr.run()
+        trained[name] = _tensors(tr.algo.state_dict())
+        tr.close()
+    assert trained["smac"].keys() == trained["smax"].keys()
+    assert all(torch.equal(t, trained["smax"][k]) for k, t in trained["smac"].items())
+    again = resume(tmp_path / "smac", total_steps=72)  # a run directory written under smac resumes
+    assert again.cfg["env"] == "smac"
+    again.run()
+    assert again.counters["env_steps"] == 72
+    again.close()
+
+
 # ------------------------------------------------------------------------------------- smac-sc2 (SMAC's API)
 FAKE_STARCRAFT2ENV = '''
 import numpy as np
