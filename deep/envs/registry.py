@@ -70,9 +70,10 @@ def make_env(env: str, task: str, num_envs: int, seed: int | None = None, **opti
     - mamujoco: ``obs_mode`` ("full+id" or "khop"), ``k`` (k-hop depth), ``episode_limit``;
     - aircombat: ``control`` ("hierarchical" or "direct"), ``episode_limit``;
     - bimanual: ``episode_limit``, ``backend`` ("mujoco", or "isaacgym" for the original Bi-DexHands);
-    - smax (SMAC's maps on SMAX; alias ``smac``): ``episode_limit`` (SMAC's per map), ``obs_agent_id``, ``obs_last_action``,
-      ``state_last_action`` (all True), ``reward`` ("smac": scaled to 20 per win, or "smax"), ``edge``
-      ("smac": moves off the map masked and the edge harmless, or "smax": SMAX's lethal walls);
+    - smax (SMAC's maps on SMAX; alias ``smac``): ``episode_limit`` (SMAC's per map), ``obs_agent_id``,
+      ``obs_last_action``, ``state_last_action`` (all True), ``reward`` ("smac": scaled to 20 per win, or
+      "smax"), ``edge`` ("smac": moves off the map masked and the edge harmless, or "smax": SMAX's lethal
+      walls);
     - smac-sc2 (StarCraft II through SMAC): ``obs_agent_id``, ``obs_last_action``, ``state_last_action``,
       ``difficulty``;
     - football: ``n_agents`` (controlled players; the task's default as in the reference code), ``workers``

@@ -192,8 +192,8 @@ def _import_smax():
         import jax
         from jaxmarl.environments.smax import HeuristicEnemySMAX, Scenario
     except ImportError as exc:
-        raise ValueError(f"env smax (alias smac) needs jaxmarl (pip install jaxmarl==0.2.0, or the project's [sim] extra): "
-                         f"{exc}") from None
+        raise ValueError(f"env smax (alias smac) needs jaxmarl (pip install jaxmarl==0.2.0, or the project's "
+                         f"[sim] extra): {exc}") from None
     finally:
         sys.stdout, sys.stderr, sys.__stdout__ = saved
     return jax, HeuristicEnemySMAX, Scenario

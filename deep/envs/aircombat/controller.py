@@ -20,8 +20,9 @@ model's fly-by-wire already turns the stick into a roll-rate command (aileron) a
 Gains were tuned by hand on step responses at the task's flight condition (6,096 m, 244 m/s; the tests
 state the measured settling times); the hierarchical action re-issues targets at most 0.1 km, pi/6 and
 17 m/s away from the current state, so the loops mostly work in their linear range.  The turn rate is
-bounded by the 60 deg bank limit (about 3.5 deg/s here), and slowing down by the reference's throttle floor.  With ``ap/engaged`` = 0 the direct-control inputs ``ap/direct-*`` pass straight to the F-16's stick
-and throttle (the direct-control action option).
+bounded by the 60 deg bank limit (about 3.5 deg/s here), and slowing down by the reference's throttle floor.
+With ``ap/engaged`` = 0 the direct-control inputs ``ap/direct-*`` pass straight to the F-16's stick and
+throttle (the direct-control action option).
 """
 from __future__ import annotations
 
@@ -159,7 +160,7 @@ def _speed() -> str:
 
 def _outputs() -> str:
     """The commands to the F-16's inputs: the autopilot's when engaged, else the direct-control ones."""
-    return f"""  <channel name="autopilot-output">
+    return """  <channel name="autopilot-output">
     <switch name="ap/aileron-out">
       <default value="ap/direct-aileron"/>
       <test value="ap/aileron-cmd">ap/engaged == 1</test>
