@@ -376,6 +376,8 @@ def test_smac_is_an_alias_of_smax():
     assert registry.family_name("smac") == "smax" and registry.family_name("smax") == "smax"
     assert registry.family_name("smac-sc2") == "smac-sc2"  # the real game is not an alias
     assert registry.family_module("smac") is registry.family_module("smax")
+    assert registry.config_name("smax") == registry.config_name("smac") == "smac"  # one set of config files
+    assert registry.config_name("smac-sc2") == "smac-sc2" and registry.config_name("mpe") == "mpe"
     assert env_tasks("smax") == env_tasks("smac") == TASKS
     assert {"smax", "smac"} <= set(registry.ENVS)
     listed = registry.family_list().split(", ")

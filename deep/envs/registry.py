@@ -21,11 +21,20 @@ FAMILIES = {"tabular": "tabular_env", "mpe": "mpe", "mamujoco": "mamujoco", "sma
 #: same environment, and a config or run directory keeps the name it was given.
 ALIASES = {"smac": "smax"}
 ENVS = tuple(FAMILIES)
+#: family -> the name its config files keep (``deep/configs/tasks/<name>/``,
+#: ``deep/configs/paper/<algo>/<name>_<task>.yaml``): ``smax``'s are under its first name
+CONFIG_NAMES = {"smax": "smac"}
 
 
 def family_name(env: str) -> str:
     """The family ``env`` names: itself, or the family an alias stands for (``smac`` -> ``smax``)."""
     return ALIASES.get(env, env)
+
+
+def config_name(env: str) -> str:
+    """The name of the config files of ``env`` (a family or an alias): the same files under every name."""
+    family = family_name(env)
+    return CONFIG_NAMES.get(family, family)
 
 
 def family_list() -> str:
