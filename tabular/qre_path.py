@@ -356,7 +356,6 @@ def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, sta
     for name, v in (("lam_max", lam_max), ("start_lam", start_lam)):
         if not (math.isfinite(v) and v >= 0):
             raise GameError(f"{name} must be a finite number >= 0, got {v!r}")
-    N = system.size
     common = isinstance(system, NormalFormSystem) and system.common
     monitor = common if monitor is None else bool(monitor and common)
     if start is None:
@@ -367,128 +366,159 @@ def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, sta
         x0, ok, _ = newton_fixed(system, np.asarray(start, dtype=float), start_lam)
         if not ok:
             raise GameError(f"start is not (close to) a QRE at lambda = {start_lam:g}: Newton did not converge")
-    lo, hi = min(start_lam, lam_max), max(start_lam, lam_max)
-    y = np.empty(N + 1)
-    y[:N], y[N] = x0, start_lam
-    # A matrix-free system (large Markov games) solves the bordered systems by GMRES and gets the determinant's
-    # sign from its structure (SparseMarkovSystem.jacobian).
-    free = getattr(system, "matrix_free", False)
-    A = None if free else np.empty((N + 1, N + 1))
-    e_last = np.zeros(N + 1)
-    e_last[N] = 1.0
-    rows = np.arange(N + 1)
+    tracer = _BranchTracer(system, x0, start_lam, lam_max, monitor, corrector_tol)
+    tracer.run(first_step, max_step, max_points)
+    origin = (f"branch through the given QRE at lambda = {start_lam:g}" if start is not None else
+              "principal branch (the smooth solution curve through the uniform profile at lambda = 0)")
+    return Trace(xs=tracer.xs, lams=tracer.lams, ascent=tracer.ascent, events=tuple(tracer.events),
+                 origin=origin)
 
-    def factor(Jx, Jl, row):
+
+class _BranchTracer:
+    """The state of one trace and its steps.
+
+    ``y`` is the last accepted point (log-probabilities, then lambda), ``t`` its unit tangent and ``sign`` the
+    sign of ``det [dF/dx, dF/dlambda; t]`` there (the orientation); ``xs``, ``lams``, ``ascent`` and ``events``
+    collect the accepted points.  Only :meth:`accept` moves ``y``, ``t`` and ``sign``.  A matrix-free system
+    (large Markov games) solves the bordered systems by GMRES and gets the determinant's sign from its
+    structure (:class:`tabular.qre_system.SparseMarkovSystem`).
+    """
+
+    def __init__(self, system, x0: np.ndarray, lam0: float, lam_max: float, monitor: bool, corrector_tol: float):
+        N = self.N = system.size
+        self.system, self.monitor, self.lam_max = system, monitor, lam_max
+        self.lo, self.hi = min(lam0, lam_max), max(lam0, lam_max)
+        self.corrector_tol = corrector_tol
+        self.quadratic = math.sqrt(corrector_tol)  # corrections below this are trusted to converge quadratically
+        self.y = np.empty(N + 1)
+        self.y[:N], self.y[N] = x0, lam0
+        self.free = getattr(system, "matrix_free", False)
+        self.A = None if self.free else np.empty((N + 1, N + 1))  # the augmented matrix, filled in place
+        self.e_last = np.zeros(N + 1)
+        self.e_last[N] = 1.0
+        self.rows = np.arange(N + 1)
+        self.rhs = np.zeros(N + 1)  # [-F, 0]: each correction keeps t . (z - y_pred) = 0
+        _, Jx, Jl = system.jacobian(self.y[:N], lam0)
+        self.sign = None
+        heading = self.e_last if lam_max >= lam0 else -self.e_last
+        self.t, self.sign = self.tangent(*self.factor(Jx, Jl, heading), heading)
+        if self.t[N] * heading[N] <= 0:
+            raise GameError(f"the branch through the start is vertical at lambda = {lam0:g} (a fold or branch "
+                            f"point): start from a neighbouring lambda")
+        self.xs, self.lams, self.events = [self.y[:N]], [lam0], []
+        self.ascent = [ascent_directions(system, self.y[:N], lam0) if monitor else -1]
+
+    # ------------------------------------------------------------------ linear algebra at a point
+    def factor(self, Jx, Jl, row):
         """LU of the augmented matrix ``[dF/dx, dF/dlambda; row]`` (LAPACK getrf; info > 0: exactly singular);
         for a matrix-free system, the operator's pieces."""
-        if free:
+        if self.free:
             return (Jx, Jl, row), None, 0
+        N, A = self.N, self.A
         A[:N, :N], A[:N, N], A[N] = Jx, Jl, row
         return _getrf(A)
 
-    def tangent(lu, piv, info, t_old):
+    def tangent(self, lu, piv, info, t_old):
         """Unit tangent with ``t_old . t > 0`` (continuity, never a determinant sign) and that determinant's sign."""
         if info > 0:  # landed exactly on a singular point: keep the last tangent
-            return t_old, sign
-        if free:  # det [dF/dx, dF/dlambda; row] = det(dF/dx) / tn[N] (Cramer's rule for tn[N])
+            return t_old, self.sign
+        if self.free:  # det [dF/dx, dF/dlambda; row] = det(dF/dx) / tn[N] (Cramer's rule for tn[N])
             Jx, Jl, row = lu
-            tn = krylov_solve(Jx, e_last, Jl, row)
+            tn = krylov_solve(Jx, self.e_last, Jl, row)
             if tn is None:
-                return t_old, sign
-            det_sign = Jx.det_sign() * (1 if tn[N] > 0 else -1)
-            return tn / math.sqrt(tn @ tn), (det_sign or sign)
-        tn = _getrs(lu, piv, e_last)[0]
-        return tn / math.sqrt(tn @ tn), _lu_sign(lu, piv, rows)
+                return t_old, self.sign
+            det_sign = Jx.det_sign() * (1 if tn[self.N] > 0 else -1)
+            return tn / math.sqrt(tn @ tn), (det_sign or self.sign)
+        tn = _getrs(lu, piv, self.e_last)[0]
+        return tn / math.sqrt(tn @ tn), _lu_sign(lu, piv, self.rows)
 
-    _, Jx, Jl = system.jacobian(y[:N], start_lam)
-    sign = None
-    heading = e_last if lam_max >= start_lam else -e_last
-    t, sign = tangent(*factor(Jx, Jl, heading), heading)
-    if t[N] * heading[N] <= 0:
-        raise GameError(f"the branch through the start is vertical at lambda = {start_lam:g} (a fold or branch "
-                        f"point): start from a neighbouring lambda")
-    xs, lams, events = [y[:N]], [start_lam], []
-    idx = [ascent_directions(system, y[:N], start_lam) if monitor else -1]
+    # ------------------------------------------------------------------ accepting points
+    def smooth_step(self, z, t_new, sign_new, h) -> bool:
+        """Whether ``y -> z`` stays on one smooth piece of the curve: the tangent turns by less than
+        arccos(MIN_COS), ``z`` lies ahead along both tangents, and the orientation (determinant sign) is kept,
+        except across a branch point, which shows itself by a sign change that persists down to steps of
+        ``BIFURCATION_STEP``."""
+        ahead = z - self.y
+        turned = float(t_new @ self.t) < MIN_COS or ahead @ self.t <= 0 or ahead @ t_new <= 0
+        return not (turned or (sign_new != self.sign and (h > BIFURCATION_STEP or h == 0.0)))
 
-    def accept(z, t_new, sign_new):
-        """Record the accepted point ``z`` with its tangent: folds and bifurcations crossed since the last one."""
-        nonlocal y, t, sign
+    def accept(self, z, t_new, sign_new) -> float:
+        """Record the accepted point ``z`` with its tangent and the folds and bifurcations crossed since the
+        last one; returns the cosine of the angle the tangent turned by."""
+        N, y, t = self.N, self.y, self.t
         here, bracket = [], (float(y[N]), float(z[N]))
         if t_new[N] * t[N] < 0:
             turn = "back" if t_new[N] < 0 else "forward"
             here.append(BranchEvent("fold", float(z[N]), bracket, f"lambda turns {turn}"))
-        if sign_new != sign:
+        if sign_new != self.sign:
             here.append(BranchEvent("bifurcation", float(z[N]), bracket,
                                     "simple branch point (the augmented Jacobian's determinant changed sign)"))
-        idx.append(ascent_directions(system, z[:N], z[N]) if monitor else -1)
+        idx = self.ascent
+        idx.append(ascent_directions(self.system, z[:N], z[N]) if self.monitor else -1)
         if idx[-1] != idx[-2] and not any(e.kind == "fold" for e in here):
             what = f"ascent directions of the MaxEnt objective changed {idx[-2]} -> {idx[-1]}"
             if here:
                 here[-1] = BranchEvent("bifurcation", here[-1].lam, bracket, f"{here[-1].detail}; {what}")
             else:
                 here.append(BranchEvent("bifurcation", float(z[N]), bracket, what))
-        events.extend(here)
+        self.events.extend(here)
         cos = float(t_new @ t)
-        y, t, sign = z, t_new, sign_new
-        xs.append(z[:N].copy())
-        lams.append(float(z[N]))
+        self.y, self.t, self.sign = z, t_new, sign_new
+        self.xs.append(z[:N].copy())
+        self.lams.append(float(z[N]))
         return cos
 
-    def land(target, x_guess, dist):
+    def land(self, target, x_guess, dist) -> bool:
         """Newton at fixed ``target`` from ``x_guess``; accepted only if it stays within ``dist`` of the guess
         (so it cannot jump to another solution at the same lambda)."""
-        x_end, conv, (Jx, Jl) = newton_fixed(system, x_guess, target)
+        N = self.N
+        x_end, conv, (Jx, Jl) = newton_fixed(self.system, x_guess, target)
         if not conv or _absmax(x_end - x_guess) > dist:
             return False
         z = np.empty(N + 1)
         z[:N], z[N] = x_end, target
-        t_new, sign_new = tangent(*factor(Jx, Jl, t), t)
-        if not smooth_step(z, t_new, sign_new, 0.0):
+        t_new, sign_new = self.tangent(*self.factor(Jx, Jl, self.t), self.t)
+        if not self.smooth_step(z, t_new, sign_new, 0.0):
             return False
-        accept(z, t_new, sign_new)
+        self.accept(z, t_new, sign_new)
         return True
 
-    def smooth_step(z, t_new, sign_new, h):
-        """Whether ``y -> z`` stays on one smooth piece of the curve: the tangent turns by less than
-        arccos(MIN_COS), ``z`` lies ahead along both tangents, and the orientation (determinant sign) is kept,
-        except across a branch point, which shows itself by a sign change that persists down to steps of
-        ``BIFURCATION_STEP``."""
-        ahead = z - y
-        turned = float(t_new @ t) < MIN_COS or ahead @ t <= 0 or ahead @ t_new <= 0
-        return not (turned or (sign_new != sign and (h > BIFURCATION_STEP or h == 0.0)))
-
-    origin = (f"branch through the given QRE at lambda = {start_lam:g}" if start is not None else
-              "principal branch (the smooth solution curve through the uniform profile at lambda = 0)")
-    h, curvature = first_step, None
-    rhs = np.zeros(N + 1)  # [-F, 0]: each correction keeps t . (z - y_pred) = 0
-    quadratic = math.sqrt(corrector_tol)  # corrections below this are trusted to converge quadratically
-    while lo != hi:
-        if len(lams) >= max_points:
-            raise RuntimeError(f"branch tracing stopped after {max_points} points at lambda = {lams[-1]:.6g} "
-                               f"before reaching {lam_max:g}")
-        target = hi if t[N] > 0 else lo
-        if t[N] != 0 and (y[N] + h * t[N] - target) * t[N] >= 0:  # this step would cross an end: land on it
+    # ------------------------------------------------------------------ predictor-corrector steps
+    def land_ahead(self, h, curvature):
+        """If a step ``h`` along the tangent would cross the end it heads for, try to land on that end by
+        Newton from the predicted point; returns ``(landed, h)`` with ``h`` halved to short of the end when
+        landing failed."""
+        N, y, t = self.N, self.y, self.t
+        target = self.hi if t[N] > 0 else self.lo
+        if t[N] != 0 and (y[N] + h * t[N] - target) * t[N] >= 0:
             h_land = (target - y[N]) / t[N]
             guess = y + h_land * t
             if curvature is not None:
                 guess += 0.5 * h_land ** 2 * curvature
                 guess += (target - guess[N]) / t[N] * t  # back onto lambda = target along the tangent
-            if h_land > 0 and land(target, guess[:N], 0.25 * h_land):
-                break
+            if h_land > 0 and self.land(target, guess[:N], 0.25 * h_land):
+                return True, h
             h = 0.5 * h_land if h_land > 0 else h
-        y_pred = y + h * t
-        if curvature is not None:  # second-order predictor: y(s) ~ y + s t + s^2/2 dt/ds
-            y_pred += 0.5 * h * h * curvature
-        z, ok, prev = y_pred.copy(), False, np.inf
+        return False, h
+
+    def correct(self, y_pred, h):
+        """Newton corrections from ``y_pred`` on ``F = 0`` orthogonal to the tangent.  Returns ``(z, ok, lu,
+        first)``: the corrected point, whether it converged, the last factorisation of ``[dF/dx, dF/dlambda;
+        t]`` as ``(lu, piv, info)`` (kept for the tangent) and the size of the first correction.  Gives up
+        (``ok`` False) when a correction is too far from the predictor or contracts poorly."""
+        N, t, rhs, tol = self.N, self.t, self.rhs, self.corrector_tol
+        z, prev, first = y_pred.copy(), np.inf, None
+        lu = piv = info = None
         for it in range(MAX_CORRECTOR):
-            F, Jx, Jl = system.jacobian(z[:N], z[N])
+            F, Jx, Jl = self.system.jacobian(z[:N], z[N])
             np.negative(F, out=rhs[:N])
-            if free:
-                (lu, piv, info), dz = factor(Jx, Jl, t), krylov_solve(Jx, rhs, Jl, t)
+            if self.free:
+                (lu, piv, info), dz = self.factor(Jx, Jl, t), krylov_solve(Jx, rhs, Jl, t)
                 info = int(dz is None)
             else:
+                A = self.A
                 A[:N, :N], A[:N, N], A[N] = Jx, Jl, t
-                lu, piv, dz, info = _gesv(A, rhs)  # LU of [dF/dx, dF/dlambda; t] (kept for the tangent) and the solve
+                lu, piv, dz, info = _gesv(A, rhs)  # LU of [dF/dx, dF/dlambda; t] and the solve
             if info > 0:
                 break
             z += dz
@@ -498,39 +528,60 @@ def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, sta
             if it == 0:
                 first = step
             # Quadratic convergence: the error left after this correction is about step^3 / prev^2.
-            if step <= corrector_tol or (it and step ** 3 <= corrector_tol * prev ** 2 and step < quadratic):
-                ok = True
-                break
+            if step <= tol or (it and step ** 3 <= tol * prev ** 2 and step < self.quadratic):
+                return z, True, (lu, piv, info), first
             prev = step
-        if not ok:
-            h *= 0.5
-            if h < 1e-12:
-                raise RuntimeError(f"branch tracing failed to converge near lambda = {y[N]:.6g}")
-            continue
-        t_new, sign_new = tangent(lu, piv, info, t)  # from the last corrector factorisation: no extra work
-        if not smooth_step(z, t_new, sign_new, h) and h > 1e-9:
-            # The curve turns sharply within the step, or the corrector fell back behind the last point, or
-            # the orientation flipped (a jump across a fold onto another part of the curve looks exactly like
-            # a simple bifurcation): shorter steps until a sign change persists at step BIFURCATION_STEP,
-            # which only a true branch point does; that also brackets the branch point that tightly.
-            h *= 0.5
-            continue
-        crossed = hi if z[N] >= hi > y[N] else lo if z[N] <= lo < y[N] else None
-        if crossed is not None:  # crossed an end: land on it from the secant between the two points
-            w = (crossed - y[N]) / (z[N] - y[N])
-            if land(crossed, (1 - w) * y[:N] + w * z[:N], np.max(np.abs(z[:N] - y[:N]))):
-                break
-            h *= 0.5
-            continue
-        ahead = z - y
-        t_old = t
-        cos = accept(z, t_new, sign_new)
+        return z, False, (lu, piv, info), first
+
+    def next_step(self, z, t_new, sign_new, h, first, max_step):
+        """Accept ``z`` and choose the next step: returns ``(h, curvature)``.  The step aims for a first
+        correction of ``TARGET_DISTANCE * h``; the predictor error grows like ``h^3`` (``h^2`` for the first,
+        first-order step), and the tangent should turn by a few degrees at most."""
+        ahead = z - self.y
+        t_old = self.t
+        cos = self.accept(z, t_new, sign_new)
         curvature = (t_new - t_old) / math.sqrt(ahead @ ahead) if cos > 0.99 else None
-        # Next step: aim for a first correction of TARGET_DISTANCE * h; the predictor error grows like h^3
-        # (h^2 for the first, first-order step), and the tangent should turn by a few degrees at most.
         grow = (TARGET_DISTANCE * h / max(first, 1e-300)) ** (1 / 3 if curvature is not None else 1 / 2)
         h = min(max_step, h * min(4.0, max(0.5, grow)) * (0.5 if cos < 0.97 else 1.0))
-    return Trace(xs=xs, lams=lams, ascent=idx, events=tuple(events), origin=origin)
+        return h, curvature
+
+    def run(self, first_step: float, max_step: float, max_points: int) -> None:
+        """Step along the branch until it reaches an end of ``[lo, hi]`` (landed on exactly)."""
+        N, lo, hi = self.N, self.lo, self.hi
+        h, curvature = first_step, None
+        while lo != hi:
+            if len(self.lams) >= max_points:
+                raise RuntimeError(f"branch tracing stopped after {max_points} points at lambda = "
+                                   f"{self.lams[-1]:.6g} before reaching {self.lam_max:g}")
+            landed, h = self.land_ahead(h, curvature)
+            if landed:
+                break
+            y_pred = self.y + h * self.t
+            if curvature is not None:  # second-order predictor: y(s) ~ y + s t + s^2/2 dt/ds
+                y_pred += 0.5 * h * h * curvature
+            z, ok, lu, first = self.correct(y_pred, h)
+            if not ok:
+                h *= 0.5
+                if h < 1e-12:
+                    raise RuntimeError(f"branch tracing failed to converge near lambda = {self.y[N]:.6g}")
+                continue
+            t_new, sign_new = self.tangent(*lu, self.t)  # from the last corrector factorisation: no extra work
+            if not self.smooth_step(z, t_new, sign_new, h) and h > 1e-9:
+                # The curve turns sharply within the step, or the corrector fell back behind the last point, or
+                # the orientation flipped (a jump across a fold onto another part of the curve looks exactly
+                # like a simple bifurcation): shorter steps until a sign change persists at step
+                # BIFURCATION_STEP, which only a true branch point does; that also brackets it that tightly.
+                h *= 0.5
+                continue
+            y = self.y
+            crossed = hi if z[N] >= hi > y[N] else lo if z[N] <= lo < y[N] else None
+            if crossed is not None:  # crossed an end: land on it from the secant between the two points
+                w = (crossed - y[N]) / (z[N] - y[N])
+                if self.land(crossed, (1 - w) * y[:N] + w * z[:N], np.max(np.abs(z[:N] - y[:N]))):
+                    break
+                h *= 0.5
+                continue
+            h, curvature = self.next_step(z, t_new, sign_new, h, first, max_step)
 
 
 def describe(trace: Trace) -> str:

@@ -370,6 +370,69 @@ def test_get_state_set_state_continues_exactly(env):
         make_env("smac", "3m", B + 1).set_state(snap)
 
 
+# ------------------------------------------------------------------------------------- the name: smax, alias smac
+def test_smac_is_an_alias_of_smax():
+    from deep.envs import registry
+    assert registry.family_name("smac") == "smax" and registry.family_name("smax") == "smax"
+    assert registry.family_name("smac-sc2") == "smac-sc2"  # the real game is not an alias
+    assert registry.family_module("smac") is registry.family_module("smax")
+    assert registry.config_name("smax") == registry.config_name("smac") == "smac"  # one set of config files
+    assert registry.config_name("smac-sc2") == "smac-sc2" and registry.config_name("mpe") == "mpe"
+    assert env_tasks("smax") == env_tasks("smac") == TASKS
+    assert {"smax", "smac"} <= set(registry.ENVS)
+    listed = registry.family_list().split(", ")
+    assert "smax" in listed and "smac (alias of smax)" in listed and "smac-sc2" in listed
+    with pytest.raises(ValueError, match="unknown smac task 'MMM3'"):
+        make_env("smax", "MMM3", B)
+
+
+def test_both_names_build_the_same_environment(env):
+    a = _rollout(env, 20, seed=5)
+    other = make_env("smax", "3m", B, seed=0)
+    assert other.spec == env.spec and other._program() is env._program()  # one compiled batch for both names
+    _same(a, _rollout(other, 20, seed=5))
+
+
+def test_configs_validate_under_both_names():
+    from deep.config import CONFIG_DIR, resolve
+    task = CONFIG_DIR / "tasks" / "smac" / "3m.yaml"
+    old, new = (resolve(name, "3m", 0, config_file=task) for name in ("smac", "smax"))
+    assert old["env"] == "smac" and new["env"] == "smax"  # a config keeps the name it was given
+    assert {**old, "env": None} == {**new, "env": None}
+
+
+def _tensors(sd, prefix="") -> dict:
+    """The tensors of a nested state dict by dotted name."""
+    out = {}
+    items = sd.items() if isinstance(sd, dict) else enumerate(sd) if isinstance(sd, (list, tuple)) else ()
+    for k, v in items:
+        out.update({f"{prefix}{k}": v} if isinstance(v, torch.Tensor) else _tensors(v, f"{prefix}{k}."))
+    return out
+
+
+def test_a_run_under_either_name_is_the_same_run(tmp_path, env):
+    from deep.config import CONFIG_DIR, resolve
+    from deep.run import resume, start
+    tiny = [f"num_envs={B}", f"eval_num_envs={B}", "algo.hidden=[16]", "algo.batch_size=16", "train.progress=false",
+            "train.tensorboard=false", "train.total_steps=48", "train.eval_interval=0", "train.eval_episodes=2",
+            "train.warmup_steps=24", "train.train_interval=8", "train.updates_per_train=1", "train.log_interval=24",
+            "train.checkpoint_interval=0"]  # the fixture's batch size: its compiled program serves these runs
+    task = CONFIG_DIR / "tasks" / "smac" / "3m.yaml"
+    trained = {}
+    for name in ("smac", "smax"):
+        tr = start(resolve(name, "3m", 0, tiny, config_file=task), tmp_path / name)
+        tr.run()
+        trained[name] = _tensors(tr.algo.state_dict())
+        tr.close()
+    assert trained["smac"].keys() == trained["smax"].keys()
+    assert all(torch.equal(t, trained["smax"][k]) for k, t in trained["smac"].items())
+    again = resume(tmp_path / "smac", total_steps=72)  # a run directory written under smac resumes
+    assert again.cfg["env"] == "smac"
+    again.run()
+    assert again.counters["env_steps"] == 72
+    again.close()
+
+
 # ------------------------------------------------------------------------------------- smac-sc2 (SMAC's API)
 FAKE_STARCRAFT2ENV = '''
 import numpy as np

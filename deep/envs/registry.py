@@ -12,15 +12,38 @@ import importlib
 
 from .base import BatchedMultiAgentEnv
 
-#: family name -> module of this package that builds it
-FAMILIES = {"tabular": "tabular_env", "mpe": "mpe", "mamujoco": "mamujoco", "smac": "smac",
+#: family name (or alias) -> module of this package that builds it
+FAMILIES = {"tabular": "tabular_env", "mpe": "mpe", "mamujoco": "mamujoco", "smax": "smac", "smac": "smac",
             "smac-sc2": "smac_sc2", "aircombat": "aircombat", "bimanual": "bimanual", "football": "football",
             "pettingzoo": "pettingzoo"}
+#: alias -> the family it names.  ``smac`` is the first name of ``smax``: SMAC's maps and conventions on SMAX,
+#: JaxMARL's re-implementation of the battles, not StarCraft II (that is ``smac-sc2``).  An alias builds the
+#: same environment, and a config or run directory keeps the name it was given.
+ALIASES = {"smac": "smax"}
 ENVS = tuple(FAMILIES)
+#: family -> the name its config files keep (``deep/configs/tasks/<name>/``,
+#: ``deep/configs/paper/<algo>/<name>_<task>.yaml``): ``smax``'s are under its first name
+CONFIG_NAMES = {"smax": "smac"}
+
+
+def family_name(env: str) -> str:
+    """The family ``env`` names: itself, or the family an alias stands for (``smac`` -> ``smax``)."""
+    return ALIASES.get(env, env)
+
+
+def config_name(env: str) -> str:
+    """The name of the config files of ``env`` (a family or an alias): the same files under every name."""
+    family = family_name(env)
+    return CONFIG_NAMES.get(family, family)
+
+
+def family_list() -> str:
+    """The family names for help texts, each alias marked as such."""
+    return ", ".join(f"{env} (alias of {ALIASES[env]})" if env in ALIASES else env for env in ENVS)
 
 
 def family_module(env: str):
-    """The module that builds ``env``, or a ValueError naming the valid families."""
+    """The module that builds ``env`` (a family or an alias), or a ValueError naming the valid families."""
     if env not in FAMILIES:
         raise ValueError(f"unknown env {env!r}; valid envs: {', '.join(ENVS)}")
     return importlib.import_module(f"{__package__}.{FAMILIES[env]}")
@@ -46,7 +69,8 @@ def check_task(env: str, task: str) -> None:
 
 
 def make_env(env: str, task: str, num_envs: int, seed: int | None = None, **options) -> BatchedMultiAgentEnv:
-    """``num_envs`` copies of ``task`` in ``env`` (a key of :data:`FAMILIES`), seeded with ``seed``.
+    """``num_envs`` copies of ``task`` in ``env`` (a key of :data:`FAMILIES`: a family or an alias), seeded
+    with ``seed``.
     Unknown envs, tasks or options raise ``ValueError`` naming the valid ones.  Options per env:
 
     - tabular: ``episode_limit``; task "paper-matrix" or the path of a cooperative game file (JSON or .nfg);
@@ -55,9 +79,10 @@ def make_env(env: str, task: str, num_envs: int, seed: int | None = None, **opti
     - mamujoco: ``obs_mode`` ("full+id" or "khop"), ``k`` (k-hop depth), ``episode_limit``;
     - aircombat: ``control`` ("hierarchical" or "direct"), ``episode_limit``;
     - bimanual: ``episode_limit``, ``backend`` ("mujoco", or "isaacgym" for the original Bi-DexHands);
-    - smac (SMAX): ``episode_limit`` (SMAC's per map), ``obs_agent_id``, ``obs_last_action``,
-      ``state_last_action`` (all True), ``reward`` ("smac": scaled to 20 per win, or "smax"), ``edge``
-      ("smac": moves off the map masked and the edge harmless, or "smax": SMAX's lethal walls);
+    - smax (SMAC's maps on SMAX; alias ``smac``): ``episode_limit`` (SMAC's per map), ``obs_agent_id``,
+      ``obs_last_action``, ``state_last_action`` (all True), ``reward`` ("smac": scaled to 20 per win, or
+      "smax"), ``edge`` ("smac": moves off the map masked and the edge harmless, or "smax": SMAX's lethal
+      walls);
     - smac-sc2 (StarCraft II through SMAC): ``obs_agent_id``, ``obs_last_action``, ``state_last_action``,
       ``difficulty``;
     - football: ``n_agents`` (controlled players; the task's default as in the reference code), ``workers``

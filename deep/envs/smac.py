@@ -1,5 +1,6 @@
 """SMAC (the StarCraft Multi-Agent Challenge) on SMAX, ``jaxmarl``'s JAX re-implementation of its battles,
-as a batched environment: the family ``smac``.
+as a batched environment: the family ``smax``, also reachable by its first name ``smac`` (an alias: both
+build the same environment).  The real StarCraft II game is the family ``smac-sc2``.
 
 All ``num_envs`` copies live in JAX and advance in one jit-compiled, vmapped call (``HeuristicEnemySMAX``:
 the enemy is SMAX's scripted heuristic, attack the closest unit in range or advance, standing in for
@@ -126,7 +127,7 @@ def check_buildable(task: str) -> None:
 def make(task: str, num_envs: int, seed: int | None = None, **options) -> "SmaxEnv":
     """The registry's entry."""
     from .registry import check_options
-    check_options(options, OPTIONS, "env smac")
+    check_options(options, OPTIONS, "env smax")
     return SmaxEnv(task, num_envs=num_envs, seed=seed, **options)
 
 
@@ -191,8 +192,8 @@ def _import_smax():
         import jax
         from jaxmarl.environments.smax import HeuristicEnemySMAX, Scenario
     except ImportError as exc:
-        raise ValueError(f"env smac needs jaxmarl (pip install jaxmarl==0.2.0, or the project's [sim] extra): "
-                         f"{exc}") from None
+        raise ValueError(f"env smax (alias smac) needs jaxmarl (pip install jaxmarl==0.2.0, or the project's "
+                         f"[sim] extra): {exc}") from None
     finally:
         sys.stdout, sys.stderr, sys.__stdout__ = saved
     return jax, HeuristicEnemySMAX, Scenario
@@ -220,32 +221,45 @@ def smax_env(task: str, episode_limit: int, edge: str = "smac"):
                               max_steps=episode_limit, walls_cause_death=edge == "smax")
 
 
-def _program(task: str, episode_limit: int, reward: str, edge: str, num_envs: int) -> _Program:
-    """Build and compile (once per process) the batched SMAX reset and step."""
-    key = (task, episode_limit, reward, edge, num_envs)
-    if key in _PROGRAMS:
-        return _PROGRAMS[key]
-    jax = _import_smax()[0]
-    jnp = jax.numpy
-    env = smax_env(task, episode_limit, edge)
-    n, agents = env.num_allies, env.agents
-    enemy_health = env.unit_type_health[env.scenario[n:]]
-    scale = _SCALE_RATE / (float(enemy_health.sum()) + _DEATH_VALUE * env.num_enemies + _WIN_VALUE)
+class _Battle:
+    """One copy of a map's battle as pure JAX functions (traced, vmapped and compiled by :func:`_program`):
+    SMAX's ``HeuristicEnemySMAX`` with SMAC's conventions on top, namely its reward, its world state, its
+    episode end and, under ``edge="smac"``, its map edge."""
 
-    def strong(tree):  # weak-typed leaves would not match the compiled step's inputs
-        return jax.tree.map(lambda x: x.astype(x.dtype), tree)
+    def __init__(self, jax, env, episode_limit: int, reward: str, edge: str):
+        jnp = self.jnp = jax.numpy
+        self.jax, self.env, self.episode_limit, self.reward_mode, self.edge = jax, env, episode_limit, reward, edge
+        self.n, self.agents = env.num_allies, env.agents
+        enemy_health = env.unit_type_health[env.scenario[self.n:]]
+        self.scale = _SCALE_RATE / (float(enemy_health.sum()) + _DEATH_VALUE * env.num_enemies + _WIN_VALUE)
+        self.units = env.num_allies + env.num_enemies                       # allies, then enemies
+        self.per_unit = (env.state_size - 2 * self.units) // self.units     # health, x, y, cooldown, type one-hot
+        self.half_map = jnp.array([env.map_width, env.map_height], jnp.float32) / 2
+        self.max_type = len(env.unit_type_weapon_cooldowns) - 1
+        self.map_size = jnp.array([env.map_width, env.map_height], jnp.float32)
+        self.step_time = env.time_per_step * env.world_steps_per_env_step
 
-    units = env.num_allies + env.num_enemies                 # allies, then enemies
-    per_unit = (env.state_size - 2 * units) // units         # health, x, y, cooldown, type one-hot
-    half_map = jnp.array([env.map_width, env.map_height], jnp.float32) / 2
-    max_type = len(env.unit_type_weapon_cooldowns) - 1
+    def strong(self, tree):
+        """``tree`` with strongly typed leaves (weak-typed ones would not match the compiled step's inputs)."""
+        return self.jax.tree.map(lambda x: x.astype(x.dtype), tree)
 
-    def world_state(st):
+    def smac_reward(self, before, after, won):
+        """SMAC's default shaped reward (``StarCraft2Env.reward_battle``) for the step ``before -> after`` (SMAX
+        unit states): damage dealt to the enemies + 10 per enemy killed + 200 for a win, scaled so that a won
+        battle returns exactly 20.  SMAX has no shields, so unlike SMAC (whose shield regeneration lets returns
+        exceed 20 slightly) a battle never returns more than 20."""
+        jnp, n = self.jnp, self.n
+        damage = jnp.sum(before.unit_health[n:] - after.unit_health[n:])
+        killed = jnp.sum(before.unit_alive[n:] & ~after.unit_alive[n:])
+        return (damage + _DEATH_VALUE * killed + _WIN_VALUE * won) * self.scale
+
+    def world_state(self, st):
         """SMAX's world state in SMAC's units (``StarCraft2Env.get_state``): a unit's position relative to the
         map centre over half the map's size (in [-1, 1]) and its weapon cooldown (at least 0) over its type's
-        cooldown, where SMAX leaves coordinates up to 32 and seconds; dead units stay all zero; the trailing unit types
-        over the largest type index (teams are 0/1 already).  Unscaled coordinates made QMIX's hypernetwork
-        weights |W(s)| and so Q_tot tens of times too large on 3m (run of 2026-11-29)."""
+        cooldown, where SMAX leaves coordinates up to 32 and seconds; dead units stay all zero; the trailing
+        unit types over the largest type index (teams are 0/1 already).  Unscaled coordinates would make the
+        inputs of a state-conditioned mixer (QMIX's hypernetworks) tens of times too large."""
+        jnp, env, units, per_unit, half_map = self.jnp, self.env, self.units, self.per_unit, self.half_map
         raw, inner = env.get_world_state(st), st.state
         feats = raw[:units * per_unit].reshape(units, per_unit)
         alive = inner.unit_alive
@@ -254,59 +268,68 @@ def _program(task: str, episode_limit: int, reward: str, edge: str, num_envs: in
         cooldown = jnp.where(alive, ready_in / env.unit_type_weapon_cooldowns[inner.unit_types], 0.0)
         feats = feats.at[:, 1:3].set(pos).at[:, 3].set(cooldown)
         teams, types = raw[units * per_unit:units * (per_unit + 1)], raw[units * (per_unit + 1):]
-        return jnp.concatenate([feats.reshape(-1), teams, types / max_type])
+        return jnp.concatenate([feats.reshape(-1), teams, types / self.max_type])
 
-    map_size = jnp.array([env.map_width, env.map_height], jnp.float32)
-    step_time = env.time_per_step * env.world_steps_per_env_step
-
-    def inside_moves(st):
+    def inside_moves(self, st):
         """(n, 4): whether each agent's move north, east, south, west keeps its whole step inside the map
         (SMAC masks moves into unpathable ground; SMAX's step is its speed times ``step_time``)."""
-        inner = st.state
+        n, inner = self.n, st.state
         pos = inner.unit_positions[:n]
-        reach = (env.unit_type_velocities[inner.unit_types[:n]] * step_time)[:, None]
-        ahead, behind = pos + reach < map_size, pos - reach > 0.0    # (n, 2): x, y
-        return jnp.stack([ahead[:, 1], ahead[:, 0], behind[:, 1], behind[:, 0]], axis=1)
+        reach = (self.env.unit_type_velocities[inner.unit_types[:n]] * self.step_time)[:, None]
+        ahead, behind = pos + reach < self.map_size, pos - reach > 0.0    # (n, 2): x, y
+        return self.jnp.stack([ahead[:, 1], ahead[:, 0], behind[:, 1], behind[:, 0]], axis=1)
 
-    def view(st):
+    def view(self, st):
+        """What the learner sees of ``st``: per-agent observations (n, d), the world state and the masks (n, A)."""
+        jnp, env, agents = self.jnp, self.env, self.agents
         obs, avail = env.get_obs(st), env.get_avail_actions(st)
         avail = jnp.stack([avail[a] for a in agents]).astype(bool)
-        if edge == "smac":
-            avail = avail.at[:, :4].set(avail[:, :4] & inside_moves(st))
-        return jnp.stack([obs[a] for a in agents]), world_state(st), avail
+        if self.edge == "smac":
+            avail = avail.at[:, :4].set(avail[:, :4] & self.inside_moves(st))
+        return jnp.stack([obs[a] for a in agents]), self.world_state(st), avail
 
-    def reset_one(key):
-        key, sub = jax.random.split(key)
-        st = strong(env.reset(sub)[1])
-        return key, st, view(st)
+    def reset_one(self, key):
+        """A fresh battle: ``key -> (key, state, view)``."""
+        key, sub = self.jax.random.split(key)
+        st = self.strong(self.env.reset(sub)[1])
+        return key, st, self.view(st)
 
-    def step_one(key, st, actions):
+    def step_one(self, key, st, actions):
+        """One step of one copy, reset where it ended: ``(key, state, actions (n,)) -> (key, next state,
+        outputs)``.  A battle won, lost or drawn terminates; reaching the episode limit truncates."""
+        jax, jnp, n, agents = self.jax, self.jnp, self.n, self.agents
         key, k_step, k_reset = jax.random.split(key, 3)
-        _, after, rewards, _, _ = env.step_env(k_step, st, {a: actions[i] for i, a in enumerate(agents)})
+        _, after, rewards, _, _ = self.env.step_env(k_step, st, {a: actions[i] for i, a in enumerate(agents)})
         b, a = st.state, after.state
         allies_alive, enemies_alive = a.unit_alive[:n].any(), a.unit_alive[n:].any()
         terminated = ~(allies_alive & enemies_alive)
         won = allies_alive & ~enemies_alive
-        truncated = ~terminated & (a.step >= episode_limit)
-        if reward == "smac":
-            damage = jnp.sum(b.unit_health[n:] - a.unit_health[n:])
-            killed = jnp.sum(b.unit_alive[n:] & ~a.unit_alive[n:])
-            r = (damage + _DEATH_VALUE * killed + _WIN_VALUE * won) * scale
-        else:
-            r = rewards[agents[0]]
+        truncated = ~terminated & (a.step >= self.episode_limit)
+        r = self.smac_reward(b, a, won) if self.reward_mode == "smac" else rewards[agents[0]]
         done = terminated | truncated
-        fresh = strong(env.reset(k_reset)[1])
-        nxt = strong(jax.tree.map(lambda x, y: jnp.where(done, x, y), fresh, after))
-        out = {"final": view(after), "view": view(nxt), "reward": r.astype(jnp.float32),
+        fresh = self.strong(self.env.reset(k_reset)[1])
+        nxt = self.strong(jax.tree.map(lambda x, y: jnp.where(done, x, y), fresh, after))
+        out = {"final": self.view(after), "view": self.view(nxt), "reward": r.astype(jnp.float32),
                "terminated": terminated, "truncated": truncated, "won": won, "length": a.step}
         return key, nxt, out
 
+
+def _program(task: str, episode_limit: int, reward: str, edge: str, num_envs: int) -> _Program:
+    """Build and compile (once per process) the batched SMAX reset and step: :class:`_Battle`'s functions of
+    one copy, vmapped over ``num_envs`` copies."""
+    key = (task, episode_limit, reward, edge, num_envs)
+    if key in _PROGRAMS:
+        return _PROGRAMS[key]
+    jax = _import_smax()[0]
+    jnp = jax.numpy
+    battle = _Battle(jax, smax_env(task, episode_limit, edge), episode_limit, reward, edge)
+
     def reset_batch(keys):
-        keys, states, v = jax.vmap(reset_one)(keys)
+        keys, states, v = jax.vmap(battle.reset_one)(keys)
         return keys, states, _agents_first(jnp, v)
 
     def step_batch(keys, states, actions):
-        keys, states, out = jax.vmap(step_one)(keys, states, actions)
+        keys, states, out = jax.vmap(battle.step_one)(keys, states, actions)
         out["final"], out["view"] = _agents_first(jnp, out["final"]), _agents_first(jnp, out["view"])
         return keys, states, out
 
@@ -314,7 +337,7 @@ def _program(task: str, episode_limit: int, reward: str, edge: str, num_envs: in
     keys = jax.ShapeDtypeStruct((num_envs, 2), jnp.uint32)
     reset_c = jax.jit(reset_batch).lower(keys).compile()
     states = jax.eval_shape(reset_batch, keys)[1]
-    actions = jax.ShapeDtypeStruct((num_envs, n), jnp.int32)
+    actions = jax.ShapeDtypeStruct((num_envs, battle.n), jnp.int32)
     step_c = jax.jit(step_batch).lower(keys, states, actions).compile()
     print(f"smac {task}: compiled SMAX reset and step for {num_envs} copies in "
           f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)

@@ -20,8 +20,9 @@ model's fly-by-wire already turns the stick into a roll-rate command (aileron) a
 Gains were tuned by hand on step responses at the task's flight condition (6,096 m, 244 m/s; the tests
 state the measured settling times); the hierarchical action re-issues targets at most 0.1 km, pi/6 and
 17 m/s away from the current state, so the loops mostly work in their linear range.  The turn rate is
-bounded by the 60 deg bank limit (about 3.5 deg/s here), and slowing down by the reference's throttle floor.  With ``ap/engaged`` = 0 the direct-control inputs ``ap/direct-*`` pass straight to the F-16's stick
-and throttle (the direct-control action option).
+bounded by the 60 deg bank limit (about 3.5 deg/s here), and slowing down by the reference's throttle floor.
+With ``ap/engaged`` = 0 the direct-control inputs ``ap/direct-*`` pass straight to the F-16's stick and
+throttle (the direct-control action option).
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ SYSTEM_NAME = "meharl_autopilot"
 
 def system_xml() -> str:
     """The autopilot as a JSBSim ``<system>`` document, with the gains above."""
+    channels = "\n\n".join(f() for f in (_lateral, _longitudinal, _speed, _outputs))
     return f"""<?xml version="1.0"?>
 <system name="{SYSTEM_NAME}">
   <property value="1">ap/engaged</property>
@@ -57,7 +59,14 @@ def system_xml() -> str:
   <property value="0">ap/direct-rudder</property>
   <property value="{THROTTLE_TRIM}">ap/direct-throttle</property>
 
-  <channel name="autopilot-lateral">
+{channels}
+</system>
+"""
+
+
+def _lateral() -> str:
+    """Heading -> bank -> aileron (roll-rate command)."""
+    return f"""  <channel name="autopilot-lateral">
     <fcs_function name="ap/heading-error-rad">
       <function><atan2>
         <sin><difference><property>ap/heading-target-rad</property><property>attitude/psi-rad</property></difference></sin>
@@ -78,9 +87,12 @@ def system_xml() -> str:
       </difference></function>
       <clipto><min>-1</min><max>1</max></clipto>
     </fcs_function>
-  </channel>
+  </channel>"""
 
-  <channel name="autopilot-longitudinal">
+
+def _longitudinal() -> str:
+    """Altitude -> flight-path angle -> elevator, with the turn-load feed-forward."""
+    return f"""  <channel name="autopilot-longitudinal">
     <fcs_function name="ap/gamma-cmd-rad">
       <function><product><value>{K_ALTITUDE}</value>
         <difference><property>ap/altitude-target-ft</property><property>position/h-sl-ft</property></difference>
@@ -118,9 +130,12 @@ def system_xml() -> str:
       </product></function>
       <clipto><min>-1</min><max>1</max></clipto>
     </fcs_function>
-  </channel>
+  </channel>"""
 
-  <channel name="autopilot-speed">
+
+def _speed() -> str:
+    """Speed -> acceleration -> throttle."""
+    return f"""  <channel name="autopilot-speed">
     <fcs_function name="ap/accel-error">
       <function><difference>
         <product><value>{K_SPEED}</value>
@@ -140,9 +155,12 @@ def system_xml() -> str:
       <bias>{THROTTLE_TRIM}</bias>
       <clipto><min>{THROTTLE_MIN}</min><max>{THROTTLE_MAX}</max></clipto>
     </summer>
-  </channel>
+  </channel>"""
 
-  <channel name="autopilot-output">
+
+def _outputs() -> str:
+    """The commands to the F-16's inputs: the autopilot's when engaged, else the direct-control ones."""
+    return """  <channel name="autopilot-output">
     <switch name="ap/aileron-out">
       <default value="ap/direct-aileron"/>
       <test value="ap/aileron-cmd">ap/engaged == 1</test>
@@ -163,6 +181,4 @@ def system_xml() -> str:
       <test value="ap/throttle-cmd">ap/engaged == 1</test>
       <output>fcs/throttle-cmd-norm</output>
     </switch>
-  </channel>
-</system>
-"""
+  </channel>"""

@@ -71,6 +71,18 @@ class Missiles:
         return self.speed[..., None] * np.stack([cg * np.cos(self.psi), cg * np.sin(self.psi),
                                                  -np.sin(self.gamma)], axis=-1)
 
+    def threats(self, rows):
+        """Per (row, aircraft) of copies ``rows``: the flat slot of the first (earliest launched) flying missile
+        aimed at it, or -1, and that missile's speed."""
+        n_rows, n_aircraft = rows.size, self.status.shape[1]
+        status, target = self.status[rows].reshape(n_rows, -1), self.target[rows].reshape(n_rows, -1)
+        order = self.launch_order[rows].reshape(n_rows, -1)
+        aimed = (status[:, None, :] == FLYING) & (target[:, None, :] == np.arange(n_aircraft)[:, None])
+        first = np.argmin(np.where(aimed, order[:, None, :], np.iinfo(np.int64).max), axis=2)
+        slot = np.where(aimed.any(axis=2), first, -1)
+        speed = np.take_along_axis(self.speed[rows].reshape(n_rows, -1), np.maximum(slot, 0), axis=1)
+        return slot, speed
+
     def launch(self, env: int, shooter: int, slot: int, target: int, pos, vel) -> None:
         """Fire slot ``[env, shooter, slot]`` at ``target`` from position ``pos`` with velocity ``vel``."""
         i = (env, shooter, slot)
