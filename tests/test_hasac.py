@@ -504,7 +504,7 @@ def test_value_norm_statistics_match_numpy_on_a_known_stream():
     """The reference code's beta (0.99999) over 40 batches of unequal sizes: after k updates the statistics
     are the w-weighted means of the batch means of x and x^2, w_j = beta^(k-j) (1 - beta), normalised by
     sum w_j (the debiasing term); float64 throughout, so they agree with numpy to 1e-12."""
-    from deep.nets.distributions import ValueNorm
+    from deep.nets.value_norm import ValueNorm
     rng = np.random.default_rng(7)
     stream = [rng.normal(3.0 + 0.1 * j, 2.0, size=int(rng.integers(5, 200))) for j in range(40)]
     vn = ValueNorm()

@@ -174,7 +174,7 @@ def test_sequential_algorithms_refuse_shared_parameters():
 def test_value_norm_debiasing_makes_its_statistics_exact_running_averages():
     """With debiasing, after updates x_1..x_k the mean is sum_j w_j mean(x_j) / sum_j w_j with w_j =
     beta^(k-j) (1 - beta): exactly mean(x_1) after one update, whatever beta."""
-    from deep.nets.distributions import ValueNorm
+    from deep.nets.value_norm import ValueNorm
     vn = ValueNorm(beta=0.9)
     x1, x2 = torch.tensor([1.0, 3.0, 8.0]), torch.tensor([-2.0, 0.0])
     vn.update(x1)

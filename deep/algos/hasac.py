@@ -15,7 +15,7 @@ One gradient update (:meth:`HASAC.update`) is
 4. Polyak averaging of the target critics.
 
 With ``value_norm`` (HARL ``use_valuenorm``, docs/settings.md's SMAC rows) the critics regress the targets in
-running-normalised units (:class:`deep.nets.distributions.ValueNorm`, the on-policy algorithms' normaliser):
+running-normalised units (:class:`deep.nets.value_norm.ValueNorm`, the on-policy algorithms' normaliser):
 as in the reference code's soft twin critic, each update first folds its batch of targets ``y`` (return units,
 the target critic's output denormalised) into the running statistics, then regresses on ``normalize(y)``.
 Everywhere else a critic value is used (bootstrap values, eq. 10) it is denormalised first, so targets,
@@ -57,9 +57,9 @@ import torch.nn.functional as F
 from deep.config import choice, flag, number, setting_like
 from deep.envs.base import EnvSpec
 from deep.nets.critics import TwinCritic, polyak_
-from deep.nets.distributions import ValueNorm
 from deep.nets.heads import CategoricalActor, make_actor
 from deep.nets.mlp import set_precision
+from deep.nets.value_norm import ValueNorm
 
 from .base import Acted, Algorithm, register
 from .off_policy_base import OffPolicyParams, fused_adam

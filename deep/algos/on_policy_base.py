@@ -34,8 +34,10 @@ import torch.nn.functional as F
 
 from deep.config import choice, flag, integer, number, sizes
 from deep.envs.base import EnvSpec
-from deep.nets.distributions import CategoricalPolicy, ValueCritic, ValueNorm, make_policy
+from deep.nets.critics import ValueCritic
+from deep.nets.distributions import CategoricalPolicy, make_policy
 from deep.nets.mlp import precision_setting, set_precision
+from deep.nets.value_norm import ValueNorm
 
 from .base import Acted, Algorithm
 
