@@ -29,6 +29,7 @@ from deep.envs.base import EnvSpec
 from deep.nets.mlp import Autocastable, precision_setting, set_precision
 from deep.storage.episodes import stack_avail, stack_obs
 
+from ._checkpoint import Checkpointed
 from .base import Acted, Algorithm
 
 
@@ -63,7 +64,7 @@ class RNNAgent(Autocastable, nn.Module):
         return self.fc2(h), h
 
 
-class RecurrentAgents(Algorithm):
+class RecurrentAgents(Checkpointed, Algorithm):
     """Base of the episodic value-decomposition algorithms: shapes, agent ids, memory, epsilon, unrolling.
 
     Params (a :class:`RecurrentParams`) must define ``rnn_hidden``, ``epsilon_start``, ``epsilon_finish`` and

@@ -61,6 +61,7 @@ from torch import nn
 from deep.config import integer, number
 from deep.envs.base import EnvSpec
 from deep.nets.mlp import mlp, set_precision
+from deep.nets.optim import gradient_step
 
 from ._recurrent_agents import RecurrentAgents, RecurrentParams
 from .base import Acted, register
@@ -127,6 +128,7 @@ class SoftCritic(nn.Module):
 @register("fop")
 class FOP(RecurrentAgents):
     Params = FOPParams
+    state_parts = ("agent", "critics", "target_critics", "actor_opt", "critic_opts", "act_steps", "updates")
 
     def __init__(self, spec: EnvSpec, params: FOPParams = FOPParams(), *, device: str = "cpu"):
         super().__init__(spec, params, device=device)
@@ -245,19 +247,13 @@ class FOP(RecurrentAgents):
     def update(self, batch, rng: np.random.Generator) -> dict:
         p, b = self.params, self._batch(batch)
         actor_loss, entropy = self._actor_loss(b)
-        self.actor_opt.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        actor_norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), p.grad_norm_clip)
-        self.actor_opt.step()
+        actor_norm = gradient_step(self.actor_opt, actor_loss, self.agent.parameters(), p.grad_norm_clip)
 
         gen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2 ** 63)))
         critic_losses, q_tot, y, mask = self._critic_losses(b, gen)
         norms = []
         for loss, c, opt in zip(critic_losses, self.critics, self.critic_opts):
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            norms.append(float(torch.nn.utils.clip_grad_norm_(c.parameters(), p.grad_norm_clip)))
-            opt.step()
+            norms.append(float(gradient_step(opt, loss, c.parameters(), p.grad_norm_clip)))
         self.updates += 1
         if self.updates % p.target_update_interval == 0:
             self.target_critics.load_state_dict(self.critics.state_dict())
@@ -297,17 +293,3 @@ class FOP(RecurrentAgents):
         """``alpha`` if it is fixed and episodes last one step (a recurrent policy is Markov only then)."""
         p = self.params
         return p.alpha_start if p.alpha_start == p.alpha_finish and self.spec.episode_limit == 1 else None
-
-    # ------------------------------------------------------------------ checkpoints
-    def state_dict(self) -> dict:
-        return {"agent": self.agent.state_dict(), "critics": self.critics.state_dict(),
-                "target_critics": self.target_critics.state_dict(), "actor_opt": self.actor_opt.state_dict(),
-                "critic_opts": [o.state_dict() for o in self.critic_opts], "act_steps": self.act_steps,
-                "updates": self.updates}
-
-    def load_state_dict(self, sd: dict) -> None:
-        for k in ("agent", "critics", "target_critics", "actor_opt"):
-            getattr(self, k).load_state_dict(sd[k])
-        for o, s in zip(self.critic_opts, sd["critic_opts"]):
-            o.load_state_dict(s)
-        self.act_steps, self.updates = int(sd["act_steps"]), int(sd["updates"])

@@ -59,10 +59,11 @@ from deep.envs.base import EnvSpec
 from deep.nets.critics import TwinCritic, polyak_
 from deep.nets.heads import CategoricalActor, make_actor
 from deep.nets.mlp import set_precision
+from deep.nets.optim import fused_adam, gradient_step
 from deep.nets.value_norm import ValueNorm
 
-from .base import Acted, Algorithm, register
-from .off_policy_base import OffPolicyParams, fused_adam
+from .base import Acted, register
+from .off_policy_base import OffPolicyAlgorithm, OffPolicyParams
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,11 @@ def _add(first, *more):
 
 
 @register("hasac")
-class HASAC(Algorithm):
-    on_policy = False
-    supports = frozenset({"box", "discrete", "multidiscrete"})
+class HASAC(OffPolicyAlgorithm):
     Params = HASACParams
+    state_parts = ("actors", "critic", "critic_target", "actor_opts", "critic_opt", "log_alpha", "alpha_opts",
+                   "updates", "value_norm")
+    state_renames = {"actors": "unique"}   # a shared network is saved once
 
     def __init__(self, spec: EnvSpec, params: HASACParams = HASACParams(), *, device: str = "cpu"):
         super().__init__(spec, params, device=device)
@@ -130,14 +132,9 @@ class HASAC(Algorithm):
         self.alpha_opts = ([fused_adam([la], params.alpha_lr) for la in self.log_alpha]
                            if params.auto_alpha else [])
         self.target_entropy = [a.target_entropy(params.target_entropy_fraction) for a in self.actors]
-        self.updates = 0
         self.last_order: list[int] = []  #: the agent permutation of the last update
 
     # ------------------------------------------------------------------ helpers
-    @property
-    def n_agents(self) -> int:
-        return self.spec.n_agents
-
     def alphas(self) -> torch.Tensor:
         return torch.stack([la.detach().exp() for la in self.log_alpha])
 
@@ -163,12 +160,6 @@ class HASAC(Algorithm):
             stored.append(s.stored.cpu().numpy())
             logp.append(s.logp.cpu().numpy())
         return Acted(env_a, stored, logp)
-
-    def random_act(self, avail: Sequence, num: int, rng: np.random.Generator) -> Acted:
-        """Uniform warm-up actions over the available ones, with their log densities (off-policy warm-up)."""
-        samples = [actor.random(num, avail[i], rng) for i, actor in enumerate(self.actors)]
-        return Acted([s.env.numpy() for s in samples], [s.stored.numpy() for s in samples],
-                     [s.logp.numpy() for s in samples])
 
     @torch.no_grad()
     def action_probs(self, agent: int, obs: torch.Tensor, avail: torch.Tensor | None = None) -> torch.Tensor:
@@ -252,6 +243,10 @@ class HASAC(Algorithm):
         loss = (alpha * logp - self.in_return_units(q)).mean()
         return loss, logp.mean()
 
+    def alpha_loss(self, i: int, mean_logp: torch.Tensor, avail) -> torch.Tensor:
+        """Agent ``i``'s temperature loss ``-log alpha_i (E[log pi^i] + target entropy)``."""
+        return -(self.log_alpha[i] * (mean_logp.detach() + self.target_entropy_of(i, avail)))
+
     def update(self, batch, rng: np.random.Generator) -> dict:
         """One HASAC gradient update; ``rng`` draws the permutation.  Returns statistics and timings."""
         t0 = time.perf_counter()
@@ -259,9 +254,7 @@ class HASAC(Algorithm):
         if self.value_norm is not None:                 # the reference code: statistics first, then normalise
             self.value_norm.update(y)
         loss, qstats = self.critic_loss(batch, y)       # 1. soft Bellman residual, eq. 4-6
-        self.critic_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.critic_opt.step()
+        gradient_step(self.critic_opt, loss)
         t1 = time.perf_counter()
 
         stats = {"critic_loss": loss.detach(), **{k: v.detach() for k, v in qstats.items()}}
@@ -283,15 +276,9 @@ class HASAC(Algorithm):
         for m, i in enumerate(perm):
             context = self._context(total, parts[i])
             a_loss, mean_logp = self.actor_loss(i, batch, reps, own[i], context)   # eq. 10 for agent i_m
-            opt = self.actor_opts[self._opt_of[i]]
-            opt.zero_grad(set_to_none=True)
-            a_loss.backward()
-            opt.step()
+            gradient_step(self.actor_opts[self._opt_of[i]], a_loss)
             if self.params.auto_alpha:                  # 3. temperature towards the target entropy
-                al = -(self.log_alpha[i] * (mean_logp.detach() + self.target_entropy_of(i, batch["avail"][i])))
-                self.alpha_opts[i].zero_grad(set_to_none=True)
-                al.backward()
-                self.alpha_opts[i].step()
+                gradient_step(self.alpha_opts[i], self.alpha_loss(i, mean_logp, batch["avail"][i]))
             if m + 1 < len(perm):
                 with torch.no_grad():  # eq. 10: later agents see i's action from its new policy
                     reps[i] = self.actors[i].sample(batch["obs"][i], batch["avail"][i]).rep
@@ -325,8 +312,7 @@ class HASAC(Algorithm):
             loss, mean_logp = self.actor_loss(i, batch, reps)
             out[f"actor/{i}"] = loss
             if self.params.auto_alpha:
-                out[f"alpha/{i}"] = -(self.log_alpha[i] * (mean_logp.detach()
-                                                           + self.target_entropy_of(i, batch["avail"][i])))
+                out[f"alpha/{i}"] = self.alpha_loss(i, mean_logp, batch["avail"][i])
         return out
 
     def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
@@ -335,32 +321,3 @@ class HASAC(Algorithm):
         if self.params.auto_alpha:
             groups.update({f"alpha/{i}": [la] for i, la in enumerate(self.log_alpha)})
         return groups
-
-    def target_params(self) -> list[torch.nn.Parameter]:
-        return list(self.critic_target.parameters())
-
-    # ------------------------------------------------------------------ checkpoints
-    def state_dict(self) -> dict:
-        return {"actors": [a.state_dict() for a in self.unique], "critic": self.critic.state_dict(),
-                "critic_target": self.critic_target.state_dict(),
-                "actor_opts": [o.state_dict() for o in self.actor_opts], "critic_opt": self.critic_opt.state_dict(),
-                "log_alpha": [la.detach().clone() for la in self.log_alpha],
-                "alpha_opts": [o.state_dict() for o in self.alpha_opts], "updates": self.updates,
-                "value_norm": None if self.value_norm is None else self.value_norm.state_dict()}
-
-    def load_state_dict(self, sd: dict) -> None:
-        for a, s in zip(self.unique, sd["actors"], strict=True):
-            a.load_state_dict(s)
-        self.critic.load_state_dict(sd["critic"])
-        self.critic_target.load_state_dict(sd["critic_target"])
-        for o, s in zip(self.actor_opts, sd["actor_opts"], strict=True):
-            o.load_state_dict(s)
-        self.critic_opt.load_state_dict(sd["critic_opt"])
-        with torch.no_grad():
-            for la, v in zip(self.log_alpha, sd["log_alpha"], strict=True):
-                la.copy_(v)
-        for o, s in zip(self.alpha_opts, sd["alpha_opts"], strict=True):
-            o.load_state_dict(s)
-        if self.value_norm is not None:
-            self.value_norm.load_state_dict(sd["value_norm"])
-        self.updates = int(sd["updates"])

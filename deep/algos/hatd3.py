@@ -41,10 +41,10 @@ from deep.envs.base import EnvSpec
 from deep.nets.critics import TwinCritic, polyak_
 from deep.nets.heads import make_deterministic_actor
 from deep.nets.mlp import set_precision
+from deep.nets.optim import fused_adam, gradient_step
 
-from .base import Acted, Algorithm, register
-from .hasac import HASAC
-from .off_policy_base import OffPolicyParams, fused_adam
+from .base import Acted, register
+from .off_policy_base import OffPolicyAlgorithm, OffPolicyParams
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,10 @@ class HATD3Params(OffPolicyParams):
 
 
 @register("hatd3")
-class HATD3(Algorithm):
-    on_policy = False
-    supports = frozenset({"box", "discrete", "multidiscrete"})
+class HATD3(OffPolicyAlgorithm):
     Params = HATD3Params
+    state_parts = ("actors", "actor_targets", "critic", "critic_target", "actor_opts", "critic_opt", "updates",
+                   "last_actor_loss")
     target_actors: ClassVar[bool] = True   #: HATD3 bootstraps with target actors; deterministic HASAC does not
 
     def __init__(self, spec: EnvSpec, params=None, *, device: str = "cpu"):
@@ -85,13 +85,8 @@ class HATD3(Algorithm):
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor_opts = [fused_adam(a.parameters(), params.actor_lr) for a in self.actors]
         self.critic_opt = fused_adam(self.critic.parameters(), params.critic_lr)
-        self.updates = 0
         self.last_actor_loss = [0.0] * spec.n_agents   #: each agent's latest actor loss (logged every update)
         self.last_order: list[int] = []                #: the agent permutation of the latest actor phase
-
-    @property
-    def n_agents(self) -> int:
-        return self.spec.n_agents
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
@@ -101,8 +96,6 @@ class HATD3(Algorithm):
         samples = [a.act(self._t(obs[i]), self._t(avail[i], torch.bool), noise) for i, a in enumerate(self.actors)]
         return Acted([s.env.cpu().numpy() for s in samples], [s.stored.cpu().numpy() for s in samples],
                      [s.logp.cpu().numpy() for s in samples])
-
-    random_act = HASAC.random_act   #: uniform warm-up actions over the available ones, per agent, as HASAC's
 
     # ------------------------------------------------------------------ the three places deterministic HASAC differs
     def next_actions(self, batch) -> list[torch.Tensor]:
@@ -148,9 +141,7 @@ class HATD3(Algorithm):
         """One gradient update; ``rng`` draws the agent permutation.  Returns statistics and timings."""
         t0 = time.perf_counter()
         loss, qstats = self.critic_loss(batch)
-        self.critic_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.critic_opt.step()
+        gradient_step(self.critic_opt, loss)
         self.updates += 1
         t1 = time.perf_counter()
         if self.actors_due():
@@ -158,9 +149,7 @@ class HATD3(Algorithm):
             reps = [self._current_reps(batch, i) for i in range(self.n_agents)]
             for i in perm:
                 a_loss = self.actor_loss(i, batch, reps)
-                self.actor_opts[i].zero_grad(set_to_none=True)
-                a_loss.backward()
-                self.actor_opts[i].step()
+                gradient_step(self.actor_opts[i], a_loss)
                 reps[i] = self._current_reps(batch, i)   # later agents see i's updated action
                 self.last_actor_loss[i] = float(a_loss.detach())
             for a, t in zip(self.actors, self.actor_targets):
@@ -189,22 +178,4 @@ class HATD3(Algorithm):
         return groups
 
     def target_params(self) -> list[torch.nn.Parameter]:
-        return list(self.critic_target.parameters()) + [p for t in self.actor_targets for p in t.parameters()]
-
-    # ------------------------------------------------------------------ checkpoints
-    def state_dict(self) -> dict:
-        return {"actors": [a.state_dict() for a in self.actors], "actor_targets": [t.state_dict() for t in self.actor_targets],
-                "critic": self.critic.state_dict(), "critic_target": self.critic_target.state_dict(),
-                "actor_opts": [o.state_dict() for o in self.actor_opts], "critic_opt": self.critic_opt.state_dict(),
-                "updates": self.updates, "last_actor_loss": list(self.last_actor_loss)}
-
-    def load_state_dict(self, sd: dict) -> None:
-        for nets, states in ((self.actors, sd["actors"]), (self.actor_targets, sd["actor_targets"]),
-                             (self.actor_opts, sd["actor_opts"])):
-            for net, s in zip(nets, states, strict=True):
-                net.load_state_dict(s)
-        self.critic.load_state_dict(sd["critic"])
-        self.critic_target.load_state_dict(sd["critic_target"])
-        self.critic_opt.load_state_dict(sd["critic_opt"])
-        self.updates = int(sd["updates"])
-        self.last_actor_loss = [float(v) for v in sd["last_actor_loss"]]
+        return super().target_params() + [p for t in self.actor_targets for p in t.parameters()]

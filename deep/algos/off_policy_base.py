@@ -1,13 +1,19 @@
 """What the off-policy actor-critic algorithms (HASAC, SAC, HATD3, deterministic HASAC) share: their common
-settings (:class:`OffPolicyParams`) and the fused Adam optimiser."""
+settings (:class:`OffPolicyParams`) and their base class (:class:`OffPolicyAlgorithm`: warm-up actions,
+checkpoints from declared parts, the update counter)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
+import numpy as np
 import torch
 
 from deep.config import choice, integer, number, sizes
 from deep.nets.mlp import precision_setting
+
+from ._checkpoint import Checkpointed
+from .base import ACTION_KINDS, Acted, Algorithm
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,27 @@ class OffPolicyParams:
     precision: str = precision_setting("actors' and critics' hidden-layer matrix products")
 
 
-def fused_adam(params, lr: float) -> torch.optim.Adam:
-    """Adam with the fused kernel (one pass over the parameters; about 6x faster than the default on a CPU)."""
-    return torch.optim.Adam(params, lr=lr, fused=True)
+class OffPolicyAlgorithm(Checkpointed, Algorithm):
+    """Base of the replay-buffer actor-critics: each declares its checkpoint parts (``state_parts``) and has
+    ``actors`` (one per agent, each able to draw uniform ``random`` actions) unless it overrides
+    :meth:`random_act`, and a ``critic_target`` unless it overrides :meth:`target_params`."""
+
+    on_policy = False
+    supports = frozenset(ACTION_KINDS)
+
+    def __init__(self, spec, params, *, device: str = "cpu"):
+        super().__init__(spec, params, device=device)
+        self.updates = 0   #: gradient updates made
+
+    @property
+    def n_agents(self) -> int:
+        return self.spec.n_agents
+
+    def random_act(self, avail: Sequence, num: int, rng: np.random.Generator) -> Acted:
+        """Uniform warm-up actions over the available ones, per agent, with their log densities."""
+        samples = [actor.random(num, avail[i], rng) for i, actor in enumerate(self.actors)]
+        return Acted([s.env.numpy() for s in samples], [s.stored.numpy() for s in samples],
+                     [s.logp.numpy() for s in samples])
+
+    def target_params(self) -> list[torch.nn.Parameter]:
+        return list(self.critic_target.parameters())
