@@ -84,6 +84,12 @@ class RecurrentAgents(Checkpointed, Algorithm):
         self.updates = 0
         self._ids = torch.eye(self.n, device=self.device)
 
+    @property
+    def batch_episodes(self) -> int:
+        """Episodes per update batch, what the episode replay is asked for (the algorithm computes its own
+        targets from them)."""
+        return self.params.batch_size
+
     def agent_net(self) -> RNNAgent:
         return set_precision(RNNAgent(self.D + self.n, self.params.rnn_hidden, self.A),
                              self.params.precision).to(self.device)

@@ -65,6 +65,7 @@ from deep.nets.optim import gradient_step
 
 from ._recurrent_agents import RecurrentAgents, RecurrentParams
 from .base import Acted, register
+from .estimators import SoftTDLambda
 
 #: logit of an unavailable action: finite, so that ``pi * log pi`` is an exact 0 with a finite gradient
 MASKED_LOGIT = -1e10
@@ -138,6 +139,7 @@ class FOP(RecurrentAgents):
             SoftCritic(self.D + self.n, p.critic_hidden, self.n, self.A, spec.state_dim, p.mixing_embed, p.n_head)
             for _ in range(2)), p.precision).to(self.device)
         self.target_critics = copy.deepcopy(self.critics).requires_grad_(False)
+        self.returns = SoftTDLambda(p.gamma, p.td_lambda)   #: the critics' targets
         self.actor_opt = torch.optim.RMSprop(self.agent.parameters(), lr=p.lr, alpha=p.optim_alpha, eps=p.optim_eps)
         # one optimiser per critic (as the reference code): each critic's loss is clipped on its own
         self.critic_opts = [torch.optim.RMSprop(c.parameters(), lr=p.critic_lr, alpha=p.optim_alpha, eps=p.optim_eps)
@@ -183,7 +185,7 @@ class FOP(RecurrentAgents):
 
     def _targets(self, b, gen: torch.Generator):
         """The soft TD(lambda) returns ``G_t`` (B, L) (module docstring)."""
-        p, alpha = self.params, self.alpha()
+        alpha = self.alpha()
         obs, avail, state, act = b["obs"], b["avail"], b["state"], b["act"]
         inputs = self._inputs(obs)
         with torch.no_grad():
@@ -198,19 +200,7 @@ class FOP(RecurrentAgents):
                                  state, self._joint(nxt)))
             u = (torch.minimum(*u) + ent_sampled)[:, 1:]                                           # U_{t+1}
             ent_taken = -alpha * logp[:, 1:-1].gather(-1, act[:, 1:].unsqueeze(-1)).squeeze(-1).sum(-1)
-            reward, cont = b["reward"], 1.0 - b["term"].float()
-            more = b["filled"][:, 1:].float()      # step t+1 is a step of the same episode
-            g = torch.zeros_like(reward)
-            after = torch.zeros_like(reward[:, 0])
-            for t in reversed(range(reward.shape[1])):
-                if t + 1 < reward.shape[1]:
-                    blend = (1 - p.td_lambda) * u[:, t] + p.td_lambda * (after + ent_taken[:, t])
-                    nxt_value = more[:, t] * blend + (1 - more[:, t]) * u[:, t]
-                else:
-                    nxt_value = u[:, t]
-                g[:, t] = reward[:, t] + p.gamma * cont[:, t] * nxt_value
-                after = g[:, t]
-        return g
+            return self.returns(b["reward"], b["term"], b["filled"], u, ent_taken)
 
     def _critic_losses(self, b, gen: torch.Generator):
         """Each critic's masked squared TD(lambda) error, and its ``Q_tot``, the target and the mask."""

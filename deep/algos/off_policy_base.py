@@ -1,6 +1,6 @@
 """What the off-policy actor-critic algorithms (HASAC, SAC, HATD3, deterministic HASAC) share: their common
-settings (:class:`OffPolicyParams`) and their base class (:class:`OffPolicyAlgorithm`: warm-up actions,
-checkpoints from declared parts, the update counter)."""
+settings (:class:`OffPolicyParams`) and their base class (:class:`OffPolicyAlgorithm`: what each asks of the
+replay and the estimator of its targets, warm-up actions, checkpoints from declared parts)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,9 +11,11 @@ import torch
 
 from deep.config import choice, integer, number, sizes
 from deep.nets.mlp import precision_setting
+from deep.storage.replay import ReplaySpec
 
 from ._checkpoint import Checkpointed
 from .base import ACTION_KINDS, Acted, Algorithm
+from .estimators import NStepReturn
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class OffPolicyAlgorithm(Checkpointed, Algorithm):
 
     def __init__(self, spec, params, *, device: str = "cpu"):
         super().__init__(spec, params, device=device)
+        self.replay = ReplaySpec(params.batch_size, params.n_step)   #: the windows each update samples
+        self.returns = NStepReturn(params.gamma, params.n_step)      #: makes a batch's targets of its windows
         self.updates = 0   #: gradient updates made
 
     @property

@@ -42,6 +42,7 @@ from deep.nets.value_norm import ValueNorm
 
 from ._checkpoint import Checkpointed
 from .base import Acted, Algorithm
+from .estimators import GAE
 
 ADV_EPS = 1e-5  #: added to the advantages' std when normalising them (reference code)
 
@@ -128,6 +129,7 @@ class OnPolicyAlgorithm(Checkpointed, Algorithm):
             for u in self.unique:
                 set_precision(u, params.precision)
         self.value_norm = ValueNorm().to(self.device) if params.value_norm else None
+        self.advantages = GAE(params.gamma, params.gae_lambda)   #: finishes a rollout into a batch
         self.actor_opts = [torch.optim.Adam(u.parameters(), lr=params.actor_lr, eps=params.adam_eps, fused=True)
                            for u in self.unique]
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=params.critic_lr, eps=params.adam_eps,

@@ -36,6 +36,7 @@ from deep.nets.optim import gradient_step
 
 from ._recurrent_agents import RecurrentAgents, RecurrentParams
 from .base import Acted, register
+from .estimators import OneStepTD
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class QMIX(RecurrentAgents):
                                    params.precision).to(self.device)
         self.target_agent, self.target_mixer = copy.deepcopy(self.agent), copy.deepcopy(self.mixer)
         self.target_agent.requires_grad_(False)
+        self.returns = OneStepTD(params.gamma)   #: the TD targets
         self.target_mixer.requires_grad_(False)
         self.opt = torch.optim.RMSprop(self.param_groups()["q"], lr=params.lr, alpha=params.optim_alpha,
                                        eps=params.optim_eps)
@@ -113,8 +115,8 @@ class QMIX(RecurrentAgents):
                 t_next = tq.gather(-1, best).squeeze(-1)
             else:
                 t_next = tq.masked_fill(~avail[:, 1:], -torch.inf).max(-1).values
-            y = (batch["reward"].to(self.device) + p.gamma * (1 - batch["term"].to(self.device).float())
-                 * self.target_mixer(t_next, state[:, 1:]))
+            y = self.returns(batch["reward"].to(self.device), batch["term"].to(self.device),
+                             self.target_mixer(t_next, state[:, 1:]))
         err = (q_tot - y) * mask
         return (err ** 2).sum() / mask.sum(), q_tot, y, mask
 
