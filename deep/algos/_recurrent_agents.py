@@ -7,14 +7,12 @@ sharing); its input is the agent's observation zero-padded to the largest (``D``
 action count ``A``.  pymarl also appends the last action; SMAC observations here already carry it (``smac``
 option ``obs_last_action``, on by default), so it is not added twice.
 
-``precision="bf16"`` (:class:`RecurrentParams`) runs the agent network's input layer under bf16 autocast and
-keeps its GRU cell and output layer float32: the GRU's hidden state is carried from step to step over whole
-episodes, so rounding it (or its gates) to bf16's 8 significant bits at every step would compound along the
-episode.  The algorithms' other MLPs (QMIX's hypernetworks and V(s), FOP's critics and V(s)) run their hidden
-layers under autocast as every :class:`~deep.nets.mlp.MLP`, their output layers float32.  These networks are
-small (64 units, batches of 32 episodes): QMIX on MPE Spread ran at 0.78x fp32's updates/s under bf16
-(``benchmarks/bench_hasac.py --algo qmix --threads 1 --set env_options.continuous_actions=false --compare
-algo.precision=bf16``, one phase, a loaded machine), so bf16 is no speed-up for them at these sizes.
+``precision="bf16"`` (:class:`RecurrentParams`) runs the agent network's input layer under bf16 autocast and keeps
+its GRU cell and output layer float32: the GRU's hidden state is carried from step to step over whole episodes, so
+rounding it (or its gates) to bf16's 8 significant bits at every step would compound along the episode.  The
+algorithms' other MLPs (QMIX's hypernetworks and V(s), FOP's critics and V(s)) run their hidden layers under
+autocast as every :class:`~deep.nets.mlp.MLP`, their output layers float32.  These networks are small (64 units,
+batches of 32 episodes), too small for bf16 to speed them up (benchmarks/README.md, "Deep algorithms").
 """
 from __future__ import annotations
 

@@ -28,20 +28,17 @@ action exactly (a sum over its available actions, the others having probability 
 noiseless); ``"gumbel"`` puts the straight-through Gumbel-softmax sample into the critic like the reference
 code.  MultiDiscrete agents always use the latter.  With a sample, the entropy term ``alpha E[log pi]`` is
 still taken in closed form (``Sample.mean_logp``): the log-probability of a sampled index has a zero-mean
-gradient, so it would not regularise the policy at all (measured: entropy collapsed to 0 within 50k steps on
-GRF and air combat while auto alpha grew without bound).
+gradient, so it would not regularise the policy at all (the entropy collapses while auto alpha grows without
+bound).
 The critic never receives gradient from actor losses (they see it through ``TwinCritic.frozen_min_q``, which
 treats its parameters as constants) and actors never from the critic loss (their actions enter it detached);
 targets are never trained.
 
-``precision="bf16"`` runs every actor's and critic's hidden layers under bf16 autocast (deep/nets/mlp.py);
-1.65-1.82x the fp32 updates per second on MPE Spread- and HalfCheetah 2x3-shaped updates on this CPU.  HASAC's
-default is ``auto``, bf16 on a CPU with native bf16 (else fp32): three seeds each learned as well in bf16 as
-in fp32 on MPE Spread (-41.72 +- 0.31 against -41.96 +- 0.63 at 200k steps) and HalfCheetah 2x3 (1753 +- 244
-against 1010 +- 685 at 200k) in 0.69x and 0.58x the wall time (benchmarks/learning_runs/precision).  The
-agents' actors stay separate networks: eq. 10 updates them one after another, so only the no-grad forward
-passes of the critic's targets could share one batched product, and three MPE actors' forwards stacked into
-one ``torch.baddbmm`` measured 0.84x the speed of three separate passes (one thread, interleaved).
+``precision="bf16"`` runs every actor's and critic's hidden layers under bf16 autocast (deep/nets/mlp.py).  HASAC's
+default is ``auto``, bf16 on a CPU with native bf16 (else fp32): it learns as well in bf16 as in fp32, in less
+time (benchmarks/README.md, "Deep algorithms").  The agents' actors stay separate networks: eq. 10 updates them
+one after another, so only the no-grad forward passes of the critic's targets could share one batched product,
+which was slower than separate passes.
 """
 from __future__ import annotations
 

@@ -11,13 +11,11 @@ One update (:meth:`OnPolicyAlgorithm.update`) on a finished rollout (:class:`dee
    returns, optionally in ValueNorm units and with the value clipping of the reference code
    ``max(l(V - R), l(V_old + clip(V - V_old, +-eps) - R))``.
 
-``precision="bf16"`` runs the network bodies (LayerNorm, Linear, ReLU; :func:`deep.nets.mlp.normed_body`) of
-the critic and of the actors (the critic's only, for an algorithm with ``autocast_actors = False``) under bf16
+``precision="bf16"`` runs the network bodies (LayerNorm, Linear, ReLU; :func:`deep.nets.mlp.normed_body`) of the
+critic and of the actors (the critic's only, for an algorithm with ``autocast_actors = False``) under bf16
 autocast; the action and value layers, the log-std, log-probabilities, ratios, entropies, KL divergences,
-advantages, returns and losses stay float32, as do weights and optimiser state.  MAPPO on MPE Spread (reference
-settings, one thread, a loaded machine; ``benchmarks/bench_hasac.py --algo mappo --compare algo.precision=bf16``):
-its actors' and critic's update phases took 0.62-0.63x fp32's time, acting on 20 rows at a time 1.06-1.33x, and
-the environment, most of the loop's time, is unchanged.
+advantages, returns and losses stay float32, as do weights and optimiser state.  It shortens the update phases,
+not the environment's share of the loop (benchmarks/README.md, "Deep algorithms").
 
 Actions are sampled with torch's global generator (seeded by the run's seeding streams, saved in checkpoints).
 Defaults and their sources are in ``deep/configs/algos/<algo>.yaml``.

@@ -26,7 +26,7 @@ class TwinCritic(Autocastable, nn.Module):
     the forward passes, their autograd backward and ``frozen_min_q``'s hand-written backward; the output
     layer, weights, gradients and Q values stay float32.
     The two networks stay separate modules: stacking them as ``(2, in, out)`` weights evaluated by
-    ``torch.baddbmm`` measured 13-16% slower per update on this CPU (benchmarks/bench_hasac.py, interleaved).
+    ``torch.baddbmm`` was slower per update on a CPU (benchmarks/README.md, "Deep algorithms").
     """
 
     def __init__(self, state_dim: int, action_dim: int, hidden: Sequence[int], precision: str = "fp32"):

@@ -7,7 +7,8 @@ import torch
 
 
 def fused_adam(params, lr: float) -> torch.optim.Adam:
-    """Adam with the fused kernel (one pass over the parameters; faster than the default on a CPU)."""
+    """Adam with the fused kernel: one pass over the parameters, faster than the default on a CPU
+    (benchmarks/README.md, "Deep algorithms")."""
     return torch.optim.Adam(params, lr=lr, fused=True)
 
 
