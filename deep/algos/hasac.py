@@ -3,8 +3,8 @@
 One gradient update (:meth:`HASAC.update`) is
 
 1. joint soft policy evaluation, approximately: one step on the soft Bellman residual of both critics
-   against the n-step target of :mod:`deep.storage.replay` with ``V(s') = min Q_target(s', a') - sum_i alpha_i
-   log pi^i(a'^i|o'^i)``, ``a'`` fresh from the current actors (eq. 4-6, Lemma 4.1);
+   against the n-step target (:class:`deep.algos.estimators.NStepReturn`) with ``V(s') = min Q_target(s', a')
+   - sum_i alpha_i log pi^i(a'^i|o'^i)``, ``a'`` fresh from the current actors (eq. 4-6, Lemma 4.1);
 2. a fresh random permutation ``i_{1:n}``; agent ``i_m`` minimises eq. 10,
    ``E[alpha_i log pi^{i_m}(a^{i_m}|o) - min Q(s, a^{i_{1:m-1}}_new, a^{i_m}, a^{-i_{1:m}}_old)]``, where the
    already-updated agents' actions are re-sampled from their *new* policies (Proposition 1);

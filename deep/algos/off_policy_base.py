@@ -30,7 +30,7 @@ class OffPolicyParams:
     critic_lr: float = number(5e-4, "critics' Adam learning rate", lo=0, lo_open=True)
     gamma: float = number(0.99, "discount", lo=0, hi=1, hi_open=True,
                           allow_none="for a tabular game's own discount")
-    n_step: int = integer(20, "steps of the n-step targets (deep/storage/replay.py)")
+    n_step: int = integer(20, "steps of the n-step targets (deep/algos/estimators.py)")
     polyak: float = number(0.005, "Polyak averaging rate of the target networks", lo=0, hi=1, lo_open=True)
     batch_size: int = integer(1000, "transitions per gradient update")
     critic_loss: str = choice("mse", "critics' loss on the Bellman residual: squared or Huber", "mse", "huber")

@@ -12,8 +12,8 @@ The agent observes every agent's observation (concatenated) and draws the joint 
 Its optimum is the single-agent soft optimum of the joint action, ``pi(a|s) ∝ exp(Q*(s, a) / alpha)``, which is
 not a product of per-agent policies in general (so there is no per-agent QRE gap: :meth:`temperature` is None).
 
-One gradient update: the twin critics regress on the n-step soft target (:mod:`deep.storage.replay`)
-``y = R - alpha L + disc * E_{a'~pi}[min Q_target(s', a') - alpha log pi(a'|o')]``; the actor minimises
+One gradient update: the twin critics regress on the n-step soft target
+(:class:`deep.algos.estimators.NStepReturn`) ``y = R - alpha L + disc * E_{a'~pi}[min Q_target(s', a') - alpha log pi(a'|o')]``; the actor minimises
 ``E_{a~pi}[alpha log pi(a|o) - min Q(s, a)]`` against the fixed critic (reparameterised for Box; for Discrete
 both expectations are exact sums over the joint actions); the temperature, if tuned, minimises
 ``-log alpha (log pi + target entropy)``; Polyak averaging of the target critics.  The replay buffer keeps
