@@ -134,6 +134,11 @@ class OnPolicyAlgorithm(Checkpointed, Algorithm):
                                            fused=True)
         self.updates = 0
 
+    @property
+    def rollout_steps(self) -> int:
+        """Vector steps per rollout, what the rollout storage is sized for (one update each)."""
+        return self.params.rollout_length
+
     # ------------------------------------------------------------------ policies and their inputs
     def build_actors(self) -> list:
         """One policy per agent (the same object for every agent when parameters are shared)."""

@@ -1,5 +1,5 @@
 """The on-policy loop (MAPPO, HAPPO, HATRPO, PPO): every :meth:`collect` fills a rollout of ``num_envs``
-copies x ``algo.rollout_length`` vector steps with the current policies, the algorithm's advantage estimator
+copies x ``algo.rollout_steps`` vector steps with the current policies, the algorithm's advantage estimator
 (``algo.advantages``) turns it into a batch (:mod:`deep.storage.rollout`), and :meth:`train` makes one update
 on it.  Logs, evaluation, checkpoints and exact resume are the run directory's (:mod:`deep.run.rundir`); a
 checkpoint is only ever taken between rollouts, so it holds no partial rollout.
@@ -19,7 +19,7 @@ def make_rollout(algo, env, first) -> Rollout:
         shapes.append(a.shape[1:])
         dtypes.append(a.dtype)
     avail_dims = [None if m is None else m.shape[-1] for m in first.avail]
-    return Rollout(algo.params.rollout_length, env.num_envs, env.spec.state_dim, env.spec.obs_dims, shapes,
+    return Rollout(algo.rollout_steps, env.num_envs, env.spec.state_dim, env.spec.obs_dims, shapes,
                    dtypes, avail_dims)
 
 
