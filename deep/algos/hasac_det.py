@@ -10,7 +10,7 @@ One gradient update is HASAC's (:mod:`deep.algos.hasac`) at ``alpha = 0`` with d
    (eq. 10 without the entropy term) against the fixed critic, at every update (no delay);
 3. Polyak averaging of the target critics.
 
-Everything else (actors, exploration noise, the sequential loop, checkpoints) is HATD3's
+Everything else (actors, exploration noise, the sequential loop, checkpoints) is shared with HATD3
 (:class:`~deep.algos.deterministic_base.DeterministicActorCritic`).
 """
 from __future__ import annotations
