@@ -93,10 +93,10 @@ def compare_reference(run, n: int) -> None:
     from benchmarks import hasac_reference
 
     tr = run["tr"]
-    new, p = tr.algo, tr.algo.params
+    new = tr.algo
     old = copy.deepcopy(new)
     rng = np.random.default_rng(12345)
-    batches = [tr.buffer.sample(p.batch_size, p.n_step, p.gamma, rng) for _ in range(n)]
+    batches = [tr.sample(rng) for _ in range(n)]
     wall, worst_loss = [0.0, 0.0], 0.0
     for k, batch in enumerate(batches):
         state = torch.get_rng_state()

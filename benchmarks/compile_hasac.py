@@ -138,8 +138,7 @@ def main(argv=None) -> int:
             tr.run(stop_after=1)
         a, p = tr.algo, tr.algo.params
         rng = np.random.default_rng(1)
-        batches = [tr.buffer.sample(p.batch_size, p.n_step, p.gamma, rng)
-                   for _ in range(max(args.per_block, args.check))]
+        batches = [tr.sample(rng) for _ in range(max(args.per_block, args.check))]
         print(f"hasac {args.env}:{args.task} {args.precision}  batch {p.batch_size}  torch {torch.__version__}  "
               f"threads {torch.get_num_threads()}")
         for variant in args.variants:

@@ -9,6 +9,7 @@ import torch
 from gymnasium.spaces import Box, Discrete, MultiDiscrete
 
 from deep.envs.base import EnvSpec
+from deep.algos.estimators import NStepReturn
 from deep.algos.hasac import HASAC, HASACParams
 from deep.nets.critics import TwinCritic
 from deep.nets.heads import CategoricalActor, MultiDiscreteActor, SquashedGaussianActor, make_actor
@@ -146,7 +147,7 @@ def test_n_step_targets_include_intermediate_entropy_terms_and_stop_at_episode_e
     terms = [False, False, False, False, True, False, False]
     truncs = [False, True, False, False, False, False, False]
     buf = _buffer_with(rewards, logps, terms, truncs)
-    b = buf.sample(2000, 3, g, np.random.default_rng(0))
+    b = NStepReturn(g, 3)(buf.sample(2000, 3, np.random.default_rng(0)))   # HASAC's estimator of the windows
     starts = b["state"][:, 0].numpy().astype(int)
     assert set(starts) == {0, 1, 2, 3}  # the last 3 slots cannot start a full 3-step chain yet
     for k, t in enumerate(starts):
@@ -504,7 +505,7 @@ def test_value_norm_statistics_match_numpy_on_a_known_stream():
     """The reference code's beta (0.99999) over 40 batches of unequal sizes: after k updates the statistics
     are the w-weighted means of the batch means of x and x^2, w_j = beta^(k-j) (1 - beta), normalised by
     sum w_j (the debiasing term); float64 throughout, so they agree with numpy to 1e-12."""
-    from deep.nets.distributions import ValueNorm
+    from deep.nets.value_norm import ValueNorm
     rng = np.random.default_rng(7)
     stream = [rng.normal(3.0 + 0.1 * j, 2.0, size=int(rng.integers(5, 200))) for j in range(40)]
     vn = ValueNorm()

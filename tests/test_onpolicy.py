@@ -15,7 +15,8 @@ from deep.algos.ppo import PPO
 from deep.envs.registry import make_env
 from deep.nets.distributions import one_hot_probs, start_from
 from deep.run.on_policy import collect, make_rollout
-from deep.storage.rollout import Rollout, gae
+from deep.algos.estimators import GAE, gae
+from deep.storage.rollout import Rollout
 from tabular.paper import paper_matrix_game
 from tabular.standard import standard_dynamics
 
@@ -35,7 +36,7 @@ def test_gae_by_hand_with_a_truncation_and_a_termination():
         r.add(np.array(states[t], np.float32)[:, None], [np.zeros((2, 1))], [None], [np.zeros(2, np.int64)],
               [np.zeros(2)], np.array(rewards[t]), np.array(term[t], bool), np.array(trunc[t], bool),
               np.array(final[t], np.float32)[:, None])
-    b = r.finish(lambda s: s[:, 0], np.array([[5.0], [6.0]]), GAMMA, LAM)
+    b = r.finish(lambda s: s[:, 0], np.array([[5.0], [6.0]]), GAE(GAMMA, LAM))
     gl = GAMMA * LAM
     # copy 0, backwards: t=3 terminates (no bootstrap); t=1 truncates (bootstraps V(final) = 10, no carry)
     a3 = 1 - 4
@@ -174,7 +175,7 @@ def test_sequential_algorithms_refuse_shared_parameters():
 def test_value_norm_debiasing_makes_its_statistics_exact_running_averages():
     """With debiasing, after updates x_1..x_k the mean is sum_j w_j mean(x_j) / sum_j w_j with w_j =
     beta^(k-j) (1 - beta): exactly mean(x_1) after one update, whatever beta."""
-    from deep.nets.distributions import ValueNorm
+    from deep.nets.value_norm import ValueNorm
     vn = ValueNorm(beta=0.9)
     x1, x2 = torch.tensor([1.0, 3.0, 8.0]), torch.tensor([-2.0, 0.0])
     vn.update(x1)

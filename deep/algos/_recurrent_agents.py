@@ -7,14 +7,12 @@ sharing); its input is the agent's observation zero-padded to the largest (``D``
 action count ``A``.  pymarl also appends the last action; SMAC observations here already carry it (``smac``
 option ``obs_last_action``, on by default), so it is not added twice.
 
-``precision="bf16"`` (:class:`RecurrentParams`) runs the agent network's input layer under bf16 autocast and
-keeps its GRU cell and output layer float32: the GRU's hidden state is carried from step to step over whole
-episodes, so rounding it (or its gates) to bf16's 8 significant bits at every step would compound along the
-episode.  The algorithms' other MLPs (QMIX's hypernetworks and V(s), FOP's critics and V(s)) run their hidden
-layers under autocast as every :class:`~deep.nets.mlp.MLP`, their output layers float32.  These networks are
-small (64 units, batches of 32 episodes): QMIX on MPE Spread ran at 0.78x fp32's updates/s under bf16
-(``benchmarks/bench_hasac.py --algo qmix --threads 1 --set env_options.continuous_actions=false --compare
-algo.precision=bf16``, one phase, a loaded machine), so bf16 is no speed-up for them at these sizes.
+``precision="bf16"`` (:class:`RecurrentParams`) runs the agent network's input layer under bf16 autocast and keeps
+its GRU cell and output layer float32: the GRU's hidden state is carried from step to step over whole episodes, so
+rounding it (or its gates) to bf16's 8 significant bits at every step would compound along the episode.  The
+algorithms' other MLPs (QMIX's hypernetworks and V(s), FOP's critics and V(s)) run their hidden layers under
+autocast as every :class:`~deep.nets.mlp.MLP`, their output layers float32.  These networks are small (64 units,
+batches of 32 episodes), too small for bf16 to speed them up (benchmarks/README.md, "Deep algorithms").
 """
 from __future__ import annotations
 
@@ -29,6 +27,7 @@ from deep.envs.base import EnvSpec
 from deep.nets.mlp import Autocastable, precision_setting, set_precision
 from deep.storage.episodes import stack_avail, stack_obs
 
+from ._checkpoint import Checkpointed
 from .base import Acted, Algorithm
 
 
@@ -63,7 +62,7 @@ class RNNAgent(Autocastable, nn.Module):
         return self.fc2(h), h
 
 
-class RecurrentAgents(Algorithm):
+class RecurrentAgents(Checkpointed, Algorithm):
     """Base of the episodic value-decomposition algorithms: shapes, agent ids, memory, epsilon, unrolling.
 
     Params (a :class:`RecurrentParams`) must define ``rnn_hidden``, ``epsilon_start``, ``epsilon_finish`` and
@@ -82,6 +81,12 @@ class RecurrentAgents(Algorithm):
         self.act_steps = 0   #: environment steps acted on with exploration (the schedules' clock)
         self.updates = 0
         self._ids = torch.eye(self.n, device=self.device)
+
+    @property
+    def batch_episodes(self) -> int:
+        """Episodes per update batch, what the episode replay is asked for (the algorithm computes its own
+        targets from them)."""
+        return self.params.batch_size
 
     def agent_net(self) -> RNNAgent:
         return set_precision(RNNAgent(self.D + self.n, self.params.rnn_hidden, self.A),

@@ -61,9 +61,11 @@ from torch import nn
 from deep.config import integer, number
 from deep.envs.base import EnvSpec
 from deep.nets.mlp import mlp, set_precision
+from deep.nets.optim import gradient_step
 
 from ._recurrent_agents import RecurrentAgents, RecurrentParams
 from .base import Acted, register
+from .estimators import SoftTDLambda
 
 #: logit of an unavailable action: finite, so that ``pi * log pi`` is an exact 0 with a finite gradient
 MASKED_LOGIT = -1e10
@@ -127,6 +129,7 @@ class SoftCritic(nn.Module):
 @register("fop")
 class FOP(RecurrentAgents):
     Params = FOPParams
+    state_parts = ("agent", "critics", "target_critics", "actor_opt", "critic_opts", "act_steps", "updates")
 
     def __init__(self, spec: EnvSpec, params: FOPParams = FOPParams(), *, device: str = "cpu"):
         super().__init__(spec, params, device=device)
@@ -136,6 +139,7 @@ class FOP(RecurrentAgents):
             SoftCritic(self.D + self.n, p.critic_hidden, self.n, self.A, spec.state_dim, p.mixing_embed, p.n_head)
             for _ in range(2)), p.precision).to(self.device)
         self.target_critics = copy.deepcopy(self.critics).requires_grad_(False)
+        self.returns = SoftTDLambda(p.gamma, p.td_lambda)   #: the critics' targets
         self.actor_opt = torch.optim.RMSprop(self.agent.parameters(), lr=p.lr, alpha=p.optim_alpha, eps=p.optim_eps)
         # one optimiser per critic (as the reference code): each critic's loss is clipped on its own
         self.critic_opts = [torch.optim.RMSprop(c.parameters(), lr=p.critic_lr, alpha=p.optim_alpha, eps=p.optim_eps)
@@ -181,7 +185,7 @@ class FOP(RecurrentAgents):
 
     def _targets(self, b, gen: torch.Generator):
         """The soft TD(lambda) returns ``G_t`` (B, L) (module docstring)."""
-        p, alpha = self.params, self.alpha()
+        alpha = self.alpha()
         obs, avail, state, act = b["obs"], b["avail"], b["state"], b["act"]
         inputs = self._inputs(obs)
         with torch.no_grad():
@@ -196,19 +200,7 @@ class FOP(RecurrentAgents):
                                  state, self._joint(nxt)))
             u = (torch.minimum(*u) + ent_sampled)[:, 1:]                                           # U_{t+1}
             ent_taken = -alpha * logp[:, 1:-1].gather(-1, act[:, 1:].unsqueeze(-1)).squeeze(-1).sum(-1)
-            reward, cont = b["reward"], 1.0 - b["term"].float()
-            more = b["filled"][:, 1:].float()      # step t+1 is a step of the same episode
-            g = torch.zeros_like(reward)
-            after = torch.zeros_like(reward[:, 0])
-            for t in reversed(range(reward.shape[1])):
-                if t + 1 < reward.shape[1]:
-                    blend = (1 - p.td_lambda) * u[:, t] + p.td_lambda * (after + ent_taken[:, t])
-                    nxt_value = more[:, t] * blend + (1 - more[:, t]) * u[:, t]
-                else:
-                    nxt_value = u[:, t]
-                g[:, t] = reward[:, t] + p.gamma * cont[:, t] * nxt_value
-                after = g[:, t]
-        return g
+            return self.returns(b["reward"], b["term"], b["filled"], u, ent_taken)
 
     def _critic_losses(self, b, gen: torch.Generator):
         """Each critic's masked squared TD(lambda) error, and its ``Q_tot``, the target and the mask."""
@@ -245,19 +237,13 @@ class FOP(RecurrentAgents):
     def update(self, batch, rng: np.random.Generator) -> dict:
         p, b = self.params, self._batch(batch)
         actor_loss, entropy = self._actor_loss(b)
-        self.actor_opt.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        actor_norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), p.grad_norm_clip)
-        self.actor_opt.step()
+        actor_norm = gradient_step(self.actor_opt, actor_loss, self.agent.parameters(), p.grad_norm_clip)
 
         gen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2 ** 63)))
         critic_losses, q_tot, y, mask = self._critic_losses(b, gen)
         norms = []
         for loss, c, opt in zip(critic_losses, self.critics, self.critic_opts):
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            norms.append(float(torch.nn.utils.clip_grad_norm_(c.parameters(), p.grad_norm_clip)))
-            opt.step()
+            norms.append(float(gradient_step(opt, loss, c.parameters(), p.grad_norm_clip)))
         self.updates += 1
         if self.updates % p.target_update_interval == 0:
             self.target_critics.load_state_dict(self.critics.state_dict())
@@ -297,17 +283,3 @@ class FOP(RecurrentAgents):
         """``alpha`` if it is fixed and episodes last one step (a recurrent policy is Markov only then)."""
         p = self.params
         return p.alpha_start if p.alpha_start == p.alpha_finish and self.spec.episode_limit == 1 else None
-
-    # ------------------------------------------------------------------ checkpoints
-    def state_dict(self) -> dict:
-        return {"agent": self.agent.state_dict(), "critics": self.critics.state_dict(),
-                "target_critics": self.target_critics.state_dict(), "actor_opt": self.actor_opt.state_dict(),
-                "critic_opts": [o.state_dict() for o in self.critic_opts], "act_steps": self.act_steps,
-                "updates": self.updates}
-
-    def load_state_dict(self, sd: dict) -> None:
-        for k in ("agent", "critics", "target_critics", "actor_opt"):
-            getattr(self, k).load_state_dict(sd[k])
-        for o, s in zip(self.critic_opts, sd["critic_opts"]):
-            o.load_state_dict(s)
-        self.act_steps, self.updates = int(sd["act_steps"]), int(sd["updates"])

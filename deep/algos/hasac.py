@@ -3,8 +3,8 @@
 One gradient update (:meth:`HASAC.update`) is
 
 1. joint soft policy evaluation, approximately: one step on the soft Bellman residual of both critics
-   against the n-step target of :mod:`deep.storage.replay` with ``V(s') = min Q_target(s', a') - sum_i alpha_i
-   log pi^i(a'^i|o'^i)``, ``a'`` fresh from the current actors (eq. 4-6, Lemma 4.1);
+   against the n-step target (:class:`deep.algos.estimators.NStepReturn`) with ``V(s') = min Q_target(s', a')
+   - sum_i alpha_i log pi^i(a'^i|o'^i)``, ``a'`` fresh from the current actors (eq. 4-6, Lemma 4.1);
 2. a fresh random permutation ``i_{1:n}``; agent ``i_m`` minimises eq. 10,
    ``E[alpha_i log pi^{i_m}(a^{i_m}|o) - min Q(s, a^{i_{1:m-1}}_new, a^{i_m}, a^{-i_{1:m}}_old)]``, where the
    already-updated agents' actions are re-sampled from their *new* policies (Proposition 1);
@@ -15,7 +15,7 @@ One gradient update (:meth:`HASAC.update`) is
 4. Polyak averaging of the target critics.
 
 With ``value_norm`` (HARL ``use_valuenorm``, docs/settings.md's SMAC rows) the critics regress the targets in
-running-normalised units (:class:`deep.nets.distributions.ValueNorm`, the on-policy algorithms' normaliser):
+running-normalised units (:class:`deep.nets.value_norm.ValueNorm`, the on-policy algorithms' normaliser):
 as in the reference code's soft twin critic, each update first folds its batch of targets ``y`` (return units,
 the target critic's output denormalised) into the running statistics, then regresses on ``normalize(y)``.
 Everywhere else a critic value is used (bootstrap values, eq. 10) it is denormalised first, so targets,
@@ -28,20 +28,17 @@ action exactly (a sum over its available actions, the others having probability 
 noiseless); ``"gumbel"`` puts the straight-through Gumbel-softmax sample into the critic like the reference
 code.  MultiDiscrete agents always use the latter.  With a sample, the entropy term ``alpha E[log pi]`` is
 still taken in closed form (``Sample.mean_logp``): the log-probability of a sampled index has a zero-mean
-gradient, so it would not regularise the policy at all (measured: entropy collapsed to 0 within 50k steps on
-GRF and air combat while auto alpha grew without bound).
+gradient, so it would not regularise the policy at all (the entropy collapses while auto alpha grows without
+bound).
 The critic never receives gradient from actor losses (they see it through ``TwinCritic.frozen_min_q``, which
 treats its parameters as constants) and actors never from the critic loss (their actions enter it detached);
 targets are never trained.
 
-``precision="bf16"`` runs every actor's and critic's hidden layers under bf16 autocast (deep/nets/mlp.py);
-1.65-1.82x the fp32 updates per second on MPE Spread- and HalfCheetah 2x3-shaped updates on this CPU.  HASAC's
-default is ``auto``, bf16 on a CPU with native bf16 (else fp32): three seeds each learned as well in bf16 as
-in fp32 on MPE Spread (-41.72 +- 0.31 against -41.96 +- 0.63 at 200k steps) and HalfCheetah 2x3 (1753 +- 244
-against 1010 +- 685 at 200k) in 0.69x and 0.58x the wall time (benchmarks/learning_runs/precision).  The
-agents' actors stay separate networks: eq. 10 updates them one after another, so only the no-grad forward
-passes of the critic's targets could share one batched product, and three MPE actors' forwards stacked into
-one ``torch.baddbmm`` measured 0.84x the speed of three separate passes (one thread, interleaved).
+``precision="bf16"`` runs every actor's and critic's hidden layers under bf16 autocast (deep/nets/mlp.py).  HASAC's
+default is ``auto``, bf16 on a CPU with native bf16 (else fp32): it learns as well in bf16 as in fp32, in less
+time (benchmarks/README.md, "Deep algorithms").  The agents' actors stay separate networks: eq. 10 updates them
+one after another, so only the no-grad forward passes of the critic's targets could share one batched product,
+which was slower than separate passes.
 """
 from __future__ import annotations
 
@@ -57,12 +54,13 @@ import torch.nn.functional as F
 from deep.config import choice, flag, number, setting_like
 from deep.envs.base import EnvSpec
 from deep.nets.critics import TwinCritic, polyak_
-from deep.nets.distributions import ValueNorm
 from deep.nets.heads import CategoricalActor, make_actor
 from deep.nets.mlp import set_precision
+from deep.nets.optim import fused_adam, gradient_step
+from deep.nets.value_norm import ValueNorm
 
-from .base import Acted, Algorithm, register
-from .off_policy_base import OffPolicyParams, fused_adam
+from .base import Acted, register
+from .off_policy_base import OffPolicyAlgorithm, OffPolicyParams
 
 
 @dataclass(frozen=True)
@@ -96,10 +94,11 @@ def _add(first, *more):
 
 
 @register("hasac")
-class HASAC(Algorithm):
-    on_policy = False
-    supports = frozenset({"box", "discrete", "multidiscrete"})
+class HASAC(OffPolicyAlgorithm):
     Params = HASACParams
+    state_parts = ("actors", "critic", "critic_target", "actor_opts", "critic_opt", "log_alpha", "alpha_opts",
+                   "updates", "value_norm")
+    state_renames = {"actors": "unique"}   # a shared network is saved once
 
     def __init__(self, spec: EnvSpec, params: HASACParams = HASACParams(), *, device: str = "cpu"):
         super().__init__(spec, params, device=device)
@@ -130,14 +129,9 @@ class HASAC(Algorithm):
         self.alpha_opts = ([fused_adam([la], params.alpha_lr) for la in self.log_alpha]
                            if params.auto_alpha else [])
         self.target_entropy = [a.target_entropy(params.target_entropy_fraction) for a in self.actors]
-        self.updates = 0
         self.last_order: list[int] = []  #: the agent permutation of the last update
 
     # ------------------------------------------------------------------ helpers
-    @property
-    def n_agents(self) -> int:
-        return self.spec.n_agents
-
     def alphas(self) -> torch.Tensor:
         return torch.stack([la.detach().exp() for la in self.log_alpha])
 
@@ -163,12 +157,6 @@ class HASAC(Algorithm):
             stored.append(s.stored.cpu().numpy())
             logp.append(s.logp.cpu().numpy())
         return Acted(env_a, stored, logp)
-
-    def random_act(self, avail: Sequence, num: int, rng: np.random.Generator) -> Acted:
-        """Uniform warm-up actions over the available ones, with their log densities (off-policy warm-up)."""
-        samples = [actor.random(num, avail[i], rng) for i, actor in enumerate(self.actors)]
-        return Acted([s.env.numpy() for s in samples], [s.stored.numpy() for s in samples],
-                     [s.logp.numpy() for s in samples])
 
     @torch.no_grad()
     def action_probs(self, agent: int, obs: torch.Tensor, avail: torch.Tensor | None = None) -> torch.Tensor:
@@ -252,6 +240,10 @@ class HASAC(Algorithm):
         loss = (alpha * logp - self.in_return_units(q)).mean()
         return loss, logp.mean()
 
+    def alpha_loss(self, i: int, mean_logp: torch.Tensor, avail) -> torch.Tensor:
+        """Agent ``i``'s temperature loss ``-log alpha_i (E[log pi^i] + target entropy)``."""
+        return -(self.log_alpha[i] * (mean_logp.detach() + self.target_entropy_of(i, avail)))
+
     def update(self, batch, rng: np.random.Generator) -> dict:
         """One HASAC gradient update; ``rng`` draws the permutation.  Returns statistics and timings."""
         t0 = time.perf_counter()
@@ -259,9 +251,7 @@ class HASAC(Algorithm):
         if self.value_norm is not None:                 # the reference code: statistics first, then normalise
             self.value_norm.update(y)
         loss, qstats = self.critic_loss(batch, y)       # 1. soft Bellman residual, eq. 4-6
-        self.critic_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.critic_opt.step()
+        gradient_step(self.critic_opt, loss)
         t1 = time.perf_counter()
 
         stats = {"critic_loss": loss.detach(), **{k: v.detach() for k, v in qstats.items()}}
@@ -283,15 +273,9 @@ class HASAC(Algorithm):
         for m, i in enumerate(perm):
             context = self._context(total, parts[i])
             a_loss, mean_logp = self.actor_loss(i, batch, reps, own[i], context)   # eq. 10 for agent i_m
-            opt = self.actor_opts[self._opt_of[i]]
-            opt.zero_grad(set_to_none=True)
-            a_loss.backward()
-            opt.step()
+            gradient_step(self.actor_opts[self._opt_of[i]], a_loss)
             if self.params.auto_alpha:                  # 3. temperature towards the target entropy
-                al = -(self.log_alpha[i] * (mean_logp.detach() + self.target_entropy_of(i, batch["avail"][i])))
-                self.alpha_opts[i].zero_grad(set_to_none=True)
-                al.backward()
-                self.alpha_opts[i].step()
+                gradient_step(self.alpha_opts[i], self.alpha_loss(i, mean_logp, batch["avail"][i]))
             if m + 1 < len(perm):
                 with torch.no_grad():  # eq. 10: later agents see i's action from its new policy
                     reps[i] = self.actors[i].sample(batch["obs"][i], batch["avail"][i]).rep
@@ -325,8 +309,7 @@ class HASAC(Algorithm):
             loss, mean_logp = self.actor_loss(i, batch, reps)
             out[f"actor/{i}"] = loss
             if self.params.auto_alpha:
-                out[f"alpha/{i}"] = -(self.log_alpha[i] * (mean_logp.detach()
-                                                           + self.target_entropy_of(i, batch["avail"][i])))
+                out[f"alpha/{i}"] = self.alpha_loss(i, mean_logp, batch["avail"][i])
         return out
 
     def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
@@ -335,32 +318,3 @@ class HASAC(Algorithm):
         if self.params.auto_alpha:
             groups.update({f"alpha/{i}": [la] for i, la in enumerate(self.log_alpha)})
         return groups
-
-    def target_params(self) -> list[torch.nn.Parameter]:
-        return list(self.critic_target.parameters())
-
-    # ------------------------------------------------------------------ checkpoints
-    def state_dict(self) -> dict:
-        return {"actors": [a.state_dict() for a in self.unique], "critic": self.critic.state_dict(),
-                "critic_target": self.critic_target.state_dict(),
-                "actor_opts": [o.state_dict() for o in self.actor_opts], "critic_opt": self.critic_opt.state_dict(),
-                "log_alpha": [la.detach().clone() for la in self.log_alpha],
-                "alpha_opts": [o.state_dict() for o in self.alpha_opts], "updates": self.updates,
-                "value_norm": None if self.value_norm is None else self.value_norm.state_dict()}
-
-    def load_state_dict(self, sd: dict) -> None:
-        for a, s in zip(self.unique, sd["actors"], strict=True):
-            a.load_state_dict(s)
-        self.critic.load_state_dict(sd["critic"])
-        self.critic_target.load_state_dict(sd["critic_target"])
-        for o, s in zip(self.actor_opts, sd["actor_opts"], strict=True):
-            o.load_state_dict(s)
-        self.critic_opt.load_state_dict(sd["critic_opt"])
-        with torch.no_grad():
-            for la, v in zip(self.log_alpha, sd["log_alpha"], strict=True):
-                la.copy_(v)
-        for o, s in zip(self.alpha_opts, sd["alpha_opts"], strict=True):
-            o.load_state_dict(s)
-        if self.value_norm is not None:
-            self.value_norm.load_state_dict(sd["value_norm"])
-        self.updates = int(sd["updates"])

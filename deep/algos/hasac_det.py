@@ -10,7 +10,8 @@ One gradient update is HASAC's (:mod:`deep.algos.hasac`) at ``alpha = 0`` with d
    (eq. 10 without the entropy term) against the fixed critic, at every update (no delay);
 3. Polyak averaging of the target critics.
 
-Everything else (actors, exploration noise, the sequential loop, checkpoints) is :class:`~deep.algos.hatd3.HATD3`'s.
+Everything else (actors, exploration noise, the sequential loop, checkpoints) is shared with HATD3
+(:class:`~deep.algos.deterministic_base.DeterministicActorCritic`).
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ import torch
 from deep.config import setting_like
 
 from .base import register
-from .hatd3 import HATD3, HATD3Params
+from .deterministic_base import DeterministicActorCritic
+from .hatd3 import HATD3Params
 from .off_policy_base import OffPolicyParams
 
 
@@ -35,7 +37,7 @@ class HASACDetParams(OffPolicyParams):
 
 
 @register("hasac-det")
-class HASACDet(HATD3):
+class HASACDet(DeterministicActorCritic):
     Params = HASACDetParams
     target_actors = False
 

@@ -16,10 +16,9 @@ The KL of a categorical policy is the exact one (the reference code uses an appr
 entropy bonus (as the reference code).  Then the critic (:mod:`deep.algos.on_policy_base`).
 
 ``precision="bf16"`` puts the critic only under bf16 autocast; the actors stay float32 (``autocast_actors``).
-Conjugate gradient needs a symmetric Fisher-vector product, and under autocast the double backward that makes
-it runs its products on the forward's bf16 activations: for a 128x128 policy on 4000 observations of 18
-features, ``H v`` came out 2.5-4% off its float64 value and ``w^T H v`` differed from ``v^T H w`` by 14-15%
-(Discrete and Box actions; fp32: under 1e-6 for both; benchmarks/hatrpo_fvp_precision.py), while the line
+Conjugate gradient needs a symmetric Fisher-vector product, and under autocast the double backward that makes it
+runs its products on the forward's bf16 activations, which leaves ``H v`` visibly off its float64 value and far
+from symmetric (benchmarks/hatrpo_fvp_precision.py; benchmarks/README.md, "Deep algorithms"), while the line
 search compares an exact KL of order ``kl_threshold`` that bf16's rounding of the hidden features perturbs.
 """
 from __future__ import annotations

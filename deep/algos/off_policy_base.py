@@ -1,13 +1,21 @@
 """What the off-policy actor-critic algorithms (HASAC, SAC, HATD3, deterministic HASAC) share: their common
-settings (:class:`OffPolicyParams`) and the fused Adam optimiser."""
+settings (:class:`OffPolicyParams`) and their base class (:class:`OffPolicyAlgorithm`: what each asks of the
+replay and the estimator of its targets, warm-up actions, checkpoints from declared parts)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
+import numpy as np
 import torch
 
 from deep.config import choice, integer, number, sizes
 from deep.nets.mlp import precision_setting
+from deep.storage.replay import ReplaySpec
+
+from ._checkpoint import Checkpointed
+from .base import ACTION_KINDS, Acted, Algorithm
+from .estimators import NStepReturn
 
 
 @dataclass(frozen=True)
@@ -22,7 +30,7 @@ class OffPolicyParams:
     critic_lr: float = number(5e-4, "critics' Adam learning rate", lo=0, lo_open=True)
     gamma: float = number(0.99, "discount", lo=0, hi=1, hi_open=True,
                           allow_none="for a tabular game's own discount")
-    n_step: int = integer(20, "steps of the n-step targets (deep/storage/replay.py)")
+    n_step: int = integer(20, "steps of the n-step targets (deep/algos/estimators.py)")
     polyak: float = number(0.005, "Polyak averaging rate of the target networks", lo=0, hi=1, lo_open=True)
     batch_size: int = integer(1000, "transitions per gradient update")
     critic_loss: str = choice("mse", "critics' loss on the Bellman residual: squared or Huber", "mse", "huber")
@@ -30,6 +38,29 @@ class OffPolicyParams:
     precision: str = precision_setting("actors' and critics' hidden-layer matrix products")
 
 
-def fused_adam(params, lr: float) -> torch.optim.Adam:
-    """Adam with the fused kernel (one pass over the parameters; about 6x faster than the default on a CPU)."""
-    return torch.optim.Adam(params, lr=lr, fused=True)
+class OffPolicyAlgorithm(Checkpointed, Algorithm):
+    """Base of the replay-buffer actor-critics: each declares its checkpoint parts (``state_parts``) and has
+    ``actors`` (one per agent, each able to draw uniform ``random`` actions) unless it overrides
+    :meth:`random_act`, and a ``critic_target`` unless it overrides :meth:`target_params`."""
+
+    on_policy = False
+    supports = frozenset(ACTION_KINDS)
+
+    def __init__(self, spec, params, *, device: str = "cpu"):
+        super().__init__(spec, params, device=device)
+        self.replay = ReplaySpec(params.batch_size, params.n_step)   #: the windows each update samples
+        self.returns = NStepReturn(params.gamma, params.n_step)      #: makes a batch's targets of its windows
+        self.updates = 0   #: gradient updates made
+
+    @property
+    def n_agents(self) -> int:
+        return self.spec.n_agents
+
+    def random_act(self, avail: Sequence, num: int, rng: np.random.Generator) -> Acted:
+        """Uniform warm-up actions over the available ones, per agent, with their log densities."""
+        samples = [actor.random(num, avail[i], rng) for i, actor in enumerate(self.actors)]
+        return Acted([s.env.numpy() for s in samples], [s.stored.numpy() for s in samples],
+                     [s.logp.numpy() for s in samples])
+
+    def target_params(self) -> list[torch.nn.Parameter]:
+        return list(self.critic_target.parameters())

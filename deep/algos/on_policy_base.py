@@ -11,13 +11,11 @@ One update (:meth:`OnPolicyAlgorithm.update`) on a finished rollout (:class:`dee
    returns, optionally in ValueNorm units and with the value clipping of the reference code
    ``max(l(V - R), l(V_old + clip(V - V_old, +-eps) - R))``.
 
-``precision="bf16"`` runs the network bodies (LayerNorm, Linear, ReLU; :func:`deep.nets.mlp.normed_body`) of
-the critic and of the actors (the critic's only, for an algorithm with ``autocast_actors = False``) under bf16
+``precision="bf16"`` runs the network bodies (LayerNorm, Linear, ReLU; :func:`deep.nets.mlp.normed_body`) of the
+critic and of the actors (the critic's only, for an algorithm with ``autocast_actors = False``) under bf16
 autocast; the action and value layers, the log-std, log-probabilities, ratios, entropies, KL divergences,
-advantages, returns and losses stay float32, as do weights and optimiser state.  MAPPO on MPE Spread (reference
-settings, one thread, a loaded machine; ``benchmarks/bench_hasac.py --algo mappo --compare algo.precision=bf16``):
-its actors' and critic's update phases took 0.62-0.63x fp32's time, acting on 20 rows at a time 1.06-1.33x, and
-the environment, most of the loop's time, is unchanged.
+advantages, returns and losses stay float32, as do weights and optimiser state.  It shortens the update phases,
+not the environment's share of the loop (benchmarks/README.md, "Deep algorithms").
 
 Actions are sampled with torch's global generator (seeded by the run's seeding streams, saved in checkpoints).
 Defaults and their sources are in ``deep/configs/algos/<algo>.yaml``.
@@ -34,10 +32,15 @@ import torch.nn.functional as F
 
 from deep.config import choice, flag, integer, number, sizes
 from deep.envs.base import EnvSpec
-from deep.nets.distributions import CategoricalPolicy, ValueCritic, ValueNorm, make_policy
+from deep.nets.critics import ValueCritic
+from deep.nets.distributions import CategoricalPolicy, make_policy
 from deep.nets.mlp import precision_setting, set_precision
+from deep.nets.optim import gradient_step
+from deep.nets.value_norm import ValueNorm
 
+from ._checkpoint import Checkpointed
 from .base import Acted, Algorithm
+from .estimators import GAE
 
 ADV_EPS = 1e-5  #: added to the advantages' std when normalising them (reference code)
 
@@ -98,12 +101,14 @@ def same_spaces(spec: EnvSpec) -> bool:
     return len(set(spec.obs_dims)) == 1 and all(type(a) is type(a0) and a == a0 for a in spec.action_spaces)
 
 
-class OnPolicyAlgorithm(Algorithm):
+class OnPolicyAlgorithm(Checkpointed, Algorithm):
     """Base of the likelihood-ratio algorithms; subclasses define :meth:`update_actors`."""
 
     on_policy = True
     supports = frozenset({"box", "discrete", "multidiscrete"})
     shares = True  #: whether ``share_params`` is allowed (simultaneous updates only)
+    state_parts = ("actors", "critic", "value_norm", "actor_opts", "critic_opt", "updates")
+    state_renames = {"actors": "unique"}   # a shared network is saved once
     autocast_actors = True  #: whether ``precision`` applies to the actors too (else to the critic only)
 
     def __init__(self, spec: EnvSpec, params: OnPolicyParams, *, device: str = "cpu"):
@@ -122,11 +127,17 @@ class OnPolicyAlgorithm(Algorithm):
             for u in self.unique:
                 set_precision(u, params.precision)
         self.value_norm = ValueNorm().to(self.device) if params.value_norm else None
+        self.advantages = GAE(params.gamma, params.gae_lambda)   #: finishes a rollout into a batch
         self.actor_opts = [torch.optim.Adam(u.parameters(), lr=params.actor_lr, eps=params.adam_eps, fused=True)
                            for u in self.unique]
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=params.critic_lr, eps=params.adam_eps,
                                            fused=True)
         self.updates = 0
+
+    @property
+    def rollout_steps(self) -> int:
+        """Vector steps per rollout, what the rollout storage is sized for (one update each)."""
+        return self.params.rollout_length
 
     # ------------------------------------------------------------------ policies and their inputs
     def build_actors(self) -> list:
@@ -257,11 +268,7 @@ class OnPolicyAlgorithm(Algorithm):
     # ------------------------------------------------------------------ update
     def step(self, opt: torch.optim.Optimizer, loss: torch.Tensor, params) -> float:
         """One optimiser step on ``loss`` with the gradient norm clipped to ``max_grad_norm``; returns the norm."""
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(params, self.params.max_grad_norm)
-        opt.step()
-        return float(norm)
+        return float(gradient_step(opt, loss, params, self.params.max_grad_norm))
 
     def ppo_epochs(self, ks: Sequence[int], d: dict, rng: np.random.Generator, factor=None) -> dict:
         """``ppo_epochs`` passes of minibatch PPO-clip steps on the policy of the agents ``ks`` (one agent, or
@@ -317,21 +324,3 @@ class OnPolicyAlgorithm(Algorithm):
         stats["time_actors"], stats["time_critic"] = t1 - t0, time.perf_counter() - t1
         self.updates += 1
         return stats
-
-    # ------------------------------------------------------------------ checkpoints
-    def state_dict(self) -> dict:
-        return {"actors": [u.state_dict() for u in self.unique], "critic": self.critic.state_dict(),
-                "value_norm": None if self.value_norm is None else self.value_norm.state_dict(),
-                "actor_opts": [o.state_dict() for o in self.actor_opts], "critic_opt": self.critic_opt.state_dict(),
-                "updates": self.updates}
-
-    def load_state_dict(self, sd: dict) -> None:
-        for u, s in zip(self.unique, sd["actors"], strict=True):
-            u.load_state_dict(s)
-        self.critic.load_state_dict(sd["critic"])
-        if self.value_norm is not None:
-            self.value_norm.load_state_dict(sd["value_norm"])
-        for o, s in zip(self.actor_opts, sd["actor_opts"], strict=True):
-            o.load_state_dict(s)
-        self.critic_opt.load_state_dict(sd["critic_opt"])
-        self.updates = int(sd["updates"])

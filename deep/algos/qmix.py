@@ -32,9 +32,11 @@ from torch import nn
 from deep.config import flag, integer, number
 from deep.envs.base import EnvSpec
 from deep.nets.mlp import mlp, set_precision
+from deep.nets.optim import gradient_step
 
 from ._recurrent_agents import RecurrentAgents, RecurrentParams
 from .base import Acted, register
+from .estimators import OneStepTD
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class QMixer(nn.Module):
 @register("qmix")
 class QMIX(RecurrentAgents):
     Params = QMIXParams
+    state_parts = ("agent", "mixer", "target_agent", "target_mixer", "opt", "act_steps", "updates")
 
     def __init__(self, spec: EnvSpec, params: QMIXParams = QMIXParams(), *, device: str = "cpu"):
         super().__init__(spec, params, device=device)
@@ -80,6 +83,7 @@ class QMIX(RecurrentAgents):
                                    params.precision).to(self.device)
         self.target_agent, self.target_mixer = copy.deepcopy(self.agent), copy.deepcopy(self.mixer)
         self.target_agent.requires_grad_(False)
+        self.returns = OneStepTD(params.gamma)   #: the TD targets
         self.target_mixer.requires_grad_(False)
         self.opt = torch.optim.RMSprop(self.param_groups()["q"], lr=params.lr, alpha=params.optim_alpha,
                                        eps=params.optim_eps)
@@ -111,8 +115,8 @@ class QMIX(RecurrentAgents):
                 t_next = tq.gather(-1, best).squeeze(-1)
             else:
                 t_next = tq.masked_fill(~avail[:, 1:], -torch.inf).max(-1).values
-            y = (batch["reward"].to(self.device) + p.gamma * (1 - batch["term"].to(self.device).float())
-                 * self.target_mixer(t_next, state[:, 1:]))
+            y = self.returns(batch["reward"].to(self.device), batch["term"].to(self.device),
+                             self.target_mixer(t_next, state[:, 1:]))
         err = (q_tot - y) * mask
         return (err ** 2).sum() / mask.sum(), q_tot, y, mask
 
@@ -121,10 +125,7 @@ class QMIX(RecurrentAgents):
 
     def update(self, batch, rng: np.random.Generator) -> dict:
         loss, q_tot, y, mask = self._td(batch)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(self.param_groups()["q"], self.params.grad_norm_clip)
-        self.opt.step()
+        norm = gradient_step(self.opt, loss, self.param_groups()["q"], self.params.grad_norm_clip)
         self.updates += 1
         if self.updates % self.params.target_update_interval == 0:
             self.target_agent.load_state_dict(self.agent.state_dict())
@@ -147,14 +148,3 @@ class QMIX(RecurrentAgents):
         """Every agent's Q-values of its first step's observation, unavailable actions at -inf (for checks)."""
         q, _, m = self._first_step(obs, avail, self.initial_memory(obs[0].shape[0]))
         return q.masked_fill(~m, -torch.inf)
-
-    # ------------------------------------------------------------------ checkpoints
-    def state_dict(self) -> dict:
-        return {"agent": self.agent.state_dict(), "mixer": self.mixer.state_dict(),
-                "target_agent": self.target_agent.state_dict(), "target_mixer": self.target_mixer.state_dict(),
-                "opt": self.opt.state_dict(), "act_steps": self.act_steps, "updates": self.updates}
-
-    def load_state_dict(self, sd: dict) -> None:
-        for k in ("agent", "mixer", "target_agent", "target_mixer", "opt"):
-            getattr(self, k).load_state_dict(sd[k])
-        self.act_steps, self.updates = int(sd["act_steps"]), int(sd["updates"])

@@ -12,8 +12,8 @@ The agent observes every agent's observation (concatenated) and draws the joint 
 Its optimum is the single-agent soft optimum of the joint action, ``pi(a|s) ∝ exp(Q*(s, a) / alpha)``, which is
 not a product of per-agent policies in general (so there is no per-agent QRE gap: :meth:`temperature` is None).
 
-One gradient update: the twin critics regress on the n-step soft target (:mod:`deep.storage.replay`)
-``y = R - alpha L + disc * E_{a'~pi}[min Q_target(s', a') - alpha log pi(a'|o')]``; the actor minimises
+One gradient update: the twin critics regress on the n-step soft target
+(:class:`deep.algos.estimators.NStepReturn`) ``y = R - alpha L + disc * E_{a'~pi}[min Q_target(s', a') - alpha log pi(a'|o')]``; the actor minimises
 ``E_{a~pi}[alpha log pi(a|o) - min Q(s, a)]`` against the fixed critic (reparameterised for Box; for Discrete
 both expectations are exact sums over the joint actions); the temperature, if tuned, minimises
 ``-log alpha (log pi + target entropy)``; Polyak averaging of the target critics.  The replay buffer keeps
@@ -38,9 +38,10 @@ from deep.envs.base import EnvSpec
 from deep.nets.critics import TwinCritic, polyak_
 from deep.nets.heads import make_actor
 from deep.nets.mlp import set_precision
+from deep.nets.optim import fused_adam, gradient_step
 
-from .base import Acted, Algorithm, action_kind, register
-from .off_policy_base import OffPolicyParams, fused_adam
+from .base import Acted, action_kind, register
+from .off_policy_base import OffPolicyAlgorithm, OffPolicyParams
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,11 @@ class SACParams(OffPolicyParams):
 
 
 @register("sac")
-class SAC(Algorithm):
-    on_policy = False
+class SAC(OffPolicyAlgorithm):
     supports = frozenset({"box", "discrete"})
     Params = SACParams
+    state_parts = ("actor", "critic", "critic_target", "actor_opt", "critic_opt", "log_alpha", "alpha_opt",
+                   "updates")
 
     def __init__(self, spec: EnvSpec, params: SACParams = SACParams(), *, device: str = "cpu"):
         super().__init__(spec, params, device=device)
@@ -89,7 +91,6 @@ class SAC(Algorithm):
         self.critic_opt = fused_adam(self.critic.parameters(), params.critic_lr)
         self.log_alpha = torch.tensor(float(np.log(params.alpha)), requires_grad=params.auto_alpha, device=self.device)
         self.alpha_opt = fused_adam([self.log_alpha], params.alpha_lr) if params.auto_alpha else None
-        self.updates = 0
 
     # ------------------------------------------------------------------ joint <-> per agent
     def alpha(self) -> torch.Tensor:
@@ -202,19 +203,12 @@ class SAC(Algorithm):
     def update(self, batch, rng: np.random.Generator) -> dict:
         t0 = time.perf_counter()
         loss, qstats = self.critic_loss(batch)
-        self.critic_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.critic_opt.step()
+        gradient_step(self.critic_opt, loss)
         t1 = time.perf_counter()
         a_loss, mean_logp = self.actor_loss(batch)
-        self.actor_opt.zero_grad(set_to_none=True)
-        a_loss.backward()
-        self.actor_opt.step()
+        gradient_step(self.actor_opt, a_loss)
         if self.params.auto_alpha:
-            al = self.alpha_loss(mean_logp, batch["avail"])
-            self.alpha_opt.zero_grad(set_to_none=True)
-            al.backward()
-            self.alpha_opt.step()
+            gradient_step(self.alpha_opt, self.alpha_loss(mean_logp, batch["avail"]))
         polyak_(self.critic_target, self.critic, self.params.polyak)
         self.updates += 1
         out = {"critic_loss": float(loss.detach()), **{k: float(v.detach()) for k, v in qstats.items()},
@@ -238,25 +232,3 @@ class SAC(Algorithm):
         if self.params.auto_alpha:
             groups["alpha"] = [self.log_alpha]
         return groups
-
-    def target_params(self) -> list[torch.nn.Parameter]:
-        return list(self.critic_target.parameters())
-
-    # ------------------------------------------------------------------ checkpoints
-    def state_dict(self) -> dict:
-        return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
-                "critic_target": self.critic_target.state_dict(), "actor_opt": self.actor_opt.state_dict(),
-                "critic_opt": self.critic_opt.state_dict(), "log_alpha": self.log_alpha.detach().clone(),
-                "alpha_opt": None if self.alpha_opt is None else self.alpha_opt.state_dict(), "updates": self.updates}
-
-    def load_state_dict(self, sd: dict) -> None:
-        self.actor.load_state_dict(sd["actor"])
-        self.critic.load_state_dict(sd["critic"])
-        self.critic_target.load_state_dict(sd["critic_target"])
-        self.actor_opt.load_state_dict(sd["actor_opt"])
-        self.critic_opt.load_state_dict(sd["critic_opt"])
-        with torch.no_grad():
-            self.log_alpha.copy_(sd["log_alpha"])
-        if self.alpha_opt is not None:
-            self.alpha_opt.load_state_dict(sd["alpha_opt"])
-        self.updates = int(sd["updates"])

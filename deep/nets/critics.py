@@ -1,4 +1,5 @@
-"""Critics: the twin centralised soft Q critic ``Q_phi(s, a)`` (docs/mathematics.md, HASAC)."""
+"""Critics: the twin centralised soft Q critic ``Q_phi(s, a)`` (docs/mathematics.md, HASAC) and the on-policy
+algorithms' state-value critic ``V(s)``."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -7,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .mlp import Autocastable, mlp, set_precision
+from .mlp import Autocastable, mlp, normed_body, orthogonal, set_precision
 
 
 class TwinCritic(Autocastable, nn.Module):
@@ -25,7 +26,7 @@ class TwinCritic(Autocastable, nn.Module):
     the forward passes, their autograd backward and ``frozen_min_q``'s hand-written backward; the output
     layer, weights, gradients and Q values stay float32.
     The two networks stay separate modules: stacking them as ``(2, in, out)`` weights evaluated by
-    ``torch.baddbmm`` measured 13-16% slower per update on this CPU (benchmarks/bench_hasac.py, interleaved).
+    ``torch.baddbmm`` was slower per update on a CPU (benchmarks/README.md, "Deep algorithms").
     """
 
     def __init__(self, state_dim: int, action_dim: int, hidden: Sequence[int], precision: str = "fp32"):
@@ -83,6 +84,19 @@ class TwinCritic(Autocastable, nn.Module):
         """
         return _FrozenMinQ.apply(action, features[0], features[1], self._linears(), self.state_dim + start,
                                  self.bf16)
+
+
+class ValueCritic(nn.Module):
+    """Centralised ``V(s)`` on the global state (its output is in normalised units when the algorithm uses
+    :class:`~deep.nets.value_norm.ValueNorm`)."""
+
+    def __init__(self, state_dim: int, hidden: Sequence[int], feature_norm: bool = True):
+        super().__init__()
+        self.body = normed_body(state_dim, hidden, feature_norm)
+        self.out = orthogonal(nn.Linear(hidden[-1], 1), 1.0)
+
+    def forward(self, state: torch.Tensor) -> torch.Tensor:
+        return self.out(self.body(state)).squeeze(-1)
 
 
 @torch.no_grad()

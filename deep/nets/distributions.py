@@ -1,4 +1,4 @@
-"""Policies for likelihood-ratio methods (MAPPO, HAPPO, HATRPO, PPO) and the state-value critic ``V(s)``.
+"""Policies for likelihood-ratio methods (MAPPO, HAPPO, HATRPO, PPO).
 
 An on-policy update needs, for an action already taken, its log-probability under the current policy, the
 policy's entropy and (HATRPO) the KL divergence to the policy that collected it.  One class per action space:
@@ -16,7 +16,6 @@ the action layer has gain 0.01 (``model.gain``) so the first policy is close to 
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -29,50 +28,6 @@ from .heads import MASKED_LOGIT
 from .mlp import normed_body, orthogonal
 
 ACTION_GAIN = 0.01  #: orthogonal gain of the action layer (HARL model.gain)
-
-
-class ValueCritic(nn.Module):
-    """Centralised ``V(s)`` on the global state (its output is in normalised units when ValueNorm is on)."""
-
-    def __init__(self, state_dim: int, hidden: Sequence[int], feature_norm: bool = True):
-        super().__init__()
-        self.body = normed_body(state_dim, hidden, feature_norm)
-        self.out = orthogonal(nn.Linear(hidden[-1], 1), 1.0)
-
-    def forward(self, state: torch.Tensor) -> torch.Tensor:
-        return self.out(self.body(state)).squeeze(-1)
-
-
-class ValueNorm(nn.Module):
-    """Running mean and variance of the value targets, with Adam-style debiasing (as HARL's ``ValueNorm``):
-    ``m <- beta m + (1 - beta) mean(x)``, ``m2`` likewise for ``x^2``, ``d <- beta d + (1 - beta)``; the
-    statistics are ``m / d`` and ``m2 / d - (m / d)^2`` (variance floored at 1e-2)."""
-
-    def __init__(self, beta: float = 0.99999, epsilon: float = 1e-5):
-        super().__init__()
-        self.beta, self.epsilon = float(beta), float(epsilon)
-        for name in ("mean", "mean_sq", "debias"):
-            self.register_buffer(name, torch.zeros((), dtype=torch.float64))
-
-    def stats(self) -> tuple[torch.Tensor, torch.Tensor]:
-        d = self.debias.clamp_min(self.epsilon)
-        mean = self.mean / d
-        return mean, (self.mean_sq / d - mean ** 2).clamp_min(1e-2)
-
-    @torch.no_grad()
-    def update(self, x: torch.Tensor) -> None:
-        x = x.double()
-        self.mean.mul_(self.beta).add_((1 - self.beta) * x.mean())
-        self.mean_sq.mul_(self.beta).add_((1 - self.beta) * (x ** 2).mean())
-        self.debias.mul_(self.beta).add_(1 - self.beta)
-
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        mean, var = self.stats()
-        return ((x.double() - mean) / var.sqrt()).to(x.dtype)
-
-    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
-        mean, var = self.stats()
-        return (x.double() * var.sqrt() + mean).to(x.dtype)
 
 
 class _Policy(nn.Module):

@@ -23,7 +23,8 @@ def precision_setting(networks: str, default: str = "fp32") -> dataclasses.Field
 
 def native_bf16() -> bool:
     """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX, as torch's CPU probes report): there bf16
-    matrix products of these sizes ran 2.3x fp32's rate (issue 17), elsewhere they are emulated."""
+    matrix products of these sizes are faster than fp32's (benchmarks/README.md, "Deep algorithms"), elsewhere
+    they are emulated."""
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 

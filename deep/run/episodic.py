@@ -1,7 +1,8 @@
-"""The episode loop of recurrent value-decomposition algorithms (QMIX): every vector step is acted on with
-the algorithm's memory (reset where an episode ends) and staged per copy; finished episodes enter an episode
-replay (:mod:`deep.storage.episodes`), and once it holds ``algo.batch_size`` episodes the algorithm makes one
-update per ``episodes_per_update`` finished episodes on batches of whole episodes (pymarl: one per episode)."""
+"""The episode loop of recurrent value-decomposition algorithms (QMIX, FOP): every vector step is acted on
+with the algorithm's memory (reset where an episode ends) and staged per copy; finished episodes enter an
+episode replay (:mod:`deep.storage.episodes`), and once it holds ``algo.batch_episodes`` episodes the algorithm
+makes one update per ``episodes_per_update`` finished episodes on batches of whole episodes (pymarl: one per
+episode)."""
 from __future__ import annotations
 
 import time
@@ -51,13 +52,13 @@ class EpisodicRun(Run):
         self.add_time("time_env", t2 - t1)
 
     def ready_to_train(self) -> bool:
-        return self.buffer.size >= self.algo.params.batch_size and self.pending >= self.train_cfg.episodes_per_update
+        return self.buffer.size >= self.algo.batch_episodes and self.pending >= self.train_cfg.episodes_per_update
 
     def train(self) -> None:
         every = self.train_cfg.episodes_per_update
         for _ in range(self.pending // every):
             t0 = time.perf_counter()
-            batch = self.buffer.sample(self.algo.params.batch_size, self.rng)
+            batch = self.buffer.sample(self.algo.batch_episodes, self.rng)
             self.add_time("time_sample", time.perf_counter() - t0)
             self.record_update(self.algo.update(batch, self.rng))
         self.pending %= every

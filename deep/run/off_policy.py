@@ -48,13 +48,17 @@ class OffPolicyRun(Run):
     def ready_to_train(self) -> bool:
         c, t = self.counters, self.train_cfg
         return (c["env_steps"] >= t.warmup_steps and c["vector_steps"] % t.train_interval == 0
-                and self.buffer.can_sample(self.algo.params.n_step))
+                and self.buffer.can_sample(self.algo.replay.steps))
+
+    def sample(self, rng) -> dict:
+        """A batch of the algorithm's replay windows with their targets' terms (its estimator's)."""
+        spec = self.algo.replay
+        return self.algo.returns(self.buffer.sample(spec.batch, spec.steps, rng))
 
     def train(self) -> None:
-        p = self.algo.params
         for _ in range(self.train_cfg.updates_per_train):
             t0 = time.perf_counter()
-            batch = self.buffer.sample(p.batch_size, p.n_step, p.gamma, self.rng)
+            batch = self.sample(self.rng)
             self.add_time("time_sample", time.perf_counter() - t0)
             self.record_update(self.algo.update(batch, self.rng))
 

@@ -1,8 +1,8 @@
 """The on-policy loop (MAPPO, HAPPO, HATRPO, PPO): every :meth:`collect` fills a rollout of ``num_envs``
-copies x ``algo.rollout_length`` vector steps with the current policies, GAE turns it into a batch
-(:mod:`deep.storage.rollout`), and :meth:`train` makes one update on it.  Logs, evaluation, checkpoints and
-exact resume are the run directory's (:mod:`deep.run.rundir`); a checkpoint is only ever taken between
-rollouts, so it holds no partial rollout.
+copies x ``algo.rollout_steps`` vector steps with the current policies, the algorithm's advantage estimator
+(``algo.advantages``) turns it into a batch (:mod:`deep.storage.rollout`), and :meth:`train` makes one update
+on it.  Logs, evaluation, checkpoints and exact resume are the run directory's (:mod:`deep.run.rundir`); a
+checkpoint is only ever taken between rollouts, so it holds no partial rollout.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def make_rollout(algo, env, first) -> Rollout:
         shapes.append(a.shape[1:])
         dtypes.append(a.dtype)
     avail_dims = [None if m is None else m.shape[-1] for m in first.avail]
-    return Rollout(algo.params.rollout_length, env.num_envs, env.spec.state_dim, env.spec.obs_dims, shapes,
+    return Rollout(algo.rollout_steps, env.num_envs, env.spec.state_dim, env.spec.obs_dims, shapes,
                    dtypes, avail_dims)
 
 
@@ -41,7 +41,7 @@ def collect(algo, env, rollout: Rollout, current, on_step=None, times: dict | No
         current = step
         t_act, t_env = t_act + t1 - t0, t_env + t2 - t1
     t0 = time.perf_counter()
-    batch = rollout.finish(algo.values, current.state, algo.params.gamma, algo.params.gae_lambda)
+    batch = rollout.finish(algo.values, current.state, algo.advantages)
     if times is not None:
         for k, v in (("time_act", t_act), ("time_env", t_env), ("time_gae", time.perf_counter() - t0)):
             times[k] = times.get(k, 0.0) + v

@@ -1,4 +1,5 @@
-"""Experience storage: the off-policy n-step replay buffer (and on-policy rollouts)."""
+"""Experience storage: the off-policy replay of step windows, the episode replay and on-policy rollouts (raw data;
+the algorithms make their targets of it, deep/algos/estimators.py)."""
 from __future__ import annotations
 
 import math

@@ -1,24 +1,29 @@
-"""Replay buffer of vector steps with n-step soft targets.
+"""Replay buffer of vector steps, sampled as windows of consecutive steps.
 
-Transitions are kept as ``(time slot, env copy)`` so that n-step chains follow one copy's episode.  For a
-sampled start ``t`` the chain runs for ``m <= n`` steps, stopping at the first episode end; it yields
-
-* ``R = sum_{k<m} gamma^k r_{t+k}`` (the rewards),
-* ``L_i = sum_{1<=k<m} gamma^k log mu^i(a^i_{t+k}|o_{t+k})``: agent i's log-probabilities, recorded when acting,
-  of the intermediate steps.  The target subtracts ``alpha_i L_i`` so the intermediate entropy terms of the
-  soft return (eq. 2, 5) are kept (the public reference code drops them);
-* the bootstrap state ``s_{t+m}`` (the final observation if the episode ended) and ``disc = gamma^m`` times
-  0 if the chain ended in a true termination (truncation bootstraps).
+Transitions are kept as ``(time slot, env copy)`` so that a window follows one copy's episode.  For a sampled
+start ``t`` a window holds the raw per-step rewards and log-probabilities (recorded when acting) of steps
+``t..t+n-1``, which of them belong to the chain (it stops at the first episode end), whether the chain ended in
+a true termination, and the bootstrap state ``s_{t+m}`` after its ``m`` steps (the final observation if the
+episode ended).  The algorithm's estimator (:class:`deep.algos.estimators.NStepReturn`) makes targets of them.
 
 Arrays are ``np.zeros`` (pages are committed only as they fill); only filled slots are checkpointed, as
 tensors sharing the arrays' memory so that saving makes no copy of them.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 
 from . import check_fits
+
+
+class ReplaySpec(NamedTuple):
+    """What an algorithm asks of the replay: windows per batch and steps per window."""
+
+    batch: int
+    steps: int
 
 
 class ReplayBuffer:
@@ -101,43 +106,41 @@ class ReplayBuffer:
             if self.avail[i] is not None:
                 self.final_avail[i][p][cut] = final_avail[i][cut]
 
-    def can_sample(self, n_step: int) -> bool:
-        return self.size > n_step
+    def can_sample(self, steps: int) -> bool:
+        return self.size > steps
 
-    def sample(self, batch: int, n_step: int, gamma: float, rng: np.random.Generator) -> dict:
-        """A batch of n-step chains as float32 torch tensors (see the module docstring)."""
-        if not self.can_sample(n_step):
-            raise ValueError(f"the buffer holds {self.size} vector steps; n-step sampling needs more than {n_step}")
-        # Chain starts whose next n slots are all written: age (ptr-1-t) mod T >= n_step.
-        age = n_step + rng.integers(0, self.size - n_step, size=batch)
+    def sample(self, batch: int, steps: int, rng: np.random.Generator) -> dict:
+        """``batch`` windows of ``steps`` steps as torch tensors (see the module docstring): ``state``,
+        ``obs``, ``act``, ``avail`` at their start; ``next_state``, ``next_obs``, ``next_avail`` to bootstrap
+        from; per step ``reward`` (B, n), ``logp`` (B, n, agents) and ``alive`` (B, n; the step is part of the
+        chain); ``terminal`` (B,): the chain ended in a true termination."""
+        if not self.can_sample(steps):
+            raise ValueError(f"the buffer holds {self.size} vector steps; n-step sampling needs more than {steps}")
+        # Chain starts whose next n slots are all written: age (ptr-1-t) mod T >= steps.
+        age = steps + rng.integers(0, self.size - steps, size=batch)
         t = (self.ptr - 1 - age) % self.T
         e = rng.integers(0, self.E, size=batch)
-        tk = (t[:, None] + np.arange(n_step)) % self.T     # (batch, n): the chain's slots
+        tk = (t[:, None] + np.arange(steps)) % self.T      # (batch, n): the chain's slots
         ek = e[:, None]
         done = self.done[tk, ek]
-        alive = np.ones((batch, n_step), bool)            # step k belongs to the chain: no episode end before it
+        alive = np.ones((batch, steps), bool)             # step k belongs to the chain: no episode end before it
         alive[:, 1:] = ~np.logical_or.accumulate(done[:, :-1], axis=1)
-        w = alive * gamma ** np.arange(n_step, dtype=np.float64)
-        R = (w * self.reward[tk, ek]).sum(1)
-        L = (w[:, 1:, None] * self.logp[tk[:, 1:], ek]).sum(1)
         m = alive.sum(1)                                  # chain length
         last = tk[np.arange(batch), m - 1]                # slot of the chain's last step
         ended = self.done[last, e]
         nxt = (last + 1) % self.T
-        disc = np.where(self.term[last, e], 0.0, gamma ** m.astype(np.float64))
 
         def pick(arr, final):
             return np.where(ended.reshape(-1, *([1] * (arr.ndim - 2))), final[last, e], arr[nxt, e])
 
         f = torch.from_numpy
-        out = {"state": f(self.state[t, e]), "reward_sum": f(R.astype(np.float32)),
-               "logp_sum": f(L.astype(np.float32)), "disc": f(disc.astype(np.float32)),
-               "next_state": f(pick(self.state, self.final_state)),
-               "obs": [f(o[t, e]) for o in self.obs], "act": [f(a[t, e]) for a in self.act],
-               "next_obs": [f(pick(o, fo)) for o, fo in zip(self.obs, self.final_obs)],
-               "avail": [None if a is None else f(a[t, e]) for a in self.avail],
-               "next_avail": [None if a is None else f(pick(a, fa)) for a, fa in zip(self.avail, self.final_avail)]}
-        return out
+        return {"state": f(self.state[t, e]), "reward": f(self.reward[tk, ek]), "logp": f(self.logp[tk, ek]),
+                "alive": f(alive), "terminal": f(self.term[last, e]),
+                "next_state": f(pick(self.state, self.final_state)),
+                "obs": [f(o[t, e]) for o in self.obs], "act": [f(a[t, e]) for a in self.act],
+                "next_obs": [f(pick(o, fo)) for o, fo in zip(self.obs, self.final_obs)],
+                "avail": [None if a is None else f(a[t, e]) for a in self.avail],
+                "next_avail": [None if a is None else f(pick(a, fa)) for a, fa in zip(self.avail, self.final_avail)]}
 
     # -------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:

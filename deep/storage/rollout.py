@@ -1,36 +1,13 @@
-"""On-policy rollouts: ``num_envs`` environment copies x ``T`` steps, and GAE(gamma, lambda) with proper
-time limits.
-
-Generalised advantage estimation (Schulman et al. 2016), per copy, backwards in time:
-
-    delta_t = r_t + gamma * (1 - terminated_t) * V_next_t - V(s_t)
-    A_t     = delta_t + gamma * lambda * (1 - done_t) * A_{t+1},      return_t = A_t + V(s_t)
-
-where ``V_next_t`` is ``V(s_{t+1})`` inside an episode and, at a *truncation* (a time limit), ``V`` of the last
-state of the finished episode (``Step.final_state``: the environments auto-reset within the step, so
-``s_{t+1}`` already belongs to the next episode).  A *termination* does not bootstrap.  Either end stops the
-recursion (``done_t``).  The reference code instead zeroes the advantage of a truncated step; bootstrapping from
-the final state is the estimator without that bias.
+"""On-policy rollouts: ``num_envs`` environment copies x ``T`` steps, finished into a batch by the algorithm's
+advantage estimator (:class:`deep.algos.estimators.GAE`) with proper time limits: at a *truncation* (a time
+limit) the value to bootstrap from is ``V`` of the last state of the finished episode (``Step.final_state``:
+the environments auto-reset within the step, so ``s_{t+1}`` already belongs to the next episode).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-
-
-def gae(reward, value, next_value, terminated, done, gamma: float, lam: float):
-    """Advantages and returns, each (T, E), from arrays of shape (T, E); ``next_value`` as in the module doc
-    (its entries at terminated steps are ignored).  Computed in float64."""
-    reward, value, next_value = (np.asarray(x, np.float64) for x in (reward, value, next_value))
-    carry = gamma * lam * (1.0 - np.asarray(done, np.float64))
-    delta = reward + gamma * np.where(np.asarray(terminated, bool), 0.0, next_value) - value
-    adv = np.zeros_like(delta)
-    last = np.zeros(delta.shape[1:])
-    for t in range(delta.shape[0] - 1, -1, -1):
-        last = delta[t] + carry[t] * last
-        adv[t] = last
-    return adv, adv + value
 
 
 @dataclass
@@ -89,10 +66,11 @@ class Rollout:
             self.final_state[t] = final_state
         self.t += 1
 
-    def finish(self, value_fn, last_state, gamma: float, lam: float) -> RolloutBatch:
-        """GAE, with ``value_fn(states (B, state_dim)) -> (B,)`` the critic's ``V`` (one batched call over the
-        rollout's states, the truncated episodes' final states and ``last_state``, the states the next rollout
-        starts from); resets the storage."""
+    def finish(self, value_fn, last_state, advantages) -> RolloutBatch:
+        """The batch, with ``value_fn(states (B, state_dim)) -> (B,)`` the critic's ``V`` (one batched call over
+        the rollout's states, the truncated episodes' final states and ``last_state``, the states the next
+        rollout starts from) and ``advantages(reward, value, next_value, terminated, done) -> (advantages,
+        returns)``, each (T, E) (:class:`deep.algos.estimators.GAE`); resets the storage."""
         if self.t != self.T:
             raise ValueError(f"the rollout holds {self.t} of {self.T} steps")
         N, E = self.T * self.E, self.E
@@ -103,8 +81,8 @@ class Rollout:
         value = v[:N].reshape(self.T, E)
         next_value = np.concatenate([value[1:], v[N:N + E][None]], axis=0).reshape(N)
         next_value[trunc] = v[N + E:]
-        adv, ret = gae(self.reward, value, next_value.reshape(self.T, E), self.terminated,
-                       self.terminated | self.truncated, gamma, lam)
+        adv, ret = advantages(self.reward, value, next_value.reshape(self.T, E), self.terminated,
+                              self.terminated | self.truncated)
         flat = lambda x: x.reshape((N,) + x.shape[2:])  # noqa: E731
         self.t = 0
         return RolloutBatch(state=flat(self.state).copy(), obs=[flat(o).copy() for o in self.obs],
