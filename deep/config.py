@@ -268,7 +268,7 @@ def apply_overrides(cfg: dict, overrides) -> dict:
 def load_yaml(path, what: str = "a config file") -> dict:
     """The mapping the YAML file ``path`` holds (empty: ``{}``); a ValueError naming the file if it is not
     UTF-8 YAML holding a mapping (``what`` names the kind of file in the message)."""
-    from tabular._io import parse_file
+    from safeio import parse_file
     data = parse_file(path, yaml.safe_load, yaml.YAMLError, "YAML")
     if data is None:
         return {}

@@ -698,7 +698,7 @@ def write(report: Report, out) -> list[str]:
     """Write the figures, ``summary.json``, ``index.md`` and the same page as one self-contained
     ``index.html`` into ``out``; returns the page's notes on missing paper figures and skipped runs (also
     printed on it)."""
-    from tabular._io import atomic_write_text
+    from safeio import atomic_write_text
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tasks = list(report.curves)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from meharl.cli import main
-from tabular._io import DirLock, atomic_write_text, open_append
+from safeio import DirLock, atomic_write_text, open_append
 
 QUIET = ["train.progress=false", "train.tensorboard=false"]
 TINY = ["--set", *QUIET, "train.total_steps=400", "train.warmup_steps=160", "train.eval_interval=0"]

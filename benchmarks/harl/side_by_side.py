@@ -302,7 +302,7 @@ def check_args(args) -> None:
 
 
 def write_csv(path: Path, rows: list[dict], fields) -> None:
-    from tabular._io import atomic_write_text
+    from safeio import atomic_write_text
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
     w.writeheader()
@@ -325,7 +325,7 @@ def write_settings(out: Path, args) -> None:
 
 def one_run(args, code: str, variant: str, seed: int, out: Path) -> dict:
     """The result of one run: read back if finished (``--reuse``), else run (an unfinished one from scratch)."""
-    from tabular._io import atomic_write_text
+    from safeio import atomic_write_text
     run_dir = out / "runs" / f"{code}_{variant}_seed{seed}"
     if (run_dir / RESULT).exists():
         print(f"{run_dir.name}: finished before, kept", flush=True)

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import yaml
 
-from tabular._io import DirLock, atomic_write, atomic_write_text, open_append
+from safeio import DirLock, atomic_write, atomic_write_text, open_append
 
 from ..algos.base import Algorithm, check_device, check_supported, make_algo
 from ..config import build_settings, flag, integer, validate

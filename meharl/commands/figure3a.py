@@ -119,7 +119,7 @@ def run(args) -> int:
     legend_below(fig, *ax.get_legend_handles_labels())
     out.mkdir(parents=True, exist_ok=True)
     save_png(fig, out / "figure3a.png")
-    from tabular._io import atomic_write_text
+    from safeio import atomic_write_text
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
     for algo, counts in summary["joint_action_counts"].items():
         print(f"{algo}: " + ", ".join(f"{j} in {n} of {len(args.seeds)} seeds" for j, n in counts.items()))

@@ -49,7 +49,7 @@ def read_curve(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray]:
     path = run_dir / METRICS[metric]
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist (is {run_dir} a run directory with logs?)")
-    from tabular._io import parse_file
+    from safeio import parse_file
     steps, values = [], []
     for line, r in enumerate(parse_file(path, lambda fh: list(csv.DictReader(fh)), csv.Error, "CSV"), start=2):
         if r.get(metric, "") == "":
