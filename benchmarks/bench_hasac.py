@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # before torch loads OpenMP: see the docstring
     import torch
 
-    from deep.config import resolve
+    from deep.configure import resolve
     from deep.run import start
 
     base = ["train.progress=false", "train.tensorboard=false", f"threads={args.threads}",

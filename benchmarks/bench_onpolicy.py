@@ -30,7 +30,7 @@ SPLIT = ("env", "act", "gae", "sample", "actors", "critic")
 
 def measure(algo: str, env: str, task: str, updates: int, phases: int, threads: int) -> dict:
     """One algorithm on one task, in this process."""
-    from deep.config import resolve
+    from deep.configure import resolve
     from deep.run import start
 
     base = ["train.progress=false", "train.tensorboard=false", f"threads={threads}", "train.checkpoint_interval=0",

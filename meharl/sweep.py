@@ -1,6 +1,6 @@
 """Sweeps: every (algorithm, task, seed) of a grid as one run directory, scheduled as Ray tasks.
 
-Each run is the directory ``meharl train`` would make (``deep.run.start`` on the config ``deep.config.resolve``
+Each run is the directory ``meharl train`` would make (``deep.run.start`` on the config ``deep.configure.resolve``
 gives), named ``ROOT/<env>_<task>_<label>_seed<seed>``; its output goes to ``ROOT/logs/<name>.log``.  The root
 also holds ``sweep.yaml`` (the grid) and ``sweep_status.json`` (the runs finished so far, written by the driver
 after each one).  Re-running the same sweep on the same root skips finished runs, resumes the others from their
@@ -206,7 +206,7 @@ def check_pairs(runs: list[RunSpec]) -> None:
 
 def plan(sweep: Sweep) -> list[RunSpec]:
     """Every run of the grid with its resolved config; refuses what cannot run (module docstring)."""
-    from deep.config import resolve
+    from deep.configure import resolve
     runs = []
     base = ["train.progress=false", f"threads={sweep.cpus_per_run}"]
     for env, task in sweep.tasks:

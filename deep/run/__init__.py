@@ -1,20 +1,15 @@
-"""Running algorithms: the two loops on one run directory (:mod:`.rundir`), seeding, evaluation.
+"""Running algorithms: the loops on one run directory (:mod:`.rundir`), seeding, evaluation.
 
-An algorithm's ``loop`` (a module name), or else its ``on_policy`` flag, picks its loop: the module :data:`LOOP_MODULES` names, whose ``LOOP`` is a
-:class:`.rundir.Run` subclass.
+An algorithm's ``loop`` (a module name), or else its ``on_policy`` flag, picks its loop
+(:func:`deep.configure.loop_class`): the module's ``LOOP``, a :class:`.rundir.Run` subclass.
 """
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
-LOOP_MODULES = {False: "off_policy", True: "on_policy"}
+from ..configure import loop_class
 
-
-def loop_class(algo_cls):
-    """The :class:`.rundir.Run` subclass that trains ``algo_cls`` (a registered algorithm class)."""
-    module = getattr(algo_cls, "loop", None) or LOOP_MODULES[bool(algo_cls.on_policy)]
-    return importlib.import_module(f"{__name__}.{module}").LOOP
+__all__ = ["loop_class", "resume", "start"]
 
 
 def start(cfg: dict, run_dir, *, overwrite: bool = False):

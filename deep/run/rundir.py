@@ -39,7 +39,8 @@ import yaml
 from safeio import DirLock, atomic_write, atomic_write_text, open_append
 
 from ..algos.base import Algorithm, check_device, check_supported, make_algo
-from ..config import build_settings, flag, integer, validate
+from ..config import build_settings, flag, integer
+from ..configure import validate
 from ..envs.base import Reset
 from ..envs.registry import make_env
 from .evaluate import OUTCOMES, episode_outcomes, evaluate, qre_gap

@@ -51,7 +51,7 @@ def add_arguments(p):
 
 def train_one(algo: str, seed: int, episodes: int, run_dir: Path) -> dict:
     """One run; returns its expected-reward curve and final joint policy."""
-    from deep.config import resolve
+    from deep.configure import resolve
     from deep.nets.distributions import start_from
     from deep.run import start
     from deep.run.evaluate import joint_policy
