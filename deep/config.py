@@ -6,10 +6,10 @@ defined beside it in :mod:`deep.algos`) and ``train`` (the loop's ``Train`` sett
 Every setting is a dataclass field made by one of :func:`integer`, :func:`number`, :func:`flag`,
 :func:`choice`, :func:`sizes` or :func:`setting` (:func:`setting_like` redeclares an inherited one with
 another default), holding its default and a one-line description: the one place from which validation
-messages and the generated defaults files (``deep/configs/algos/<algo>.yaml``, ``python -m deep.config``)
+messages and the generated defaults files (``deep/configs/algos/<algo>.yaml``, ``python -m deep.configure``)
 come.
 
-:func:`resolve` lays, each over the previous:
+:func:`layered` lays, each over the previous (:func:`deep.configure.resolve` then checks the result):
 
 1. the settings' defaults, then ``deep/configs/algos/<algo>.yaml`` (the same values, rendered with comments);
 2. the task's options ``deep/configs/tasks/<family>/<task>.yaml`` (copies, episode limit, run budget;
@@ -30,7 +30,6 @@ import copy
 import dataclasses
 import math
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -220,7 +219,14 @@ def validate(cfg: dict, schemas: Schemas) -> dict:
 def with_game_discount(cfg: Mapping, game) -> MappingProxyType:
     """The frozen config (:func:`freeze`) of a run of checked ``cfg`` on an environment whose tabular game is
     ``game`` (None for any other environment): ``algo.gamma: null`` takes the game's own discount, and a
-    tabular run must use the game's discount (a ValueError otherwise).  ``cfg`` is not changed."""
+    tabular run must use the game's discount (a ValueError otherwise).  ``cfg`` is not changed.
+
+    >>> from types import SimpleNamespace
+    >>> cfg = {"seed": 0, "algo": {"gamma": None}}
+    >>> run_cfg = with_game_discount(cfg, SimpleNamespace(gamma=0.5))
+    >>> run_cfg["algo"]["gamma"], cfg["algo"]["gamma"]
+    (0.5, None)
+    """
     algo = dict(cfg["algo"])
     if "gamma" in algo:
         g = algo["gamma"]
