@@ -79,16 +79,16 @@ def resume(run_dir, total_steps: int | None = None, *, truncate_logs: bool = Tru
 
     Examples
     --------
+    A run of 6 environment steps (it ends with a checkpoint), continued to 10:
+
     >>> import tempfile
     >>> from deep.configure import resolve
-    >>> cfg = resolve("tabular", "paper-matrix", overrides=["num_envs=2", "train.progress=false",
-    ...                                                     "train.tensorboard=false"])
+    >>> quiet = ["train.progress=false", "train.tensorboard=false", "num_envs=2", "eval_num_envs=2"]
     >>> with tempfile.TemporaryDirectory() as d:
-    ...     run = start(cfg, f"{d}/run")
-    ...     _ = run.run(stop_after=3)
-    ...     run.save_checkpoint()
-    ...     run.close()
-    ...     again = resume(f"{d}/run", total_steps=10)
+    ...     first = start(resolve("tabular", "paper-matrix", overrides=[*quiet, "train.total_steps=6"]), d)
+    ...     _ = first.run()
+    ...     first.close()
+    ...     again = resume(d, total_steps=10)
     ...     again.close()
     ...     print(again.counters["env_steps"], again.cfg["train"]["total_steps"])
     6 10

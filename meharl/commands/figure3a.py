@@ -16,9 +16,9 @@ Why the warm-up: at alpha = 10 the game has two stable symmetric QREs, (C, C) wi
 with p(B) = 0.7849, and from the start policy (C, C) and (B, B) are each played 4% of the time.  The exact
 HASPI knows every reward from its first step and heads for (C, C); a sample-based critic has to learn r(B, B) =
 10 and r(C, C) = 20 from those rare samples, and without a warm-up the actors follow it from the first update.
-Where the critic's early estimates favoured B, the actors drifted into the (B, B) basin and the critic, fed
-more (B, B) samples, confirmed it: 2 of 18 seeds (5-22) ended there.  Ten uniform episodes show the critic
-every joint action first (benchmarks/figure3a_hasac_seeds.py; benchmarks/learning_runs/figure3a.md).
+Where the critic's early estimates favour B, the actors can drift into the (B, B) basin and the critic, fed
+more (B, B) samples, confirms it.  Ten uniform episodes show the critic every joint action first (the seeds
+measured with and without them: benchmarks/learning_runs/figure3a.md).
 
 Every seed's run directory is kept under ``OUT/runs``.  The figure shows each algorithm's expected reward
 ``sum_a pi(a) r(a)`` of its current joint policy per learning episode (mean and range over the seeds);
