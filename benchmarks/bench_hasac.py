@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # before torch loads OpenMP: see the docstring
     import torch
 
-    from deep.config import resolve
+    from deep.configure import resolve
     from deep.run import start
 
     base = ["train.progress=false", "train.tensorboard=false", f"threads={args.threads}",
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
             while tr.counters["updates"] == 0:   # warm-up (a training phase ends with the first update)
                 tr.run(stop_after=1)
             tr.run(stop_after=phase)
-            tr._reset_window()
+            tr.log.reset_window(tr.counters)
             runs.append({"cfg": cfg, "tr": tr, "extra": extra, "phase": phase, "wall": 0.0, "updates": 0, "steps": 0,
                          "name": f"{algo} {env}:{task}"})
         for _ in range(args.phases):   # phases alternate between the variants: the machine's load hits each alike
@@ -183,7 +183,7 @@ def main(argv=None) -> int:
         ref = REFERENCE.get((args.env, args.task)) if args.algo == "hasac" else None
         ref_u, ref_s, ref_m = ref or (float("nan"),) * 3
         for r in runs:
-            wall, updates, steps, w = r["wall"], r["updates"], r["steps"], r["tr"].win["stats"]
+            wall, updates, steps, w = r["wall"], r["updates"], r["steps"], r["tr"].log.win["stats"]
             if len(runs) > 1:
                 a = r["cfg"]["algo"]
                 print(f"[{r['name']}: {','.join(r['extra']) or 'as configured'}]  "

@@ -30,7 +30,7 @@ SPLIT = ("env", "act", "gae", "sample", "actors", "critic")
 
 def measure(algo: str, env: str, task: str, updates: int, phases: int, threads: int) -> dict:
     """One algorithm on one task, in this process."""
-    from deep.config import resolve
+    from deep.configure import resolve
     from deep.run import start
 
     base = ["train.progress=false", "train.tensorboard=false", f"threads={threads}", "train.checkpoint_interval=0",
@@ -46,11 +46,11 @@ def measure(algo: str, env: str, task: str, updates: int, phases: int, threads: 
             warm += -warm % t["train_interval"]
             untimed, timed = warm + t["train_interval"], phases * t["train_interval"]
         run.run(stop_after=untimed)
-        run._reset_window()
+        run.log.reset_window(run.counters)
         u0, s0, w0 = run.counters["updates"], run.counters["env_steps"], time.perf_counter()
         run.run(stop_after=timed)
         wall = time.perf_counter() - w0
-        stats = run.win["stats"]
+        stats = run.log.win["stats"]
         split = {k: stats.get(f"time_{k}", 0.0) / wall for k in SPLIT}
         split["other"] = 1.0 - sum(split.values())
         out = {"algo": algo, "task": f"{env}:{task}", "updates_per_s": (run.counters["updates"] - u0) / wall,

@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     import numpy as np
     import torch
 
-    from deep.config import resolve
+    from deep.configure import resolve
     from deep.run import start
 
     base = ["train.progress=false", "train.tensorboard=false", f"threads={args.threads}",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deep.config import resolve
+from deep.configure import resolve
 from deep.run import start
 
 ACTIONS = "ABC"

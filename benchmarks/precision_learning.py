@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.compare_offpolicy import TASKS, read_final_eval, train
-from meharl.commands.plot import aggregate, read_curve
+from meharl.commands.plot import read_curve
+from meharl.report import common_steps
 
 PRECISIONS = ("fp32", "bf16")
 DEFAULT_STEPS = (200_000, 1_000_000)   #: per task of TASKS: MPE Spread's comparison point (issue 17), HalfCheetah
@@ -47,8 +48,8 @@ def plot(curves: dict, tasks: list, steps: dict, out: Path) -> None:
         top, bottom = axes[0, column], axes[1, column]
         for precision in PRECISIONS:
             run_dirs = curves[task, precision]
-            x, vals = aggregate([read_curve(d, "eval_return") for d in run_dirs])
-            _, walls = aggregate([read_curve(d, "wall_time") for d in run_dirs])
+            x, vals = common_steps([read_curve(d, "eval_return") for d in run_dirs])
+            _, walls = common_steps([read_curve(d, "wall_time") for d in run_dirs])
             mean, lo, hi = mean_band(vals, reps=2000, seed=0)
             for ax, at in ((top, x), (bottom, walls.mean(axis=0))):
                 ax.plot(at, mean, label=f"{labels[precision]}, {len(run_dirs)} seeds", **style[labels[precision]])

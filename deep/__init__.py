@@ -15,9 +15,9 @@ def __getattr__(name):
 
 
 def train(env: str, task: str, run_dir, *, algo: str = "hasac", seed: int | None = None, overrides=()):
-    """Train ``algo`` on ``env``/``task`` with its layered config (``deep.config.resolve``); returns the
+    """Train ``algo`` on ``env``/``task`` with its layered config (``deep.configure.resolve``); returns the
     finished run (its ``algo``, ``counters``, logs in ``run_dir``)."""
-    from .config import resolve
+    from .configure import resolve
     from .run import start
     run = start(resolve(env, task, seed, overrides, algo=algo), run_dir)
     try:

@@ -6,10 +6,10 @@ defined beside it in :mod:`deep.algos`) and ``train`` (the loop's ``Train`` sett
 Every setting is a dataclass field made by one of :func:`integer`, :func:`number`, :func:`flag`,
 :func:`choice`, :func:`sizes` or :func:`setting` (:func:`setting_like` redeclares an inherited one with
 another default), holding its default and a one-line description: the one place from which validation
-messages and the generated defaults files (``deep/configs/algos/<algo>.yaml``, ``python -m deep.config``)
+messages and the generated defaults files (``deep/configs/algos/<algo>.yaml``, ``python -m deep.configure``)
 come.
 
-:func:`resolve` lays, each over the previous:
+:func:`layered` lays, each over the previous (:func:`deep.configure.resolve` then checks the result):
 
 1. the settings' defaults, then ``deep/configs/algos/<algo>.yaml`` (the same values, rendered with comments);
 2. the task's options ``deep/configs/tasks/<family>/<task>.yaml`` (copies, episode limit, run budget;
@@ -19,6 +19,10 @@ come.
 4. ``seed`` and ``--set key=value`` overrides.
 
 ``config_file`` replaces layers 2 and 3.  An unknown key or a bad value raises ``ValueError`` naming it.
+
+This module knows how settings are declared, layered and checked, but not which algorithms, loops and
+environment families exist: it imports no registry.  :mod:`deep.configure` asks the registries and passes
+their names and settings classes in (:class:`Schemas`).
 """
 from __future__ import annotations
 
@@ -26,10 +30,10 @@ import copy
 import dataclasses
 import math
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Mapping, Sequence
 
 import yaml
 
@@ -38,7 +42,7 @@ SECTIONS = ("env_options", "algo", "train")
 
 
 # -------------------------------------------------------------------- settings: one field, its text, its check
-def setting(default, doc: str, valid: str | Callable[[], str], check: Callable) -> dataclasses.Field:
+def setting(default, doc: str, valid: str, check: Callable) -> dataclasses.Field:
     """A setting: ``default``, a one-line ``doc``, the description of ``valid`` values and their ``check``."""
     return dataclasses.field(default=default, metadata={"doc": doc, "valid": valid, "check": check})
 
@@ -99,29 +103,33 @@ def fields(cls) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls)}
 
 
-def _valid(f: dataclasses.Field) -> str:
-    v = f.metadata["valid"]
-    return v() if callable(v) else v
-
-
-def check_settings(cls, values: dict, section: str) -> list[str]:
-    """Problems of ``values`` against the settings class ``cls``, each naming ``section.key``."""
+def check_settings(cls, values: Mapping, section: str,
+                   names: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """Problems of ``values`` against the settings class ``cls``, each naming ``section.key``; a key of
+    ``names`` must also be one of the names it maps to (e.g. the registered algorithms)."""
     known, errors = fields(cls), []
     prefix = f"{section}." if section else ""
     for k, v in values.items():
+        allowed = (names or {}).get(k)
         if k not in known:
             errors.append(f"unknown key {prefix}{k} (valid: {', '.join(known)})")
-        elif not known[k].metadata["check"](v):
-            errors.append(f"bad value {prefix}{k}={v!r}: must be {_valid(known[k])}")
+        elif not known[k].metadata["check"](v) or (allowed is not None and v not in allowed):
+            valid = known[k].metadata["valid"] if allowed is None else "one of " + ", ".join(allowed)
+            errors.append(f"bad value {prefix}{k}={v!r}: must be {valid}")
     return errors
 
 
-def build_settings(cls, values: dict, section: str):
-    """``cls(**values)`` after checking them (lists become tuples: settings are frozen)."""
+def make_settings(cls, values: Mapping):
+    """``cls(**values)`` of values already checked (lists become tuples: settings are frozen)."""
+    return cls(**{k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in values.items()})
+
+
+def build_settings(cls, values: Mapping, section: str):
+    """``cls(**values)`` after checking them (:func:`check_settings`, :func:`make_settings`)."""
     errors = check_settings(cls, values, section)
     if errors:
         raise ValueError("invalid config: " + "; ".join(errors))
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    return make_settings(cls, values)
 
 
 def defaults_of(cls) -> dict:
@@ -130,34 +138,18 @@ def defaults_of(cls) -> dict:
             for k, f in fields(cls).items()}
 
 
-def _families() -> str:
-    from deep.envs.registry import FAMILIES
-    return "one of " + ", ".join(FAMILIES)
-
-
-def _is_family(v) -> bool:
-    from deep.envs.registry import FAMILIES
-    return isinstance(v, str) and v in FAMILIES
-
-
-def _algos() -> str:
-    from deep.algos.base import algo_names
-    return "one of " + ", ".join(algo_names())
-
-
-def _is_algo(v) -> bool:
-    from deep.algos.base import algo_names
-    return isinstance(v, str) and v in algo_names()
+def _is_name(v) -> bool:
+    return isinstance(v, str) and v != ""
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    """The top-level keys of a config."""
+    """The top-level keys of a config (``env`` and ``algo_name`` are also checked against the registries'
+    names, :attr:`Schemas.names`)."""
 
-    env: str = setting(None, "environment family (deep/envs/registry.py FAMILIES)", _families, _is_family)
-    task: str = setting(None, "task of the family, or a tabular game file", "a task name",
-                        lambda v: isinstance(v, str) and v != "")
-    algo_name: str = setting("hasac", "algorithm (deep/algos)", _algos, _is_algo)
+    env: str = setting(None, "environment family (deep/envs/registry.py FAMILIES)", "a registered family", _is_name)
+    task: str = setting(None, "task of the family, or a tabular game file", "a task name", _is_name)
+    algo_name: str = setting("hasac", "algorithm (deep/algos)", "a registered algorithm", _is_name)
     seed: int = integer(0, "seed of every random stream (deep/run/seeding.py)", minimum=0)
     num_envs: int = integer(20, "training environment copies stepped together")
     eval_num_envs: int = integer(20, "evaluation environment copies")
@@ -165,37 +157,24 @@ class RunSettings:
     threads: int = integer(1, "torch intra-op threads")
 
 
-# -------------------------------------------------------------------- algorithm and loop schemas
-def algo_and_loop(algo_name: str):
-    """(the algorithm class, its loop's Run class) for a registered algorithm name."""
-    from deep.algos.base import algo_class
-    from deep.run import loop_class
-    cls = algo_class(algo_name)
-    return cls, loop_class(cls)
+# -------------------------------------------------------------------- what the registries provide
+@dataclass(frozen=True)
+class Schemas:
+    """What checking a config needs from the registries (:mod:`deep.configure` builds it)."""
+
+    #: top-level key -> the registered names it may take (``env``: the families, ``algo_name``: the algorithms)
+    names: Mapping[str, Sequence[str]]
+    #: a registered algorithm's name -> ``{"algo": its Params, "train": its loop's Train}``
+    sections: Callable[[str], Mapping[str, type]]
 
 
-def defaults(algo_name: str = "hasac") -> dict:
-    """The settings' defaults for ``algo_name`` (env and task unset)."""
-    algo_cls, loop = algo_and_loop(algo_name)
+def defaults(algo_name: str, sections: Mapping[str, type]) -> dict:
+    """The settings' defaults for ``algo_name`` whose ``algo`` and ``train`` settings classes are
+    ``sections`` (env and task unset)."""
     out = defaults_of(RunSettings)
     out["algo_name"] = algo_name
-    out.update(env_options={}, algo=defaults_of(algo_cls.Params), train=defaults_of(loop.Train))
+    out.update(env_options={}, algo=defaults_of(sections["algo"]), train=defaults_of(sections["train"]))
     return out
-
-
-def render_defaults(algo_name: str) -> str:
-    """``deep/configs/algos/<algo>.yaml``: the algorithm's and its loop's defaults, one comment per field."""
-    algo_cls, loop = algo_and_loop(algo_name)
-    lines = [f"# {algo_name}: defaults of every algo.* field ({algo_cls.__module__}.{algo_cls.__name__}.Params)",
-             f"# and of its loop's train.* fields ({loop.__module__}.{loop.__name__}.Train).",
-             "# Generated by `python -m deep.config`; edit the fields' definitions, not this file."]
-    for section, cls in (("algo", algo_cls.Params), ("train", loop.Train)):
-        lines.append(f"{section}:")
-        for k, f in fields(cls).items():
-            value = defaults_of(cls)[k]
-            text = yaml.safe_dump({k: value}, default_flow_style=True, width=1000).strip()[1:-1]
-            lines.append(f"  {text}  # {f.metadata['doc']}")
-    return "\n".join(lines) + "\n"
 
 
 # -------------------------------------------------------------------- layering
@@ -212,28 +191,70 @@ def _coerce(value):
     return v
 
 
-def validate(cfg: dict) -> dict:
-    """Check every key and value of a full config; raise ``ValueError`` naming each problem."""
+def validate(cfg: dict, schemas: Schemas) -> dict:
+    """Check every key and value of a full config against ``schemas``; raise ``ValueError`` naming each
+    problem.  Returns ``cfg`` itself, unchanged."""
     if not isinstance(cfg, dict):
         raise ValueError(f"a config must be a mapping, got {type(cfg).__name__}")
     top = {k: v for k, v in cfg.items() if k not in SECTIONS}
     errors = [e.replace("(valid: ", f"(valid: {', '.join(SECTIONS)}, ") if e.startswith("unknown") else e
-              for e in check_settings(RunSettings, top, "")]
+              for e in check_settings(RunSettings, top, "", schemas.names)]
     for req in ("env", "task"):
         if cfg.get(req) is None:
             errors.append(f"missing key {req}")
-    schemas = None
+    sections = None
     if not any(e.startswith("bad value algo_name") for e in errors):
-        algo_cls, loop = algo_and_loop(cfg.get("algo_name", "hasac"))
-        schemas = {"algo": algo_cls.Params, "train": loop.Train}
+        sections = schemas.sections(cfg.get("algo_name", "hasac"))
     for sec in SECTIONS:
         val = cfg.get(sec, {})
         if not isinstance(val, dict):
             errors.append(f"{sec}: must be a mapping, got {val!r}")
-        elif sec in (schemas or {}):
-            errors += check_settings(schemas[sec], val, sec)
+        elif sec in (sections or {}):
+            errors += check_settings(sections[sec], val, sec)
     if errors:
         raise ValueError("invalid config: " + "; ".join(errors))
+    return cfg
+
+
+def with_game_discount(cfg: Mapping, game) -> MappingProxyType:
+    """The frozen config (:func:`freeze`) of a run of checked ``cfg`` on an environment whose tabular game is
+    ``game`` (None for any other environment): ``algo.gamma: null`` takes the game's own discount, and a
+    tabular run must use the game's discount (a ValueError otherwise).  ``cfg`` is not changed.
+
+    >>> from types import SimpleNamespace
+    >>> cfg = {"seed": 0, "algo": {"gamma": None}}
+    >>> run_cfg = with_game_discount(cfg, SimpleNamespace(gamma=0.5))
+    >>> run_cfg["algo"]["gamma"], cfg["algo"]["gamma"]
+    (0.5, None)
+    """
+    algo = dict(cfg["algo"])
+    if "gamma" in algo:
+        g = algo["gamma"]
+        if g is None:
+            if game is None:
+                raise ValueError("algo.gamma=null is only allowed for tabular games (it takes the game's discount)")
+            algo["gamma"] = float(game.gamma)
+        elif game is not None and not math.isclose(g, game.gamma, abs_tol=1e-12):
+            raise ValueError(f"algo.gamma={g} differs from the tabular game's discount {game.gamma}; the deep "
+                             f"objective would not be the engine's (use algo.gamma=null)")
+    return freeze({**cfg, "algo": algo})
+
+
+def freeze(cfg):
+    """A read-only deep copy of a config: mappings as ``MappingProxyType``, lists as tuples."""
+    if isinstance(cfg, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in cfg.items()})
+    if isinstance(cfg, (list, tuple)):
+        return tuple(freeze(v) for v in cfg)
+    return cfg
+
+
+def thaw(cfg):
+    """Inverse of :func:`freeze`: plain dicts and lists (what ``yaml.safe_dump`` writes)."""
+    if isinstance(cfg, Mapping):
+        return {k: thaw(v) for k, v in cfg.items()}
+    if isinstance(cfg, (list, tuple)):
+        return [thaw(v) for v in cfg]
     return cfg
 
 
@@ -268,7 +289,7 @@ def apply_overrides(cfg: dict, overrides) -> dict:
 def load_yaml(path, what: str = "a config file") -> dict:
     """The mapping the YAML file ``path`` holds (empty: ``{}``); a ValueError naming the file if it is not
     UTF-8 YAML holding a mapping (``what`` names the kind of file in the message)."""
-    from tabular._io import parse_file
+    from safeio import parse_file
     data = parse_file(path, yaml.safe_load, yaml.YAMLError, "YAML")
     if data is None:
         return {}
@@ -293,13 +314,14 @@ def task_key(env: str, task: str) -> str:
     return "game" if env == "tabular" and is_game_file(task) else task
 
 
-def task_config_path(env: str, task: str) -> Path:
-    """``deep/configs/tasks/<env>/<task>.yaml``, or a ValueError listing the shipped ones."""
+def task_config_path(env: str, task: str, families: Sequence[str] = ()) -> Path:
+    """``deep/configs/tasks/<env>/<task>.yaml``, or a ValueError listing the shipped ones (or, for a family
+    that ships none, the ``families`` there are)."""
     path = CONFIG_DIR / "tasks" / env / f"{task_key(env, task)}.yaml"
     if not path.exists():
         known = sorted(p.stem for p in (CONFIG_DIR / "tasks" / env).glob("*.yaml") if p.stem != "game")
         if not known:
-            raise ValueError(f"unknown env {env!r}; valid envs: {_families()[len('one of '):]}")
+            raise ValueError(f"unknown env {env!r}; valid envs: {', '.join(families)}")
         raise ValueError(f"no config for env {env!r} task {task!r}; shipped {env} tasks: {', '.join(known)}")
     return path
 
@@ -314,42 +336,23 @@ def paper_config_path(algo_name: str, env: str, task: str) -> Path:
     return CONFIG_DIR / "paper" / algo_name / f"{env}_{task_key(env, task)}.yaml"
 
 
-def resolve(env: str, task: str, seed: int | None = None, overrides=(),
-            config_file: str | os.PathLike | None = None, algo: str = "hasac") -> dict:
-    """The validated config of ``algo`` on ``env``/``task``: the layers of the module docstring."""
-    cfg = defaults(algo)
+def layered(base: dict, env: str, task: str, seed: int | None = None, overrides=(),
+            config_file: str | os.PathLike | None = None, families: Sequence[str] = ()) -> dict:
+    """The config of ``base["algo_name"]`` on ``env``/``task``, unchecked: ``base`` (the settings' defaults)
+    and the layers of the module docstring laid over it (``families``: named if ``env`` ships no tasks)."""
+    algo = base["algo_name"]
+    cfg = base
     algo_yaml = CONFIG_DIR / "algos" / f"{algo}.yaml"
     if algo_yaml.exists():
         cfg = merge(cfg, load_yaml(algo_yaml))
     if config_file is not None:
         cfg = merge(cfg, load_yaml(config_file))
     else:
-        cfg = merge(cfg, load_yaml(task_config_path(env, task)))
+        cfg = merge(cfg, load_yaml(task_config_path(env, task, families)))
         paper = paper_config_path(algo, env, task)
         if paper.exists():
             cfg = merge(cfg, load_yaml(paper))
     cfg["env"], cfg["task"], cfg["algo_name"] = env, task, algo
     if seed is not None:
         cfg["seed"] = seed
-    return validate(apply_overrides(cfg, overrides))
-
-
-def main(argv=None) -> int:
-    """``python -m deep.config [--check]``: write (or check) ``deep/configs/algos/<algo>.yaml`` for every algorithm."""
-    from deep.algos.base import algo_names
-    check = "--check" in (argv if argv is not None else sys.argv[1:])
-    stale = []
-    for name in algo_names():
-        path, text = CONFIG_DIR / "algos" / f"{name}.yaml", render_defaults(name)
-        if path.exists() and path.read_text(encoding="utf-8") == text:
-            continue
-        stale.append(str(path))
-        if not check:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-    print(("stale: " if check else "wrote: ") + (", ".join(stale) or "nothing"))
-    return 1 if check and stale else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return apply_overrides(cfg, overrides)

@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from tabular._io import atomic_write_bytes  # noqa: E402
+from safeio import atomic_write_bytes  # noqa: E402
 
 
 def save_png(fig, path, dpi: int = 120) -> None:

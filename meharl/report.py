@@ -149,7 +149,9 @@ class Report:
 
 
 # --------------------------------------------------------------------------- reading
-def _read_config(path: Path) -> dict:
+def read_run_config(path: Path) -> dict:
+    """A run directory's ``config.yaml``; a ValueError naming the file unless it names env, task and an
+    integer seed."""
     from deep.config import load_yaml
     cfg = load_yaml(path, "a run's config.yaml")
     if not cfg.get("env") or not cfg.get("task"):
@@ -236,7 +238,7 @@ def find_runs(root, exclude=()) -> tuple[list[Run], list[tuple[Path, str]]]:
             skipped.append((d, "no eval.csv yet"))
             continue
         try:  # one damaged directory is listed as skipped; it does not stop the report
-            cfg = _read_config(cfg_path)
+            cfg = read_run_config(cfg_path)
             steps, rets, wins = _read_eval(d / "eval.csv")
         except (ValueError, OSError) as exc:
             skipped.append((d, str(exc)))
@@ -273,7 +275,7 @@ def _same(a, b) -> bool:
 
 def shipped_config(env: str, task: str, algo: str) -> dict | None:
     """The config ``meharl train`` ships for ``algo`` on ``env``/``task`` (the layers of
-    :func:`deep.config.resolve`, read from its YAML files, so no algorithm is imported), or None where the
+    :func:`deep.configure.resolve`, read from its YAML files, so no algorithm is imported), or None where the
     project ships none (an unknown family, task or algorithm)."""
     from deep import config as C
     algo_yaml = C.CONFIG_DIR / "algos" / f"{algo}.yaml"
@@ -329,6 +331,16 @@ def label_runs(runs: list[Run]) -> dict:
 
 
 # --------------------------------------------------------------------------- statistics
+def common_steps(curves) -> tuple[np.ndarray, np.ndarray]:
+    """Curves ``(steps, values)`` -> (shared steps, values of shape (n_runs, n_steps)); steps every run logged."""
+    common = curves[0][0]
+    for steps, _ in curves[1:]:
+        common = np.intersect1d(common, steps)
+    if common.size == 0:
+        raise ValueError("the runs share no logged environment step; they cannot be averaged")
+    return common, np.stack([vals[np.searchsorted(steps, common)] for steps, vals in curves])
+
+
 def mean_band(values: np.ndarray, reps: int, seed: int, confidence: float = CONFIDENCE):
     """Mean over axis 0 (the seeds) and its bootstrap percentile confidence band (``reps`` resamples of the
     seeds, seeded); with one seed the band is the mean itself."""
@@ -437,7 +449,6 @@ def build(root, reps: int = 2000, seed: int = 0, exclude=()) -> Report:
     labels = label_runs(runs)
     by_task, metric, finals = final_scores(runs, labels)
     sims = {t: " / ".join(sorted({simulator(r.config) for g in by.values() for r in g})) for t, by in by_task.items()}
-    from meharl.commands.plot import aggregate as common_steps
     curves, bands = {}, {}
     for task, by_label in by_task.items():
         curves[task], bands[task] = {}, {}
@@ -698,7 +709,7 @@ def write(report: Report, out) -> list[str]:
     """Write the figures, ``summary.json``, ``index.md`` and the same page as one self-contained
     ``index.html`` into ``out``; returns the page's notes on missing paper figures and skipped runs (also
     printed on it)."""
-    from tabular._io import atomic_write_text
+    from safeio import atomic_write_text
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tasks = list(report.curves)

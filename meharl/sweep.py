@@ -1,6 +1,6 @@
 """Sweeps: every (algorithm, task, seed) of a grid as one run directory, scheduled as Ray tasks.
 
-Each run is the directory ``meharl train`` would make (``deep.run.start`` on the config ``deep.config.resolve``
+Each run is the directory ``meharl train`` would make (``deep.run.start`` on the config ``deep.configure.resolve``
 gives), named ``ROOT/<env>_<task>_<label>_seed<seed>``; its output goes to ``ROOT/logs/<name>.log``.  The root
 also holds ``sweep.yaml`` (the grid) and ``sweep_status.json`` (the runs finished so far, written by the driver
 after each one).  Re-running the same sweep on the same root skips finished runs, resumes the others from their
@@ -206,7 +206,7 @@ def check_pairs(runs: list[RunSpec]) -> None:
 
 def plan(sweep: Sweep) -> list[RunSpec]:
     """Every run of the grid with its resolved config; refuses what cannot run (module docstring)."""
-    from deep.config import resolve
+    from deep.configure import resolve
     runs = []
     base = ["train.progress=false", f"threads={sweep.cpus_per_run}"]
     for env, task in sweep.tasks:
@@ -251,7 +251,7 @@ def execute(cfg: dict, run_dir: str, log_path: str) -> dict:
     stopped by a signal (its checkpoint saved) raises a RuntimeError: it is not finished."""
     import deep.run
     from deep.run.rundir import CHECKPOINT
-    from tabular._io import open_append
+    from safeio import open_append
     run_dir = Path(run_dir)
     with open_append(log_path) as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
@@ -343,7 +343,7 @@ class Progress:
 def run_sweep(sweep: Sweep, address: str | None = None, num_cpus: int | None = None,
               poll_s: float = 10.0, out=None) -> int:
     """Plan, then run every unfinished run as a Ray task; returns 0 if every run succeeded, 1 otherwise."""
-    from tabular._io import atomic_write_text
+    from safeio import atomic_write_text
     runs = plan(sweep)
     root = sweep.root.absolute()   # the runs may execute on other nodes, in other directories
     root.mkdir(parents=True, exist_ok=True)

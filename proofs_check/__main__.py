@@ -2,15 +2,15 @@
 import argparse
 import sys
 
-from meharl.commands import prove
+from . import cli
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m proofs_check", description=prove.HELP)
-    prove.add_arguments(parser)
+    parser = argparse.ArgumentParser(prog="python -m proofs_check", description=cli.HELP)
+    cli.add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        return prove.run(args)
+        return cli.run(args)
     except ValueError as exc:
         print(f"proofs_check: error: {exc}", file=sys.stderr)
         return 2

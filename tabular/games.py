@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from ._io import atomic_write_text, parse_file
+from safeio import atomic_write_text, parse_file
 
 #: Tolerance for probabilities: entries may not be below ``-PROB_TOL`` and rows must sum to 1 within it.
 PROB_TOL = 1e-9

@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._io import atomic_write_text, parse_file
+from safeio import atomic_write_text, parse_file
 from .games import GameError, MatrixGame, NormalFormGame, as_normal_form
 
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|([{}])|(,)|([^\s{},"]+)')

@@ -29,7 +29,8 @@ import pytest
 import torch
 
 from deep.algos import algo_class, algo_names
-from deep.config import fields, resolve
+from deep.config import fields
+from deep.configure import resolve
 from deep.nets.mlp import Autocastable
 from deep.run import loop_class, resume, start
 from meharl.cli import main

@@ -15,7 +15,8 @@ pytest.importorskip("pettingzoo")
 from pettingzoo import ParallelEnv  # noqa: E402
 
 from deep.algos.base import algo_class, algo_names  # noqa: E402
-from deep.config import algo_and_loop, fields, resolve  # noqa: E402
+from deep.config import fields  # noqa: E402
+from deep.configure import algo_and_loop, resolve  # noqa: E402
 from deep.envs import make_env  # noqa: E402
 from deep.envs.base import copy_seeds  # noqa: E402
 from deep.envs.pettingzoo import _MAX_SEED, OPTIONS, load_factory  # noqa: E402

@@ -11,7 +11,8 @@ import torch
 from gymnasium.spaces import Discrete, MultiDiscrete
 
 from deep.algos.base import ACTION_KINDS, action_kind, algo_class, algo_names, make_algo
-from deep.config import algo_and_loop, fields, resolve
+from deep.config import fields
+from deep.configure import algo_and_loop, resolve
 from deep.envs.base import EnvSpec
 from deep.run import resume, start
 from meharl.cli import main

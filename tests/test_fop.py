@@ -10,7 +10,7 @@ from gymnasium.spaces import Discrete
 
 from benchmarks.fop_matrix_game import nearest_qre, train_one
 from deep.algos import make_algo
-from deep.config import resolve
+from deep.configure import resolve
 from deep.envs.base import EnvSpec
 from deep.run import start
 from tabular.paper import paper_matrix_game

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tabular
-from deep.config import resolve
+from deep.configure import resolve
 from deep.run import start
 from deep.run.evaluate import joint_policy
 from tabular.paper import initial_policy, paper_matrix_game

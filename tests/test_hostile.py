@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from meharl.cli import main
-from tabular._io import DirLock, atomic_write_text, open_append
+from safeio import DirLock, atomic_write_text, open_append
 
 QUIET = ["train.progress=false", "train.tensorboard=false"]
 TINY = ["--set", *QUIET, "train.total_steps=400", "train.warmup_steps=160", "train.eval_interval=0"]
@@ -131,7 +131,7 @@ def test_a_lock_is_exclusive_within_a_process_too_and_released_on_close(tmp_path
 
 # ---------------------------------------------------------------- 2 and 4. sweeps
 def test_a_sweep_run_stopped_by_a_signal_is_not_recorded_as_finished(tmp_path):
-    from deep.config import resolve
+    from deep.configure import resolve
     from meharl.sweep import execute
     d = tmp_path / "run"
     cfg = resolve("tabular", "paper-matrix", 0, [*QUIET, "train.total_steps=400000", "train.warmup_steps=160",

@@ -18,7 +18,7 @@ from deep.algos import make_algo
 from deep.algos.hasac_det import HASACDet, HASACDetParams
 from deep.algos.hatd3 import HATD3, HATD3Params
 from deep.algos.sac import SAC, SACParams
-from deep.config import resolve
+from deep.configure import resolve
 from deep.envs.base import EnvSpec
 from deep.nets.heads import DeterministicBoxActor, DeterministicDiscreteActor, DeterministicMultiDiscreteActor
 from deep.run import start

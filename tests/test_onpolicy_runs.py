@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from deep.config import resolve
+from deep.configure import resolve
 from deep.run import resume, start
 
 ON_POLICY = ("mappo", "happo", "hatrpo", "ppo")

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from deep.config import apply_overrides, resolve
+from deep.config import apply_overrides
+from deep.configure import resolve
 from meharl import report as R
 from meharl.cli import main
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from deep.config import resolve
+from deep.configure import resolve
 from deep.run.rundir import EVAL_FIELDS, create_run_dir, csv_append
 from meharl.cli import main
 from meharl.report import TABLE1

@@ -12,7 +12,8 @@ import pytest
 import torch
 import yaml
 
-from deep.config import CONFIG_DIR, resolve
+from deep.config import CONFIG_DIR
+from deep.configure import resolve
 from deep.run import resume, start
 from meharl.cli import main
 
@@ -324,10 +325,10 @@ def test_resume_is_exact_with_a_real_simulator_mid_episode(tmp_path):
 # ---------------------------------------------------------------- the layout: registry, defaults, checkpoints
 def test_generated_algorithm_defaults_are_up_to_date():
     from deep.algos import algo_names
-    from deep.config import render_defaults
+    from deep.configure import render_defaults
     for name in algo_names():
         path = CONFIG_DIR / "algos" / f"{name}.yaml"
-        assert path.read_text() == render_defaults(name), f"run `python -m deep.config` to refresh {path}"
+        assert path.read_text() == render_defaults(name), f"run `python -m deep.configure` to refresh {path}"
 
 
 def test_an_unsupported_algorithm_task_pair_is_refused_by_name_before_anything_is_built(tmp_path, monkeypatch):

@@ -125,7 +125,7 @@ def harl_settings(config: dict) -> dict:
 
 def meharl_config(variant: str, seed: int, steps: int, threads: int, extra: list[str]) -> tuple[list[str], dict]:
     """The ``--set`` items of a meharl run and the config they resolve to (ValueError if meharl rejects it)."""
-    from deep.config import resolve
+    from deep.configure import resolve
     sets = [f"threads={threads}", f"train.total_steps={steps}", f"train.eval_interval={EVAL_INTERVAL}",
             "train.progress=false", f"env_options.continuous_actions={str(variant == 'continuous').lower()}",
             *extra]
@@ -302,7 +302,7 @@ def check_args(args) -> None:
 
 
 def write_csv(path: Path, rows: list[dict], fields) -> None:
-    from tabular._io import atomic_write_text
+    from safeio import atomic_write_text
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
     w.writeheader()
@@ -325,7 +325,7 @@ def write_settings(out: Path, args) -> None:
 
 def one_run(args, code: str, variant: str, seed: int, out: Path) -> dict:
     """The result of one run: read back if finished (``--reuse``), else run (an unfinished one from scratch)."""
-    from tabular._io import atomic_write_text
+    from safeio import atomic_write_text
     run_dir = out / "runs" / f"{code}_{variant}_seed{seed}"
     if (run_dir / RESULT).exists():
         print(f"{run_dir.name}: finished before, kept", flush=True)
@@ -378,7 +378,7 @@ def report(rows: list[dict]) -> None:
 
 
 def plot(results: list[dict], path: Path, steps: int) -> None:
-    from meharl.commands.plot import aggregate
+    from meharl.report import common_steps
     from meharl.figures import plt, save_png
     variants = [v for v in VARIANTS if any(r["variant"] == v for r in results)]
     fig, axes = plt.subplots(1, len(variants), figsize=(6 * len(variants), 4.2), squeeze=False)
@@ -388,7 +388,7 @@ def plot(results: list[dict], path: Path, steps: int) -> None:
             if not rs:
                 continue
             curves = [(np.array([c[0] for c in r["curve"]]), np.array([c[1] for c in r["curve"]])) for r in rs]
-            x, vals = aggregate(curves)
+            x, vals = common_steps(curves)
             mean, std = vals.mean(axis=0), vals.std(axis=0)
             line, = ax.plot(x, mean, label=f"{label} ({len(rs)} seed{'s' if len(rs) > 1 else ''})")
             if len(rs) > 1:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..config import integer
 from ..storage.episodes import EpisodeBuffer, stack_avail, stack_obs
-from .rundir import Run, TrainSettings
+from .loop import Run, TrainSettings
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..config import integer
 from ..storage.replay import ReplayBuffer
-from .rundir import Run, TrainSettings
+from .loop import Run, TrainSettings
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The on-policy loop (MAPPO, HAPPO, HATRPO, PPO): every :meth:`collect` fills a rollout of ``num_envs``
 copies x ``algo.rollout_steps`` vector steps with the current policies, the algorithm's advantage estimator
 (``algo.advantages``) turns it into a batch (:mod:`deep.storage.rollout`), and :meth:`train` makes one update
-on it.  Logs, evaluation, checkpoints and exact resume are the run directory's (:mod:`deep.run.rundir`); a
+on it.  Logs, evaluation, checkpoints and exact resume are the loop skeleton's (:mod:`deep.run.loop`); a
 checkpoint is only ever taken between rollouts, so it holds no partial rollout.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from ..storage.rollout import Rollout
-from .rundir import Run, TrainSettings
+from .loop import Run, TrainSettings
 
 
 def make_rollout(algo, env, first) -> Rollout:

@@ -1,4 +1,4 @@
-"""A run and its directory, shared by the off- and on-policy loops.
+"""A run's directory: its files, the checkpoint format, the CSV logs and the lock (:class:`RunDir`).
 
 A run directory holds ``config.yaml`` (the resolved config), ``progress.csv`` (training statistics every
 ``train.log_interval`` environment steps), ``eval.csv`` (deterministic evaluations), ``tb/`` (TensorBoard) and
@@ -8,42 +8,27 @@ environments' state, the counters and the open logging window, so :meth:`Run.res
 run: its final parameters and its logs (apart from wall-clock columns) equal an uninterrupted run's.
 Checkpoints hold plain tensors and containers only and are written atomically (temporary file, fsync,
 rename).  One process at a time trains in a directory: it holds ``.lock`` (:func:`lock_run_dir`), and a run
-never writes through a symbolic link among its files.
-
-:class:`Run` is the loop skeleton; a loop (:mod:`deep.run.off_policy`, :mod:`deep.run.on_policy`) subclasses
-it with its ``Train`` settings and the hooks :meth:`Run.collect` (act and step the environments, reporting
-each vector step to :meth:`Run.observe`), :meth:`Run.ready_to_train`, :meth:`Run.train` (update the algorithm,
-reporting each update's statistics to :meth:`Run.record_update`) and :meth:`Run.loop_state` /
-:meth:`Run.load_loop_state` (and :meth:`Run.episodes_cut`, for environments that cannot save their state: a
-resume restarts their episodes).  Environment steps count every transition, warm-up included.
+never writes through a symbolic link among its files.  The loop that fills it is :mod:`deep.run.loop`.
 """
 from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 import pickle
 import shutil
-import signal
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Callable
 
 import numpy as np
 import torch
 import yaml
 
-from tabular._io import DirLock, atomic_write, atomic_write_text, open_append
+from safeio import DirLock, atomic_write, atomic_write_text, open_append
 
-from ..algos.base import Algorithm, check_device, check_supported, make_algo
-from ..config import build_settings, flag, integer, validate
-from ..envs.base import Reset
+from ..config import thaw
 from ..envs.registry import make_env
-from .evaluate import OUTCOMES, episode_outcomes, evaluate, qre_gap
-from .seeding import seeds
+from .evaluate import OUTCOMES
 
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_FORMAT = "meharl-deep-2"  #: checkpoints written before the deep/ restructure have no such key
@@ -52,22 +37,6 @@ CHECKPOINT_FORMAT = "meharl-deep-2"  #: checkpoints written before the deep/ res
 #: the columns of eval.csv: one per deterministic evaluation (an outcome rate is empty where the env has none)
 EVAL_FIELDS = ("env_steps", "eval_return", "eval_return_std", "eval_episodes",
                *[f"eval_{rate}" for rate in OUTCOMES.values()], "qre_gap", "wall_time")
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """The ``train`` section common to every loop (budget, evaluation, logs, checkpoints)."""
-
-    total_steps: int = integer(10_000_000, "environment steps of the run")
-    eval_interval: int = integer(200_000, "environment steps between evaluations (0: none during training)",
-                                 minimum=0)
-    eval_episodes: int = integer(40, "episodes per evaluation, spread evenly over the evaluation copies")
-    final_eval: bool = flag(True, "evaluate at the end of the run (whatever eval_interval)")
-    log_interval: int = integer(10_000, "environment steps between progress.csv rows")
-    checkpoint_interval: int = integer(200_000, "environment steps between checkpoints (0: only at the end)",
-                                       minimum=0)
-    progress: bool = flag(True, "show a progress bar")
-    tensorboard: bool = flag(True, "write TensorBoard logs to tb/")
 
 
 # -------------------------------------------------------------------- plain checkpoint values
@@ -248,7 +217,7 @@ def create_run_dir(path: Path, cfg: dict, overwrite: bool = False) -> DirLock:
                 shutil.rmtree(f)
             elif os.path.lexists(f):
                 f.unlink()
-        atomic_write_text(path / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+        write_config(path, cfg)
         return lock
     except BaseException as exc:
         if lock is not None:
@@ -261,322 +230,88 @@ def create_run_dir(path: Path, cfg: dict, overwrite: bool = False) -> DirLock:
         raise
 
 
-def resolve_gamma(cfg: dict, env) -> None:
-    """``algo.gamma: null`` takes a tabular game's own discount; a tabular run must use the game's discount."""
-    if "gamma" not in cfg["algo"]:
-        return
-    game = getattr(env, "game", None)
-    g = cfg["algo"]["gamma"]
-    if g is None:
-        if game is None:
-            raise ValueError("algo.gamma=null is only allowed for tabular games (it takes the game's discount)")
-        cfg["algo"]["gamma"] = float(game.gamma)
-    elif game is not None and not math.isclose(g, game.gamma, abs_tol=1e-12):
-        raise ValueError(f"algo.gamma={g} differs from the tabular game's discount {game.gamma}; the deep "
-                         f"objective would not be the engine's (use algo.gamma=null)")
+def write_config(path: Path, cfg) -> None:
+    """Write ``config.yaml`` of the run directory ``path`` (``cfg``: a config, plain or frozen)."""
+    atomic_write_text(path / "config.yaml", yaml.safe_dump(thaw(cfg), sort_keys=False))
 
 
-def build_env(cfg: dict, num_envs: int, seed: int):
+def build_env(cfg, num_envs: int, seed: int):
+    """The environment copies ``cfg`` describes, seeded with ``seed``."""
     return make_env(cfg["env"], cfg["task"], num_envs, seed=seed, **(cfg.get("env_options") or {}))
 
 
-# -------------------------------------------------------------------- the run
-class Run:
-    """One run: ``Loop(cfg, run_dir).run()`` or ``Loop.resume(run_dir).run()`` for a loop subclass."""
+class RunDir:
+    """The directory of one run, held by this process while the run is open (see the module docstring)."""
 
-    Train: ClassVar[type] = TrainSettings
-    #: the loop's own timing columns of progress.csv (seconds per logging window)
-    time_fields: ClassVar[tuple[str, ...]] = ("time_env", "time_act")
+    def __init__(self, path, lock: DirLock | None = None):
+        self.path, self.lock = Path(path), lock
 
-    def __init__(self, cfg: dict, run_dir, *, overwrite: bool = False, _resuming: bool = False):
-        self.cfg = validate(cfg)
-        self.dir = Path(run_dir)
-        self._lock = None
-        if not _resuming:
-            if self.dir.is_dir() and os.access(self.dir, os.W_OK | os.X_OK):
-                lock_run_dir(self.dir).release()  # another process trains here: say so, before its files do
-            check_new_run_dir(self.dir, overwrite)
-        check_device(cfg["device"])
-        self.train_cfg = build_settings(self.Train, cfg["train"], "train")
-        torch.set_num_threads(cfg["threads"])
-        self.seeds = seeds(cfg["seed"])
-        self.seeds.seed_torch()
-        self.env = build_env(cfg, cfg["num_envs"], self.seeds.env_seed)
-        check_supported(cfg["algo_name"], self.env.spec)  # before the evaluation copies and the networks
-        resolve_gamma(self.cfg, self.env)
-        self.eval_env = build_env(cfg, cfg["eval_num_envs"], self.seeds.eval_seed)
-        self.algo: Algorithm = make_algo(cfg["algo_name"], self.env.spec, cfg["algo"], device=cfg["device"])
-        self.rng = self.seeds.sampling()
-        self.obs = self.env.reset(seed=self.seeds.env_seed)
-        self.setup()
-        t = self.train_cfg
-        self.counters = {"env_steps": 0, "vector_steps": 0, "updates": 0, "episodes": 0,
-                         "next_log": t.log_interval, "next_eval": t.eval_interval or math.inf,
-                         "next_ckpt": t.checkpoint_interval or math.inf, "wall_time": 0.0}
-        self.ep_ret = np.zeros(self.env.num_envs)
-        self._reset_window()
-        rates = list(OUTCOMES.values())
-        self.progress_fields = (["env_steps", "updates", "episodes", "episode_return", *rates, "env_steps_per_s",
-                                 "updates_per_s", *self.time_fields, *self.algo.stat_names(), "wall_time"])
-        self.eval_fields = list(EVAL_FIELDS)
-        self._writer = None
-        self._start = time.time()
-        if not _resuming:
-            self._lock = create_run_dir(self.dir, self.cfg, overwrite)
-
-    # ---------------------------------------------------------------- hooks of a loop
-    def setup(self) -> None:
-        """Build the loop's own state (called once the algorithm and the first observation exist)."""
-
-    def collect(self) -> None:
-        """Act and step the environments (one or more vector steps, each reported to :meth:`observe`)."""
-        raise NotImplementedError
-
-    def ready_to_train(self) -> bool:
-        return True
-
-    def train(self) -> None:
-        """Update the algorithm (each update's statistics reported to :meth:`record_update`)."""
-        raise NotImplementedError
-
-    def loop_state(self) -> dict:
-        """The loop's own checkpoint state (plain tensors and containers)."""
-        return {}
-
-    def load_loop_state(self, sd: dict) -> None:
-        pass
-
-    def episodes_cut(self, last: Reset) -> None:
-        """The environments' episodes were cut at the observation ``last`` and restarted (a resume of an
-        environment that cannot save its state): drop or end whatever the loop keeps of them."""
-
-    # ---------------------------------------------------------------- bookkeeping for the hooks
-    def observe(self, step) -> None:
-        """Count one vector step ``step`` of the training environments and the episodes it ended."""
-        self.ep_ret += step.reward
-        got = episode_outcomes(step)
-        for k in np.flatnonzero(step.done):
-            self.win["returns"].append(float(self.ep_ret[k]))
-            for key, v in got.items():
-                self.win["outcomes"].setdefault(key, []).append(float(v[k]))
-            self.ep_ret[k] = 0.0
-            self.counters["episodes"] += 1
-        self.obs = step
-        self.counters["vector_steps"] += 1
-        self.counters["env_steps"] += self.env.num_envs
-
-    def record_update(self, stats: dict) -> None:
-        """Add one update's statistics to the logging window (``time_*`` summed, the others averaged)."""
-        self.counters["updates"] += 1
-        self.win["n_updates"] += 1
-        for k, v in stats.items():
-            self.win["stats"][k] = self.win["stats"].get(k, 0.0) + v
-
-    def add_time(self, key: str, seconds: float) -> None:
-        self.win["stats"][key] = self.win["stats"].get(key, 0.0) + seconds
-
-    # ---------------------------------------------------------------- checkpoints and resume
     @classmethod
-    def resume(cls, run_dir, total_steps: int | None = None, *, truncate_logs: bool = True) -> "Run":
-        """Rebuild the run of ``run_dir`` from its checkpoint to continue it: the directory is locked (see
-        :func:`lock_run_dir`) and log rows written after the checkpoint are dropped.  ``truncate_logs=False``
-        rebuilds it only to evaluate it (nothing is written, nothing locked)."""
-        run_dir = Path(run_dir)
-        lock = lock_run_dir(run_dir) if truncate_logs and run_dir.is_dir() else None
-        try:
-            check_no_links(run_dir)
-            cfg = read_config(run_dir)
-            ck = run_dir / CHECKPOINT
-            if not ck.exists():
-                raise FileNotFoundError(f"no checkpoint in {run_dir} (expected {ck})")
-            sd = load_checkpoint(ck)
-            if total_steps is not None:
-                cfg["train"]["total_steps"] = int(total_steps)
-            run = cls(cfg, run_dir, _resuming=True)
-            run._lock, lock = lock, None
-        finally:
-            if lock is not None:
-                lock.release()
-        try:
-            run.load_state_dict(sd)
-            fits = None
-        except MISFIT as exc:
-            fits = misfit(ck, run_dir, exc)
-        done = run.counters.get("env_steps", 0)
-        if fits is None and total_steps is not None and total_steps < done:
-            fits = ValueError(f"--total-steps {total_steps} is below the {done} env steps {run_dir} has already "
-                              f"run; give at least {done}")
-        if fits is not None:
-            run.close()
-            raise fits
-        if total_steps is not None:
-            atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(run.cfg, sort_keys=False))
-        for name in ("progress.csv", "eval.csv") if truncate_logs else ():
-            csv_truncate(run_dir / name, run.counters["env_steps"])
-        return run
+    def probe_new(cls, path, overwrite: bool = False) -> None:
+        """Refuse, before anything is built, a new run in ``path`` (:func:`check_new_run_dir`); another
+        process training there is named first, before its files are."""
+        path = Path(path)
+        if path.is_dir() and os.access(path, os.W_OK | os.X_OK):
+            lock_run_dir(path).release()
+        check_new_run_dir(path, overwrite)
 
-    def state_dict(self) -> dict:
-        self.counters["wall_time"] = time.time() - self._start
-        win = dict(self.win, elapsed=time.perf_counter() - self.win["t0"])
-        del win["t0"]
-        env_state = self.env.get_state() if hasattr(self.env, "get_state") else None
-        obs = Reset(self.obs.obs, self.obs.state, self.obs.avail)
-        return {"format": CHECKPOINT_FORMAT, "algo": self.algo.state_dict(), "loop": self.loop_state(),
-                "counters": to_plain(self.counters), "window": to_plain(win),
-                "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                "env": to_plain(env_state), "obs": to_plain(vars(obs)), "ep_ret": to_plain(self.ep_ret)}
+    @classmethod
+    def create(cls, path, cfg, overwrite: bool = False) -> "RunDir":
+        """A new run directory holding ``cfg`` (:func:`create_run_dir`), locked."""
+        return cls(path, create_run_dir(Path(path), cfg, overwrite))
 
-    def load_state_dict(self, sd: dict) -> None:
-        self.algo.load_state_dict(sd["algo"])
-        self.load_loop_state(sd["loop"])
-        self.counters = dict(sd["counters"])
-        self._start = time.time() - float(self.counters["wall_time"])
-        win = from_plain(sd["window"])
-        win.setdefault("outcomes", {})  # a checkpoint from before outcome rates were logged
-        win["t0"] = time.perf_counter() - win.pop("elapsed")
-        self.win = win
-        self.rng.bit_generator.state = sd["rng"]
-        torch.set_rng_state(sd["torch_rng"])
-        if sd["env"] is not None and hasattr(self.env, "set_state"):
-            self.env.set_state(from_plain(sd["env"]))
-            self.obs, self.ep_ret = Reset(**from_plain(sd["obs"])), from_plain(sd["ep_ret"]).copy()
-        else:  # an environment without state capture restarts its episodes, on a stream of its own
-            self.episodes_cut(Reset(**from_plain(sd["obs"])))
-            restart = np.random.SeedSequence((self.seeds.env_seed, self.counters["vector_steps"]))
-            self.obs = self.env.reset(seed=int(restart.generate_state(1)[0]))
-
-    def save_checkpoint(self) -> None:
-        """Stream the checkpoint into a temporary file beside it, fsync, then rename it into place (atomic;
-        no in-memory copy of the replay buffer)."""
+    @classmethod
+    def open(cls, path, lock: bool = True) -> "RunDir":
+        """The existing run directory ``path``, locked if ``lock`` and it exists; a ValueError if a file of
+        the run is a symbolic link."""
+        path = Path(path)
+        run_dir = cls(path, lock_run_dir(path) if lock and path.is_dir() else None)
         try:
-            atomic_write(self.dir / CHECKPOINT, lambda fh: torch.save(self.state_dict(), fh))
+            check_no_links(path)
+        except BaseException:
+            run_dir.release()
+            raise
+        return run_dir
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / CHECKPOINT
+
+    def read_config(self) -> dict:
+        return read_config(self.path)
+
+    def write_config(self, cfg) -> None:
+        write_config(self.path, cfg)
+
+    def load_checkpoint(self) -> dict:
+        """The checkpoint's contents (:func:`load_checkpoint`); FileNotFoundError if there is none."""
+        if not self.checkpoint.exists():
+            raise FileNotFoundError(f"no checkpoint in {self.path} (expected {self.checkpoint})")
+        return load_checkpoint(self.checkpoint)
+
+    def misfit(self, exc: BaseException) -> ValueError:
+        return misfit(self.checkpoint, self.path, exc)
+
+    def save_checkpoint(self, state: Callable[[], dict]) -> None:
+        """Stream ``state()`` into a temporary file beside the checkpoint, fsync, then rename it into place
+        (atomic; no in-memory copy of the replay buffer); an OSError naming the file if the write fails."""
+        try:
+            atomic_write(self.checkpoint, lambda fh: torch.save(state(), fh))
         except (RuntimeError, OSError) as exc:  # a failed write (e.g. a full disk): torch wraps it in a RuntimeError
             # where its writer fails, the file object raises the OSError itself where Python's write does
             cause = exc if isinstance(exc, OSError) else exc.__context__
             why = cause.strerror if isinstance(cause, OSError) and cause.strerror else _first_line(exc)
-            raise OSError(f"cannot write {self.dir / CHECKPOINT}: {why}") from None
+            raise OSError(f"cannot write {self.checkpoint}: {why}") from None
 
-    # ---------------------------------------------------------------- logs
-    def _reset_window(self):
-        self.win = {"returns": [], "outcomes": {}, "stats": {}, "n_updates": 0, "t0": time.perf_counter(),
-                    "steps0": self.counters["env_steps"], "updates0": self.counters["updates"]}
+    def append(self, name: str, row: dict, fields) -> None:
+        """Append ``row`` to the CSV log ``name`` (:func:`csv_append`)."""
+        csv_append(self.path / name, row, fields)
 
-    @property
-    def writer(self):
-        if self._writer is None and self.train_cfg.tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-            self._writer = SummaryWriter(str(self.dir / "tb"), purge_step=self.counters["env_steps"] or None)
-        return self._writer
+    def truncate_logs(self, max_steps: int) -> None:
+        """Drop the log rows written after ``max_steps`` environment steps (:func:`csv_truncate`)."""
+        for name in ("progress.csv", "eval.csv"):
+            csv_truncate(self.path / name, max_steps)
 
-    def _log(self) -> dict:
-        w, c = self.win, self.counters
-        dt = max(time.perf_counter() - w["t0"], 1e-9)
-        row = {"env_steps": c["env_steps"], "updates": c["updates"], "episodes": c["episodes"],
-               "episode_return": float(np.mean(w["returns"])) if w["returns"] else "",
-               "env_steps_per_s": (c["env_steps"] - w["steps0"]) / dt,
-               "updates_per_s": (c["updates"] - w["updates0"]) / dt, "wall_time": time.time() - self._start}
-        for key, rate in OUTCOMES.items():
-            got = w.get("outcomes", {}).get(key)
-            row[rate] = float(np.mean(got)) if got else ""
-        for k in self.time_fields:
-            row[k] = w["stats"].get(k, 0.0)
-        for k, v in w["stats"].items():
-            if k not in self.time_fields:
-                row[k] = v if k.startswith("time_") else v / max(w["n_updates"], 1)
-        csv_append(self.dir / "progress.csv", row, self.progress_fields)
-        if self.writer is not None:
-            for k, v in row.items():
-                if k != "env_steps" and v != "":
-                    self.writer.add_scalar(f"train/{k}", v, c["env_steps"])
-        self._reset_window()
-        return row
-
-    def run_evaluation(self, episodes: int | None = None) -> dict:
-        """Deterministic-policy episodes on the evaluation copies (and the QRE gap on a tabular game)."""
-        episodes = episodes or self.train_cfg.eval_episodes
-        outcomes: dict = {}
-        rets = evaluate(self.algo, self.eval_env, episodes, self.seeds.eval_seed, outcomes)
-        row = {"env_steps": self.counters["env_steps"], "eval_return": float(rets.mean()),
-               "eval_return_std": float(rets.std()), "eval_episodes": len(rets), "qre_gap": "",
-               "wall_time": time.time() - self._start}
-        for key, rate in OUTCOMES.items():
-            row[f"eval_{rate}"] = float(outcomes[key].mean()) if key in outcomes else ""
-        if hasattr(self.env, "game") and self.algo.temperature() is not None:
-            row["qre_gap"] = qre_gap(self.algo, self.env)
-        return row
-
-    def _eval_and_log(self) -> dict:
-        row = self.run_evaluation()
-        csv_append(self.dir / "eval.csv", row, self.eval_fields)
-        if self.writer is not None:
-            self.writer.add_scalar("eval/return", row["eval_return"], row["env_steps"])
-            for rate in OUTCOMES.values():
-                if row[f"eval_{rate}"] != "":
-                    self.writer.add_scalar(f"eval/{rate}", row[f"eval_{rate}"], row["env_steps"])
-            if row["qre_gap"] != "":
-                self.writer.add_scalar("eval/qre_gap", row["qre_gap"], row["env_steps"])
-        return row
-
-    # ---------------------------------------------------------------- the loop
-    def run(self, stop_after: int | None = None) -> dict:
-        """Train until ``train.total_steps`` (or ``stop_after`` more :meth:`collect` calls); returns the last
-        progress and evaluation rows, and ``interrupted``: the name of the signal (SIGINT, SIGTERM) that
-        stopped the run, after a checkpoint was saved (``meharl resume`` continues it), or None."""
-        from tqdm import tqdm
-        t, c = self.train_cfg, self.counters
-        total = t.total_steps
-        last = {"progress": None, "eval": None, "interrupted": None}
-        bar = tqdm(total=total, initial=min(c["env_steps"], total), unit="step", dynamic_ncols=True,
-                   disable=not t.progress, desc=f"{self.cfg['algo_name']} {self.cfg['env']}:{self.cfg['task']}")
-        stop: list[int] = []
-        handlers = {}
-        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
-            handlers = {sig: signal.signal(sig, lambda signum, frame: stop.append(signum))
-                        for sig in (signal.SIGINT, signal.SIGTERM)}
-        done = 0
-        try:
-            while c["env_steps"] < total and (stop_after is None or done < stop_after) and not stop:
-                before = c["env_steps"]
-                self.collect()
-                done += 1
-                bar.update(c["env_steps"] - before)
-                if self.ready_to_train():
-                    self.train()
-                if c["env_steps"] >= c["next_log"]:
-                    last["progress"] = self._log()
-                    c["next_log"] = _next(c["next_log"], c["env_steps"], t.log_interval)
-                    if last["progress"]["episode_return"] != "":
-                        bar.set_postfix(ret=f"{last['progress']['episode_return']:.3g}")
-                if c["env_steps"] >= c["next_eval"]:
-                    last["eval"] = self._eval_and_log()
-                    c["next_eval"] = _next(c["next_eval"], c["env_steps"], t.eval_interval)
-                if c["env_steps"] >= c["next_ckpt"]:
-                    c["next_ckpt"] = _next(c["next_ckpt"], c["env_steps"], t.checkpoint_interval)
-                    self.save_checkpoint()
-            if stop and c["env_steps"] < total:
-                self.save_checkpoint()
-                last["interrupted"] = signal.Signals(stop[0]).name
-            elif c["env_steps"] >= total and done:
-                if t.final_eval and (last["eval"] is None or last["eval"]["env_steps"] != c["env_steps"]):
-                    last["eval"] = self._eval_and_log()
-                self.save_checkpoint()
-        finally:
-            for sig, h in handlers.items():
-                signal.signal(sig, h)
-            bar.close()
-            if self._writer is not None:
-                self._writer.flush()
-        return last
-
-    def close(self):
-        self.env.close()
-        self.eval_env.close()
-        if self._writer is not None:
-            self._writer.close()
-        if self._lock is not None:
-            self._lock.release()
-
-
-def _next(threshold: int, steps: int, interval: int) -> int:
-    """The first multiple of ``interval`` past ``threshold`` that lies above ``steps``."""
-    return threshold + interval * math.ceil((steps - threshold + 1) / interval)
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()

@@ -43,20 +43,17 @@ def record_episode(run_dir, path=None, *, fps: float = 30.0, width: int = 640, h
     from deep.algos.base import make_algo
     from deep.envs.registry import family_module
 
-    from .rundir import CHECKPOINT, build_env, load_algo_state, load_checkpoint, read_config
+    from .rundir import RunDir, build_env, load_algo_state
     from .seeding import seeds
 
     use_headless_gl()
-    run_dir = Path(run_dir)
-    cfg = read_config(run_dir)
-    path = Path(path) if path else run_dir / "eval.gif"
+    files = RunDir(run_dir)
+    cfg = files.read_config()
+    path = Path(path) if path else files.path / "eval.gif"
     _check_path(path)
     if not (fps > 0):
         raise ValueError(f"--fps must be > 0, got {fps}")
-    ck = run_dir / CHECKPOINT
-    if not ck.exists():
-        raise FileNotFoundError(f"no checkpoint in {run_dir} (expected {ck})")
-    sd = load_checkpoint(ck)
+    sd = files.load_checkpoint()
     family = family_module(cfg["env"])
     eval_seed = seeds(cfg["seed"]).eval_seed
     env = build_env(cfg, 1, eval_seed)
@@ -65,7 +62,7 @@ def record_episode(run_dir, path=None, *, fps: float = 30.0, width: int = 640, h
             raise ValueError(f"env {cfg['env']} cannot render frames ({family.__name__} has no render()); "
                              f"--video works for families that render, e.g. bimanual")
         algo = make_algo(cfg["algo_name"], env.spec, cfg["algo"], device=cfg["device"])
-        load_algo_state(algo, sd, ck, run_dir)
+        load_algo_state(algo, sd, files.checkpoint, files.path)
         r = env.reset(seed=eval_seed)
         frames, total = [env.render(0, width=width, height=height)], 0.0
         while True:

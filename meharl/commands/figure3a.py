@@ -16,9 +16,9 @@ Why the warm-up: at alpha = 10 the game has two stable symmetric QREs, (C, C) wi
 with p(B) = 0.7849, and from the start policy (C, C) and (B, B) are each played 4% of the time.  The exact
 HASPI knows every reward from its first step and heads for (C, C); a sample-based critic has to learn r(B, B) =
 10 and r(C, C) = 20 from those rare samples, and without a warm-up the actors follow it from the first update.
-Where the critic's early estimates favoured B, the actors drifted into the (B, B) basin and the critic, fed
-more (B, B) samples, confirmed it: 2 of 18 seeds (5-22) ended there.  Ten uniform episodes show the critic
-every joint action first (benchmarks/figure3a_hasac_seeds.py; benchmarks/learning_runs/figure3a.md).
+Where the critic's early estimates favour B, the actors can drift into the (B, B) basin and the critic, fed
+more (B, B) samples, confirms it.  Ten uniform episodes show the critic every joint action first (the seeds
+measured with and without them: benchmarks/learning_runs/figure3a.md).
 
 Every seed's run directory is kept under ``OUT/runs``.  The figure shows each algorithm's expected reward
 ``sum_a pi(a) r(a)`` of its current joint policy per learning episode (mean and range over the seeds);
@@ -51,7 +51,7 @@ def add_arguments(p):
 
 def train_one(algo: str, seed: int, episodes: int, run_dir: Path) -> dict:
     """One run; returns its expected-reward curve and final joint policy."""
-    from deep.config import resolve
+    from deep.configure import resolve
     from deep.nets.distributions import start_from
     from deep.run import start
     from deep.run.evaluate import joint_policy
@@ -119,7 +119,7 @@ def run(args) -> int:
     legend_below(fig, *ax.get_legend_handles_labels())
     out.mkdir(parents=True, exist_ok=True)
     save_png(fig, out / "figure3a.png")
-    from tabular._io import atomic_write_text
+    from safeio import atomic_write_text
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
     for algo, counts in summary["joint_action_counts"].items():
         print(f"{algo}: " + ", ".join(f"{j} in {n} of {len(args.seeds)} seeds" for j, n in counts.items()))

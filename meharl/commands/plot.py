@@ -49,7 +49,7 @@ def read_curve(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray]:
     path = run_dir / METRICS[metric]
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist (is {run_dir} a run directory with logs?)")
-    from tabular._io import parse_file
+    from safeio import parse_file
     steps, values = [], []
     for line, r in enumerate(parse_file(path, lambda fh: list(csv.DictReader(fh)), csv.Error, "CSV"), start=2):
         if r.get(metric, "") == "":
@@ -68,13 +68,13 @@ def group_runs(run_dirs) -> dict:
     """(label, task, simulator) -> run directories: the algorithm with the settings that set it apart
     (:func:`meharl.report.config_labels`), the task and the simulator that ran it
     (:func:`meharl.report.simulator`); the directories of one key are its seeds."""
-    from meharl.report import _read_config, config_labels, simulator, task_name
+    from meharl.report import config_labels, read_run_config, simulator, task_name
     configs = {}
     for d in map(Path, run_dirs):
         cfg_path = d / "config.yaml"
         if not cfg_path.exists():
             raise FileNotFoundError(f"{cfg_path} does not exist: not a run directory")
-        configs[d] = _read_config(cfg_path)
+        configs[d] = read_run_config(cfg_path)
     groups = {}
     for d, label in config_labels(configs).items():
         cfg = configs[d]
@@ -82,26 +82,16 @@ def group_runs(run_dirs) -> dict:
     return groups
 
 
-def aggregate(curves) -> tuple[np.ndarray, np.ndarray]:
-    """Curves ``(steps, values)`` -> (shared steps, values of shape (n_runs, n_steps)); steps every run logged."""
-    common = curves[0][0]
-    for steps, _ in curves[1:]:
-        common = np.intersect1d(common, steps)
-    if common.size == 0:
-        raise ValueError("the runs share no logged environment step; they cannot be averaged")
-    return common, np.stack([vals[np.searchsorted(steps, common)] for steps, vals in curves])
-
-
 def run(args) -> int:
     from meharl.figures import plt, save_png
-    from meharl.report import mean_band
+    from meharl.report import common_steps, mean_band
     from meharl.style import REFERENCE_COLOUR, REFERENCE_DASHES, legend_below, step_axis, styles
     groups = group_runs(args.run_dirs)
     style = styles(label for label, _, _ in groups)
     one_task = len({task for _, task, _ in groups}) == 1
     fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     for (label, task, _), dirs in groups.items():
-        steps, vals = aggregate([read_curve(d, args.metric) for d in dirs])
+        steps, vals = common_steps([read_curve(d, args.metric) for d in dirs])
         mean, lo, hi = mean_band(vals, reps=2000, seed=0)
         seeds = f"{len(dirs)} seed{'s' if len(dirs) > 1 else ''}"
         ax.plot(steps, mean, lw=1.6, label=f"{label} ({seeds})" if one_task else f"{label} {task} ({seeds})",

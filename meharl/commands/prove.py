@@ -1,6 +1,8 @@
-"""``meharl prove``: check every lemma and theorem of the paper on the engine, with broken-variant controls."""
-import sys
+"""``meharl prove``: check every lemma and theorem of the paper on the engine, with broken-variant controls.
 
+The work is :func:`proofs_check.cli.run`, imported when the command runs (sympy and hypothesis load slowly, and
+every ``meharl`` command builds this parser).
+"""
 NAME = "prove"
 HELP = ("check each lemma and theorem of the paper (symbolic with sympy, numeric on hypothesis-drawn games), "
         "each also on deliberately broken variants that must be caught; exit status 1 if any claim fails")
@@ -14,23 +16,10 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    try:  # imported here: sympy and hypothesis load slowly
-        from proofs_check import format_table, run_all, select, to_json
+    try:
+        from proofs_check import cli
     except ModuleNotFoundError as exc:
         if exc.name in ("hypothesis", "sympy"):
             raise ValueError(f"meharl prove needs {exc.name}: pip install {exc.name}") from None
         raise
-
-    claims = select(args.claim)
-    if args.list:
-        for c in claims:
-            print(f"{c.key:18} {c.reference:34} {c.method:17} {c.title}")
-            for name, desc in c.broken:
-                print(f"{'':18} broken '{name}': {desc}")
-        return 0
-    progress = None
-    if not args.json and sys.stderr.isatty():
-        progress = lambda r: print(f"  {r.key}: {'PASS' if r.passed else 'FAIL'}", file=sys.stderr)  # noqa: E731
-    results = run_all(quick=args.quick, keys=args.claim, progress=progress)
-    print(to_json(results) if args.json else format_table(results))
-    return 0 if all(r.passed for r in results) else 1
+    return cli.run(args)

@@ -3,7 +3,7 @@ import json
 from pathlib import Path
 
 from tabular import haspi
-from tabular._io import atomic_write_text
+from safeio import atomic_write_text
 from tabular.paper import (ACTIONS, TABLE3_ALPHAS, appendix_b, format_appendix_b, format_table3,
                            initial_policy, paper_matrix_game, table3)
 

@@ -86,7 +86,7 @@ def figure(data: dict, path: Path) -> None:
 
 
 def run(args) -> int:
-    from tabular._io import atomic_write_text
+    from safeio import atomic_write_text
     data = collect(args.paths, args.exclude)
     if all(cell["median"] is None for cells in data["cells"].values() for cell in cells.values()):
         raise ValueError(f"no SMAC run with a win rate under {' '.join(args.paths)}: Table 1 would be empty")

@@ -26,7 +26,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from deep.config import resolve
+    from deep.configure import resolve
     from deep.run import start
     cfg = resolve(args.env, args.task, args.seed, args.overrides, args.config, algo=args.algo)
     stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -1,6 +1,9 @@
-"""File plumbing: atomic writes, appends that never follow a symbolic link, and exclusive directory locks.
+"""File plumbing shared by every package: atomic writes, appends that never follow a symbolic link,
+exclusive directory locks and parsing a text file with errors that name it.
 
-Every file the project writes gets the ordinary mode under the user's umask (0644 under umask 022).
+It lives apart so that the exact engine, the deep stack and the CLI all write files the same safe way without
+depending on one another.  Every file the project writes gets the ordinary mode under the user's umask (0644
+under umask 022).
 """
 from __future__ import annotations
 
