@@ -33,8 +33,8 @@ Settings are the same unless listed here (settings.csv checks the shared keys at
   ``-0.98 log(1 / prod(space.shape))``, which is 0 for a ``Discrete`` space (its shape is empty).  meharl's are
   those of its shipped config and heads (see ``deep/nets/heads.py`` and the paper config).
 - HARL's critic target uses a temperature of its own, tuned on the joint log-probability towards the summed
-  target entropy; meharl's uses the agents' temperatures.  HARL's n-step target sums rewards only; meharl's
-  also subtracts the agents' entropy terms along the n steps.
+  target entropy; meharl's uses the agents' temperatures.  Both n-step targets sum rewards only along the
+  chain (meharl's ``n_step_entropy`` default).
 - Continuous actions: HARL's actor outputs ``tanh`` in [-1, 1] and sends it to the Box(0, 1) environment,
   whose PettingZoo wrapper clips it to [0, 1] (half of each coordinate's range maps to 0); its warm-up
   samples the Box(0, 1) space.  meharl maps ``tanh`` affinely onto [0, 1].
