@@ -169,10 +169,13 @@ def test_n_step_targets_include_intermediate_entropy_terms_and_stop_at_episode_e
         assert b["next_state"][k, 0].item() == nxt
 
 
-def test_critic_target_formula():
+@pytest.mark.parametrize("n_step_entropy", [True, False])
+def test_critic_target_formula(n_step_entropy):
+    """The n-step target with the intermediate actions' entropy terms, and without them (the default: rewards
+    only along the chain, the reference code's target)."""
     spec = EnvSpec("x", 2, (1, 1), 1, (Discrete(2), Discrete(3)), 10)
     torch.manual_seed(0)
-    h = HASAC(spec, HASACParams(hidden=(8,), auto_alpha=False, alpha=0.7))
+    h = HASAC(spec, HASACParams(hidden=(8,), auto_alpha=False, alpha=0.7, n_step_entropy=n_step_entropy))
     B = 6
     batch = {"reward_sum": torch.arange(B, dtype=torch.float32), "logp_sum": torch.ones(B, 2) * -0.5,
              "disc": torch.tensor([0.0, 0.5, 0.9, 0.0, 1.0, 0.25]), "next_state": torch.ones(B, 1),
@@ -184,7 +187,7 @@ def test_critic_target_formula():
     with torch.no_grad():
         qs = torch.stack([h.critic_target.min_q(torch.ones(1, 1), torch.cat([torch.eye(2)[i], torch.eye(3)[j]])[None])[0]
                           for i in range(2) for j in range(3)])
-    base = batch["reward_sum"] + 0.7 * 0.5 * 2
+    base = batch["reward_sum"] + (0.7 * 0.5 * 2 if n_step_entropy else 0.0)
     v = (y - base)[batch["disc"] > 0] / batch["disc"][batch["disc"] > 0] - 0.7 * ent
     # each bootstrap value is min Q_target at one of the 6 joint actions (the sampled one), exactly
     assert torch.all((v[:, None] - qs[None, :]).abs().min(1).values < 1e-5)

@@ -33,8 +33,8 @@ Settings are the same unless listed here (settings.csv checks the shared keys at
   ``-0.98 log(1 / prod(space.shape))``, which is 0 for a ``Discrete`` space (its shape is empty).  meharl's are
   those of its shipped config and heads (see ``deep/nets/heads.py`` and the paper config).
 - HARL's critic target uses a temperature of its own, tuned on the joint log-probability towards the summed
-  target entropy; meharl's uses the agents' temperatures.  HARL's n-step target sums rewards only; meharl's
-  also subtracts the agents' entropy terms along the n steps.
+  target entropy; meharl's uses the agents' temperatures.  Both n-step targets sum rewards only along the
+  chain (meharl's ``n_step_entropy`` default).
 - Continuous actions: HARL's actor outputs ``tanh`` in [-1, 1] and sends it to the Box(0, 1) environment,
   whose PettingZoo wrapper clips it to [0, 1] (half of each coordinate's range maps to 0); its warm-up
   samples the Box(0, 1) space.  meharl maps ``tanh`` affinely onto [0, 1].
@@ -242,6 +242,8 @@ def parse_args(argv):
     p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, help="directory of the runs, summary.csv, aggregate.csv, the figure")
     p.add_argument("--seeds", type=int, default=3, help="seeds 1..N of each code and variant (default 3)")
+    p.add_argument("--first-seed", type=int, default=1,
+                   help="start at this seed instead of 1 (runs split over processes: --first-seed K --seeds K)")
     p.add_argument("--steps", type=int, default=300_000, help="environment steps of every run, warm-up "
                    f"included; a multiple of {EVAL_INTERVAL}, at least {WARMUP + 2 * EVAL_INTERVAL} (default 300000)")
     p.add_argument("--threads", type=int, default=2, help="torch threads of every run (default 2)")
@@ -261,6 +263,8 @@ def check_args(args) -> None:
     """Raise BadInput naming the first problem with the arguments, before anything runs or is written."""
     if args.seeds < 1:
         raise BadInput(f"--seeds must be at least 1, got {args.seeds}")
+    if not 1 <= args.first_seed <= args.seeds:
+        raise BadInput(f"--first-seed must be between 1 and --seeds ({args.seeds}), got {args.first_seed}")
     if args.threads < 1:
         raise BadInput(f"--threads must be at least 1, got {args.threads}")
     if args.steps % EVAL_INTERVAL or args.steps < WARMUP + 2 * EVAL_INTERVAL:
@@ -415,7 +419,7 @@ def main(argv=None) -> int:
         write_settings(out, args)
     results = []
     try:
-        for seed in range(1, args.seeds + 1):
+        for seed in range(args.first_seed, args.seeds + 1):
             for variant in args.variants:
                 for code in args.codes:
                     results.append(one_run(args, code, variant, seed, out))

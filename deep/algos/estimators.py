@@ -24,8 +24,9 @@ class NStepReturn:
 
     * ``reward_sum``: ``R = sum_{k<m} gamma^k r_{t+k}``;
     * ``logp_sum``: ``L_i = sum_{1<=k<m} gamma^k log mu^i(a^i_{t+k}|o_{t+k})``, agent i's log-probabilities,
-      recorded when acting, of the intermediate steps.  A soft target subtracts ``alpha_i L_i`` so the
-      intermediate entropy terms of the soft return (eq. 2, 5) are kept (the public reference code drops them);
+      recorded when acting, of the intermediate steps.  A soft target subtracts ``alpha_i L_i`` only with
+      ``n_step_entropy`` (docs/settings.md, "n-step soft targets"; by default, as in the reference code, the
+      entropy term enters at the bootstrap alone);
     * ``disc``: ``gamma^m``, or 0 if the chain ended in a true termination (a truncation bootstraps).
     """
 

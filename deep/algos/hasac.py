@@ -60,7 +60,7 @@ from deep.nets.optim import fused_adam, gradient_step
 from deep.nets.value_norm import ValueNorm
 
 from .base import Acted, register
-from .off_policy_base import OffPolicyAlgorithm, OffPolicyParams
+from .off_policy_base import OffPolicyAlgorithm, OffPolicyParams, n_step_entropy_setting
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,7 @@ class HASACParams(OffPolicyParams):
                                             lo=0, hi=1)   # the discrete temperature rule, docs/settings.md
     share_params: bool = flag(False, "one actor network for all agents (needs equal spaces)")
     gumbel_tau: float = number(1.0, "Gumbel-softmax temperature of discrete actions", lo=0, lo_open=True)
+    n_step_entropy: bool = n_step_entropy_setting()
     feature_norm: bool = flag(True, "LayerNorm on discrete actors' inputs (HARL use_feature_normalization: true)")
     discrete_actor_loss: str = choice("expected", "Discrete agents' eq. 10: exact expectation or Gumbel sample",
                                       "expected", "gumbel")
@@ -187,12 +188,15 @@ class HASAC(OffPolicyAlgorithm):
         return torch.cat(reps, -1), ent
 
     def critic_target_values(self, batch) -> torch.Tensor:
-        """``y = R - sum_i alpha_i L_i + disc * (min Q_target(s', a') - sum_i alpha_i log pi^i(a'^i|o'^i))``, in
-        return units (``min Q_target`` denormalised with ValueNorm)."""
+        """``y = R + disc * (min Q_target(s', a') - sum_i alpha_i log pi^i(a'^i|o'^i))``, in return units
+        (``min Q_target`` denormalised with ValueNorm), minus ``sum_i alpha_i L_i`` (the intermediate actions'
+        discounted log-probabilities) if ``n_step_entropy``."""
         with torch.no_grad():
             joint, ent = self._next_value_terms(batch)
             v_next = self.in_return_units(self.critic_target.min_q(batch["next_state"], joint)) - ent
-            return batch["reward_sum"] - batch["logp_sum"] @ self.alphas() + batch["disc"] * v_next
+            if self.params.n_step_entropy:
+                return batch["reward_sum"] - batch["logp_sum"] @ self.alphas() + batch["disc"] * v_next
+            return batch["reward_sum"] + batch["disc"] * v_next
 
     def critic_loss(self, batch, y: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         """Both critics' regression loss to the targets ``y`` (return units; computed here if not given),

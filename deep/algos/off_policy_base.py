@@ -9,13 +9,21 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from deep.config import choice, integer, number, sizes
+from deep.config import choice, flag, integer, number, sizes
 from deep.nets.mlp import precision_setting
 from deep.storage.replay import ReplaySpec
 
 from ._checkpoint import Checkpointed
 from .base import ACTION_KINDS, Acted, Algorithm
 from .estimators import NStepReturn
+
+
+def n_step_entropy_setting():
+    """The soft actor-critics' choice of n-step target (docs/settings.md, "n-step soft targets"): the default
+    sums rewards only along the chain and puts the entropy term at the bootstrap alone, as the reference code
+    does; ``true`` also subtracts ``alpha log pi`` of the chain's intermediate (behaviour) actions."""
+    return flag(False, "n-step targets also subtract alpha log pi of the chain's intermediate actions "
+                       "(default: rewards only, as the reference code)")
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from deep.nets.mlp import set_precision
 from deep.nets.optim import fused_adam, gradient_step
 
 from .base import Acted, action_kind, register
-from .off_policy_base import OffPolicyAlgorithm, OffPolicyParams
+from .off_policy_base import OffPolicyAlgorithm, OffPolicyParams, n_step_entropy_setting
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class SACParams(OffPolicyParams):
     alpha_lr: float = number(3e-4, "temperature's Adam learning rate (auto_alpha)", lo=0, lo_open=True)
     auto_alpha: bool = flag(True, "tune the temperature towards the target entropy")
     alpha: float = number(1.0, "initial temperature if auto_alpha, else the fixed temperature", lo=0, lo_open=True)
+    n_step_entropy: bool = n_step_entropy_setting()
     target_entropy_fraction: float = number(0.1, "discrete target entropy = fraction * log(available joint actions)",
                                             lo=0, hi=1)   # HASAC's discrete temperature rule, docs/settings.md
     max_joint_actions: int = integer(256, "Discrete agents: the largest joint action space one categorical covers")
@@ -170,7 +171,9 @@ class SAC(OffPolicyAlgorithm):
             else:
                 s = self.actor.sample(o, m)
                 v = self.critic_target.min_q(s_next, s.rep) - alpha * s.logp
-            return batch["reward_sum"] - alpha * batch["logp_sum"].sum(-1) + batch["disc"] * v
+            if self.params.n_step_entropy:
+                return batch["reward_sum"] - alpha * batch["logp_sum"].sum(-1) + batch["disc"] * v
+            return batch["reward_sum"] + batch["disc"] * v
 
     def critic_loss(self, batch) -> tuple[torch.Tensor, dict]:
         y = self.critic_target_values(batch)
