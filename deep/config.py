@@ -314,12 +314,14 @@ def task_key(env: str, task: str) -> str:
     return "game" if env == "tabular" and is_game_file(task) else task
 
 
-def task_config_path(env: str, task: str, families: Sequence[str] = ()) -> Path:
-    """``deep/configs/tasks/<env>/<task>.yaml``, or a ValueError listing the shipped ones (or, for a family
-    that ships none, the ``families`` there are)."""
-    path = CONFIG_DIR / "tasks" / env / f"{task_key(env, task)}.yaml"
+def task_config_path(env: str, task: str, families: Sequence[str] = (), folder: str | None = None) -> Path:
+    """``deep/configs/tasks/<folder>/<task>.yaml`` (``folder``: the name ``env``'s config files keep, by
+    default ``env``), or a ValueError listing the shipped ones (or, for a family that ships none, the
+    ``families`` there are)."""
+    folder = CONFIG_DIR / "tasks" / (folder or env)
+    path = folder / f"{task_key(env, task)}.yaml"
     if not path.exists():
-        known = sorted(p.stem for p in (CONFIG_DIR / "tasks" / env).glob("*.yaml") if p.stem != "game")
+        known = sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "game")
         if not known:
             raise ValueError(f"unknown env {env!r}; valid envs: {', '.join(families)}")
         raise ValueError(f"no config for env {env!r} task {task!r}; shipped {env} tasks: {', '.join(known)}")
@@ -332,14 +334,17 @@ def listed_algos() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in (CONFIG_DIR / "algos").glob("*.yaml")))
 
 
-def paper_config_path(algo_name: str, env: str, task: str) -> Path:
-    return CONFIG_DIR / "paper" / algo_name / f"{env}_{task_key(env, task)}.yaml"
+def paper_config_path(algo_name: str, env: str, task: str, folder: str | None = None) -> Path:
+    """``deep/configs/paper/<algo>/<folder>_<task>.yaml`` (``folder`` as in :func:`task_config_path`)."""
+    return CONFIG_DIR / "paper" / algo_name / f"{folder or env}_{task_key(env, task)}.yaml"
 
 
 def layered(base: dict, env: str, task: str, seed: int | None = None, overrides=(),
-            config_file: str | os.PathLike | None = None, families: Sequence[str] = ()) -> dict:
+            config_file: str | os.PathLike | None = None, families: Sequence[str] = (),
+            folder: str | None = None) -> dict:
     """The config of ``base["algo_name"]`` on ``env``/``task``, unchecked: ``base`` (the settings' defaults)
-    and the layers of the module docstring laid over it (``families``: named if ``env`` ships no tasks)."""
+    and the layers of the module docstring laid over it (``families``: named if ``env`` ships no tasks;
+    ``folder``: the name ``env``'s config files keep, by default ``env``)."""
     algo = base["algo_name"]
     cfg = base
     algo_yaml = CONFIG_DIR / "algos" / f"{algo}.yaml"
@@ -348,8 +353,8 @@ def layered(base: dict, env: str, task: str, seed: int | None = None, overrides=
     if config_file is not None:
         cfg = merge(cfg, load_yaml(config_file))
     else:
-        cfg = merge(cfg, load_yaml(task_config_path(env, task, families)))
-        paper = paper_config_path(algo, env, task)
+        cfg = merge(cfg, load_yaml(task_config_path(env, task, families, folder)))
+        paper = paper_config_path(algo, env, task, folder)
         if paper.exists():
             cfg = merge(cfg, load_yaml(paper))
     cfg["env"], cfg["task"], cfg["algo_name"] = env, task, algo

@@ -16,7 +16,7 @@ import yaml
 
 from . import config
 from .algos.base import algo_class, algo_names
-from .envs.registry import FAMILIES
+from .envs.registry import FAMILIES, config_name
 
 #: the loop module of :mod:`deep.run` that trains an algorithm without a ``loop`` of its own, by ``on_policy``
 LOOP_MODULES = {False: "off_policy", True: "on_policy"}
@@ -94,7 +94,8 @@ def resolve(env: str, task: str, seed: int | None = None, overrides=(),
     ...
     ValueError: invalid config: bad value algo.gamma=2: must be a number in [0, 1)...
     """
-    return validate(config.layered(defaults(algo), env, task, seed, overrides, config_file, tuple(FAMILIES)))
+    return validate(config.layered(defaults(algo), env, task, seed, overrides, config_file, tuple(FAMILIES),
+                                   config_name(env)))
 
 
 def render_defaults(algo_name: str) -> str:

@@ -63,6 +63,7 @@ SIMULATORS = {
     "tabular": "exact matrix game",
     "mpe": "MPE of mpe2",
     "mamujoco": "MAMuJoCo on gymnasium v5 models",
+    "smax": "SMAX (JaxMARL), not StarCraft II",
     "smac": "SMAX (JaxMARL), not StarCraft II",
     "smac-sc2": "StarCraft II (SMAC)",
     "aircombat": "JSBSim, meharl's autopilot (not LAG)",
@@ -278,15 +279,16 @@ def shipped_config(env: str, task: str, algo: str) -> dict | None:
     :func:`deep.configure.resolve`, read from its YAML files, so no algorithm is imported), or None where the
     project ships none (an unknown family, task or algorithm)."""
     from deep import config as C
+    from deep.envs.registry import config_name
     algo_yaml = C.CONFIG_DIR / "algos" / f"{algo}.yaml"
     try:
-        task_yaml = C.task_config_path(env, task)
+        task_yaml = C.task_config_path(env, task, folder=config_name(env))
     except ValueError:
         return None
     if not algo_yaml.exists():
         return None
     cfg = C.merge(C.merge(C.defaults_of(C.RunSettings), C.load_yaml(algo_yaml)), C.load_yaml(task_yaml))
-    paper = C.paper_config_path(algo, env, task)
+    paper = C.paper_config_path(algo, env, task, config_name(env))
     if paper.exists():
         cfg = C.merge(cfg, C.load_yaml(paper))
     return {**cfg, "env": env, "task": task, "algo_name": algo}
@@ -514,7 +516,7 @@ def table1_data(finals: dict, metric: dict) -> dict:
     for one seed) or None where there are no runs, and ``paper``: the paper's (median, std) on StarCraft II, or
     None; plus ``missing_maps``: the paper's maps without runs."""
     from meharl.style import algorithm
-    tasks = [t for t in finals if t.split(":", 1)[0] in ("smac", "smac-sc2") and metric[t] == "win rate"]
+    tasks = [t for t in finals if t.split(":", 1)[0] in ("smax", "smac", "smac-sc2") and metric[t] == "win rate"]
     maps = {}
     for t in sorted(tasks, key=lambda t: t.startswith("smac-sc2:")):  # SMAX rows keep the map's name
         env, m = t.split(":", 1)

@@ -351,6 +351,41 @@ def trace_branch(system, lam_max: float, *, start: np.ndarray | None = None, sta
     Newton at exactly the end's lambda, is always polished to rounding level).  ``monitor`` computes the
     ascent-direction count at every point (default: on for common-payoff normal-form games, the only ones where
     it is defined here).
+
+    Parameters
+    ----------
+    system : NormalFormSystem or SparseMarkovSystem
+        The logit equilibrium system of a game (:func:`tabular.qre_system.make_system`).
+    lam_max : float
+        The precision ``lambda`` to trace to (finite, >= 0).
+    start, start_lam : ndarray or None, float
+        A QRE's stacked log-probabilities at ``start_lam`` to trace from, instead of uniform play at 0.
+    first_step, max_step : float
+        First and largest arclength step.
+    corrector_tol : float
+        Accuracy of the intermediate points.
+    max_points : int
+        Most points to accept before giving up.
+    monitor : bool or None
+        Count ascent directions at every point (common-payoff normal-form games only).
+
+    Returns
+    -------
+    Trace
+        The accepted points (``xs``, ``lams``), the ascent counts and the events met (bifurcations, folds).
+
+    Raises
+    ------
+    GameError
+        On a bad ``lam_max`` or ``start_lam``, or a ``start`` that is not close to a QRE.
+
+    Examples
+    --------
+    >>> from tabular.qre_path import trace_branch
+    >>> from tabular.qre_system import make_system
+    >>> trace = trace_branch(make_system(T.MatrixGame(np.eye(2))), 1.0)
+    >>> float(trace.lams[0]), float(trace.lams[-1])
+    (0.0, 1.0)
     """
     lam_max, start_lam = float(lam_max), float(start_lam)
     for name, v in (("lam_max", lam_max), ("start_lam", start_lam)):

@@ -532,3 +532,12 @@ def test_sc2_adapter_on_smacs_api(fake_smac, tmp_path, monkeypatch):
     assert env.get_state() is None  # no snapshot of a running game: a resumed run starts new episodes
     with pytest.raises(ValueError, match="cannot restore a game mid-episode"):
         env.set_state({})
+
+
+@pytest.mark.parametrize("algo", ["hasac", "mappo", "qmix"])
+def test_smax_and_its_alias_smac_resolve_the_same_shipped_config(algo):
+    """The config files keep the family's first name: ``--env smax`` finds them as ``--env smac`` does."""
+    from deep.configure import resolve
+    a, b = resolve("smax", "8m_vs_9m", 0, algo=algo), resolve("smac", "8m_vs_9m", 0, algo=algo)
+    assert a.pop("env") == "smax" and b.pop("env") == "smac"
+    assert a == b

@@ -186,7 +186,7 @@ class LoopedEnv(BatchedMultiAgentEnv):
 
 class UnsavableEnv(LoopedEnv):
     """A :class:`LoopedEnv` whose simulator cannot be saved mid-episode: :meth:`get_state` returns None, so a
-    resumed training run restarts its episodes (``deep.run.rundir.Run.episodes_cut``).  ``cannot_save`` is the
+    resumed training run restarts its episodes (``deep.run.loop.Run.episodes_cut``).  ``cannot_save`` is the
     refusal of any attempt to restore one."""
 
     cannot_save: str

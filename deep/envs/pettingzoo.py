@@ -34,8 +34,8 @@ Conventions (how an arbitrary ParallelEnv becomes the batch interface of :mod:`d
 - **resume**: a PettingZoo environment offers no way to save itself mid-episode as plain values, so
   :meth:`PettingZooEnv.get_state` returns None (:class:`deep.envs._batch.UnsavableEnv`): a resumed training run restores the networks, optimisers,
   replay buffer, random streams and counters exactly, but restarts every copy's episode (on a seed stream of
-  its own, :meth:`deep.run.rundir.Run.load_state_dict`).  The episodes in progress at the checkpoint are cut
-  there (:meth:`deep.run.rundir.Run.episodes_cut`: the replay buffer ends them as truncated, bootstrapping
+  its own, :meth:`deep.run.loop.Run.load_state_dict`).  The episodes in progress at the checkpoint are cut
+  there (:meth:`deep.run.loop.Run.episodes_cut`: the replay buffer ends them as truncated, bootstrapping
   from the observation the checkpoint saved; the episode replay of ``qmix``/``fop`` drops them), so the
   resumed run is a valid continuation but not step for step the uninterrupted run.
 """

@@ -6,13 +6,13 @@ HELP = "list the tasks of every environment family, or those of FAMILY one a lin
 
 
 def add_arguments(p):
-    from deep.envs.registry import FAMILIES
+    from deep.envs.registry import family_list
     p.add_argument("family", nargs="?", default=None, metavar="FAMILY",
-                   help=f"an environment family: {', '.join(FAMILIES)} (default: all)")
+                   help=f"an environment family: {family_list()} (default: all)")
 
 
 def run(args) -> int:
-    from deep.envs.registry import ENVS, env_tasks
+    from deep.envs.registry import ALIASES, ENVS, env_tasks
     if args.family is not None:
         try:
             print("\n".join(env_tasks(args.family)))
@@ -20,6 +20,9 @@ def run(args) -> int:
             raise ValueError(f"env {args.family} needs its simulator, which is not installed ({exc})") from None
         return 0
     for env in ENVS:
+        if env in ALIASES:
+            print(f"{env}: alias of {ALIASES[env]}")
+            continue
         try:
             print(f"{env}: {', '.join(env_tasks(env))}")
         except ImportError as exc:

@@ -11,9 +11,10 @@ HELP = ("train an algorithm (--algo, default hasac) on a task of an environment 
 
 def add_arguments(p):
     from deep.config import listed_algos
-    from deep.envs.registry import FAMILIES
+    from deep.envs.registry import FAMILIES, family_list
     p.add_argument("--algo", default="hasac", help=f"algorithm: {', '.join(listed_algos())} (default: hasac)")
-    p.add_argument("--env", required=True, choices=list(FAMILIES), help="environment family")
+    p.add_argument("--env", required=True, choices=list(FAMILIES),
+                   help=f"environment family: {family_list()}")
     p.add_argument("--task", required=True, help="task, e.g. simple_spread_v3, HalfCheetah-2x3, paper-matrix, "
                    "a saved tabular game (.json or Gambit .nfg), or for --env pettingzoo the import path "
                    "module:factory of a PettingZoo ParallelEnv; `meharl tasks ENV` lists a family's tasks")

@@ -18,7 +18,7 @@ model's fly-by-wire already turns the stick into a roll-rate command (aileron) a
   command - measured acceleration), clipped to the reference's throttle range [0.4, 0.9] (docs/simulators/aircombat.md).
 
 Gains were tuned by hand on step responses at the task's flight condition (6,096 m, 244 m/s; the tests
-state the measured settling times); the hierarchical action re-issues targets at most 0.1 km, pi/6 and
+bound the settling times); the hierarchical action re-issues targets at most 0.1 km, pi/6 and
 17 m/s away from the current state, so the loops mostly work in their linear range.  The turn rate is
 bounded by the 60 deg bank limit (about 3.5 deg/s here), and slowing down by the reference's throttle floor.
 With ``ap/engaged`` = 0 the direct-control inputs ``ap/direct-*`` pass straight to the F-16's stick and
@@ -37,7 +37,7 @@ K_ALTITUDE, MAX_GAMMA = 0.0006, np.deg2rad(25.0)
 #: flight-path angle error -> elevator (PI), and the turn-load feed-forward gain
 KP_GAMMA, KI_GAMMA, K_TURN_LOAD = 4.0, 1.0, 0.05
 #: speed error (ft/s) -> acceleration command (ft/s^2); acceleration error -> throttle (PI); the throttle
-#: that holds the start condition (measured), so that the integrator starts near its steady value
+#: that holds the start condition, so that the integrator starts near its steady value
 K_SPEED, KP_ACCEL, KI_ACCEL, THROTTLE_TRIM = 0.5, 0.02, 0.02, 0.43
 #: the reference's throttle command range (docs/simulators/aircombat.md)
 THROTTLE_MIN, THROTTLE_MAX = 0.4, 0.9
