@@ -394,7 +394,8 @@ def test_both_names_build_the_same_environment(env):
 
 
 def test_configs_validate_under_both_names():
-    from deep.config import CONFIG_DIR, resolve
+    from deep.config import CONFIG_DIR
+    from deep.configure import resolve
     task = CONFIG_DIR / "tasks" / "smac" / "3m.yaml"
     old, new = (resolve(name, "3m", 0, config_file=task) for name in ("smac", "smax"))
     assert old["env"] == "smac" and new["env"] == "smax"  # a config keeps the name it was given
@@ -411,7 +412,8 @@ def _tensors(sd, prefix="") -> dict:
 
 
 def test_a_run_under_either_name_is_the_same_run(tmp_path, env):
-    from deep.config import CONFIG_DIR, resolve
+    from deep.config import CONFIG_DIR
+    from deep.configure import resolve
     from deep.run import resume, start
     tiny = [f"num_envs={B}", f"eval_num_envs={B}", "algo.hidden=[16]", "algo.batch_size=16", "train.progress=false",
             "train.tensorboard=false", "train.total_steps=48", "train.eval_interval=0", "train.eval_episodes=2",
