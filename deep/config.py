@@ -221,6 +221,8 @@ def with_game_discount(cfg: Mapping, game) -> MappingProxyType:
     ``game`` (None for any other environment): ``algo.gamma: null`` takes the game's own discount, and a
     tabular run must use the game's discount (a ValueError otherwise).  ``cfg`` is not changed.
 
+    Examples
+    --------
     >>> from types import SimpleNamespace
     >>> cfg = {"seed": 0, "algo": {"gamma": None}}
     >>> run_cfg = with_game_discount(cfg, SimpleNamespace(gamma=0.5))
