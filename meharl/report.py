@@ -64,7 +64,6 @@ SIMULATORS = {
     "mpe": "MPE of mpe2",
     "mamujoco": "MAMuJoCo on gymnasium v5 models",
     "smax": "SMAX (JaxMARL), not StarCraft II",
-    "smac": "SMAX (JaxMARL), not StarCraft II",
     "smac-sc2": "StarCraft II (SMAC)",
     "aircombat": "JSBSim, meharl's autopilot (not LAG)",
     "football": "Google Research Football",
@@ -200,7 +199,8 @@ def task_name(cfg: dict) -> str:
 
 def simulator(cfg: dict) -> str:
     """The simulator a run's numbers come from (:data:`SIMULATORS`); an unknown family by its name."""
-    env = str(cfg["env"])
+    from deep.envs.registry import family_name
+    env = family_name(str(cfg["env"]))
     if env == "bimanual":
         backend = (cfg.get("env_options") or {}).get("backend", "mujoco")
         return BIMANUAL_SIMULATORS.get(backend, f"bimanual ({backend})")
@@ -516,7 +516,8 @@ def table1_data(finals: dict, metric: dict) -> dict:
     for one seed) or None where there are no runs, and ``paper``: the paper's (median, std) on StarCraft II, or
     None; plus ``missing_maps``: the paper's maps without runs."""
     from meharl.style import algorithm
-    tasks = [t for t in finals if t.split(":", 1)[0] in ("smax", "smac", "smac-sc2") and metric[t] == "win rate"]
+    from deep.envs.registry import family_name
+    tasks = [t for t in finals if family_name(t.split(":", 1)[0]) in ("smax", "smac-sc2") and metric[t] == "win rate"]
     maps = {}
     for t in sorted(tasks, key=lambda t: t.startswith("smac-sc2:")):  # SMAX rows keep the map's name
         env, m = t.split(":", 1)
@@ -544,7 +545,7 @@ def table1_data(finals: dict, metric: dict) -> dict:
             cells[m][col] = {"label": label, "seeds": list(seeds), "win_rates": pct.tolist(),
                              "median": float(np.median(pct)), "std": float(pct.std(ddof=1)) if len(pct) > 1 else 0.0,
                              "paper": paper}
-    return {"maps": order, "simulators": {m: SIMULATORS[t.split(":", 1)[0]] for m, t in maps.items()},
+    return {"maps": order, "simulators": {m: SIMULATORS[family_name(t.split(":", 1)[0])] for m, t in maps.items()},
             "algorithms": algos, "cells": cells, "missing_maps": [m for m in TABLE1 if m not in maps]}
 
 
