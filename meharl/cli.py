@@ -3,10 +3,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
-from . import __version__, commands
+# Idle OpenMP workers sleep instead of spinning, unless the user chose otherwise.  It must be set before torch
+# loads libgomp, so here, before any command module is imported.  Spinning workers of a run with threads > 1
+# stall every operator when other processes share the cores (benchmarks/README.md, "OpenMP waiting").
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from . import __version__, commands  # noqa: E402  (after the OpenMP setting)
 
 
 def _command_modules():

@@ -54,3 +54,19 @@ def test_family_without_its_simulator(capsys, monkeypatch):
     assert main(["tasks"]) == 0
     assert "bimanual: (its simulator is not installed: No module named 'mujoco')" in \
         capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize("preset", [None, "ACTIVE"])
+def test_cli_sets_passive_openmp_waiting_before_torch_unless_the_user_chose(preset):
+    """Idle OpenMP workers sleep (OMP_WAIT_POLICY=PASSIVE) in the meharl command, and the setting is in place
+    before torch (which loads libgomp) is imported; a user's own setting is kept."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if preset:
+        env["OMP_WAIT_POLICY"] = preset
+    code = ("import sys, os, meharl.cli; assert 'torch' not in sys.modules; "
+            "print(os.environ['OMP_WAIT_POLICY'])")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == (preset or "PASSIVE")
