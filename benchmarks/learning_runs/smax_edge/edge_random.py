@@ -1,5 +1,5 @@
 """Uniformly random available actions on SMAX 3m under both map-edge rules (SMAC's, and SMAX's lethal walls):
-the mean return over 200 episodes with its standard error, and the win rate.
+the mean return over the first 200 or more episodes (every copy ending on the same step counts) with its standard error, and the win rate.
 
     PYTHONPATH=. python benchmarks/learning_runs/smax_edge/edge_random.py
 """
