@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from gymnasium.spaces import Box, Discrete, MultiDiscrete
 
 from deep.envs.base import EnvSpec
@@ -367,22 +368,25 @@ def test_mixed_action_spaces_update_and_masked_expected_loss():
     assert torch.all(h.actors[1].log_probs(batch["obs"][1], m).exp()[:, 3] == 0)
 
 
-@pytest.mark.parametrize("loss, value_norm, share", [("expected", False, False), ("expected", True, False),
-                                                    ("gumbel", False, False), ("expected", False, True)])
-def test_update_equals_the_former_update_on_identical_batches(loss, value_norm, share):
+@pytest.mark.parametrize("loss, value_norm, share, masks", [
+    ("expected", False, False, "random"), ("expected", True, False, "random"), ("gumbel", False, False, "random"),
+    ("expected", False, True, "random"), ("expected", False, False, "none"), ("expected", True, True, "full")])
+def test_update_equals_the_former_update_on_identical_batches(loss, value_norm, share, masks):
     """The incremental actors' phase (each agent's share of the critic's first layer computed once, the
-    expectation over available actions only, the sample's log-probabilities reused) against the former
-    update (benchmarks/hasac_reference.py) from the same state, batches and random numbers, for three
-    updates: the same losses, gradients and parameters.  Tolerance: float32 sums of the first layer taken in
-    another order (relative rounding ~1e-7 per value), carried through a few layers and three Adam steps."""
+    expectation over available actions only, or over every action at once where all are available, the
+    sample's log-probabilities reused) against the former update (benchmarks/hasac_reference.py) from the
+    same state, batches and random numbers, for three updates: the same losses, gradients and parameters.
+    ``masks``: the Discrete agents' availability masks, random, none, or all actions available.  Tolerance:
+    float32 sums of the first layer taken in another order (relative rounding ~1e-7 per value), carried
+    through a few layers and three Adam steps."""
     from benchmarks import hasac_reference
 
     spaces = [Discrete(4)] * 3 if share else [Discrete(5), MultiDiscrete([3, 2]), Discrete(4), Box(-1, 2, (2,))]
     h, batch = _agent_and_batch(spaces, loss, B=64, share=share, value_norm=value_norm)
     g = torch.Generator().manual_seed(5)
     for i, sp in enumerate(spaces):
-        if isinstance(sp, Discrete):   # random masks, at least one available action per row
-            m = torch.rand(64, sp.n, generator=g) < 0.5
+        if isinstance(sp, Discrete) and masks != "none":   # at least one available action per row
+            m = torch.rand(64, sp.n, generator=g) < (0.5 if masks == "random" else 2.0)
             m[torch.arange(64), torch.randint(0, sp.n, (64,), generator=g)] = True
             batch["avail"][i] = batch["next_avail"][i] = m
             batch["act"][i] = torch.multinomial(m.float(), 1, generator=g).squeeze(1)
@@ -422,6 +426,21 @@ def test_frozen_min_q_matches_autograd_through_min_q(hidden):
     torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
     torch.testing.assert_close(g, g_ref, rtol=0, atol=1e-12)
     assert all(p.grad is None for p in c.parameters())
+
+
+def test_min_q_each_action_is_min_q_at_every_one_hot_action():
+    """The exact expectation's critic values: min(Q1, Q2) with one agent's block (columns 2:5 of the joint
+    action) set to each one-hot action, the other blocks given, as autograd's ``min_q`` computes them."""
+    torch.manual_seed(0)
+    c = TwinCritic(7, 6, (16, 16)).double()
+    s, a = torch.randn(300, 7, dtype=torch.float64), torch.randn(300, 6, dtype=torch.float64)
+    features = tuple(f + g + h for f, g, h in zip(c.state_features(s), c.action_features(a[:, :2], 0),
+                                                  c.action_features(a[:, 5:], 5)))
+    q = c.min_q_each_action(features, 2, 3)
+    for k in range(3):
+        joint = a.clone()
+        joint[:, 2:5] = F.one_hot(torch.full((300,), k), 3)
+        torch.testing.assert_close(q[:, k], c.min_q(s, joint), rtol=0, atol=1e-12)
 
 
 def test_bf16_mlp_rounds_its_hidden_layers_only():

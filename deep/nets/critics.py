@@ -85,6 +85,20 @@ class TwinCritic(Autocastable, nn.Module):
         return _FrozenMinQ.apply(action, features[0], features[1], self._linears(), self.state_dim + start,
                                  self.bf16)
 
+    @torch.no_grad()
+    def min_q_each_action(self, features, start: int, n: int) -> torch.Tensor:
+        """``min(Q1, Q2)`` with the block of ``n`` columns at ``start`` of the joint action set to each one-hot
+        action in turn, (B, n), from ``features`` as for :meth:`frozen_min_q` (no gradient).
+
+        A one-hot action adds one column of the first layer's weights to the features, so the first layer is a
+        sum, without a matrix product or a copy of the features per action; one action at a time, the
+        activations of its B rows stay in the cache through the layers."""
+        qs = []
+        for f, lins in zip(features, self._linears()):
+            w = lins[0].weight[:, self.state_dim + start:self.state_dim + start + n]
+            qs.append(torch.stack([_rest((f + w[:, k]).relu_(), lins, self.autocast(f))[0] for k in range(n)], -1))
+        return torch.minimum(*qs)
+
 
 class ValueCritic(nn.Module):
     """Centralised ``V(s)`` on the global state (its output is in normalised units when the algorithm uses
@@ -107,6 +121,18 @@ def polyak_(target: nn.Module, source: nn.Module, rate: float) -> None:
     torch._foreach_add_(tp, list(source.parameters()), alpha=rate)
 
 
+def _rest(h: torch.Tensor, lins, autocast) -> tuple[torch.Tensor, list]:
+    """A Q network's value (B,) from its first layer's activation ``h``, and its hidden layers' activations
+    (``h`` first): the hidden layers under ``autocast`` (MLP's precision), the output layer in float32."""
+    hs = [h]
+    with autocast:
+        for lin in lins[1:-1]:
+            h = torch.addmm(lin.bias, h, lin.weight.t()).relu_()
+            hs.append(h)
+    out = lins[-1]
+    return torch.addmm(out.bias, h.to(out.weight.dtype), out.weight.t()).squeeze(-1), hs
+
+
 class _FrozenMinQ(torch.autograd.Function):
     @staticmethod
     def forward(ctx, action, f1, f2, nets, start, bf16):
@@ -114,14 +140,10 @@ class _FrozenMinQ(torch.autograd.Function):
         cols = slice(start, start + action.shape[1])        # the action's columns of the first layer
         qs, hidden = [], []
         for f, lins in zip((f1, f2), nets):
-            with autocast:                                  # the hidden layers (MLP's precision)
+            with autocast:
                 h = torch.addmm(f, action, lins[0].weight[:, cols].t()).relu_()
-                hs = [h]
-                for lin in lins[1:-1]:
-                    h = torch.addmm(lin.bias, h, lin.weight.t()).relu_()
-                    hs.append(h)
-            out = lins[-1]
-            qs.append(torch.addmm(out.bias, h.to(out.weight.dtype), out.weight.t()).squeeze(-1))
+            q, hs = _rest(h, lins, autocast)
+            qs.append(q)
             hidden.append(hs)
         first = qs[0] <= qs[1]
         ctx.nets, ctx.hidden, ctx.first, ctx.cols, ctx.autocast = nets, hidden, first, cols, autocast
