@@ -24,7 +24,7 @@ class TwinCritic(Autocastable, nn.Module):
 
     ``precision="bf16"`` runs the hidden layers' matrix products under bf16 autocast (:class:`~.mlp.MLP`):
     the forward passes, their autograd backward and ``frozen_min_q``'s hand-written backward; the output
-    layer, weights, gradients and Q values stay float32.
+    layer, weights, gradients, Q values and the first layer's state and action parts stay float32.
     The two networks stay separate modules: stacking them as ``(2, in, out)`` weights evaluated by
     ``torch.baddbmm`` was slower per update on a CPU (benchmarks/README.md, "Deep algorithms").
     """
@@ -61,10 +61,9 @@ class TwinCritic(Autocastable, nn.Module):
 
     @torch.no_grad()
     def state_features(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each network's first-layer pre-activation without the action part: ``W_s s + b`` (no gradient)."""
-        with self.autocast(state):
-            return tuple(torch.addmm(l[0].bias, state, l[0].weight[:, :self.state_dim].t())
-                         for l in self._linears())
+        """Each network's first-layer pre-activation without the action part: ``W_s s + b`` (no gradient; float32
+        like :meth:`action_features`, which are added to it: one product per update, and sums of one dtype)."""
+        return tuple(torch.addmm(l[0].bias, state, l[0].weight[:, :self.state_dim].t()) for l in self._linears())
 
     @torch.no_grad()
     def action_features(self, action: torch.Tensor, start: int) -> tuple[torch.Tensor, torch.Tensor]:
