@@ -141,6 +141,41 @@ def _buffer_with(rewards, logps, terms, truncs, gamma_shape=(1,)):
     return buf
 
 
+def test_replay_windows_follow_their_copy_across_the_end_of_the_ring():
+    """Windows of 2 steps from 3 copies in a ring of 4 slots that 7 vector steps wrapped: every field is that
+    of the sampled copy at the sampled slot (values encode step and copy), and the bootstrap fields are the
+    next step's or, where the chain's last step ended an episode, the final ones."""
+    E, steps = 3, 2
+    buf = ReplayBuffer(12, E, 1, [1], [()], [np.int64], [2])
+    ended = {(4, 1): "term", (5, 2): "trunc", (6, 0): "term"}
+    code = lambda k, c: 100.0 * k + c                                                         # noqa: E731
+    for k in range(7):
+        v = np.array([[code(k, c)] for c in range(E)], np.float32)
+        avail = np.array([[(k + c) % 2 == 0, True] for c in range(E)])
+        buf.add(v, [v], [avail], [np.array([10 * k + c for c in range(E)])], v / 1000, v[:, 0] / 10,
+                np.array([ended.get((k, c)) == "term" for c in range(E)]),
+                np.array([ended.get((k, c)) == "trunc" for c in range(E)]), -v, [-v], [~avail])
+    b = buf.sample(500, steps, np.random.default_rng(0))
+    seen = set()
+    for j in range(500):
+        k, c = divmod(int(b["state"][j, 0]), 100)
+        seen.add((k, c))
+        assert k in (3, 4) and b["obs"][0][j, 0] == code(k, c) and b["act"][0][j] == 10 * k + c
+        assert b["avail"][0][j].tolist() == [(k + c) % 2 == 0, True]
+        m = 1 if (k, c) in ended else 2
+        last = k + m - 1
+        assert b["alive"][j].tolist() == [True, m == 2]
+        torch.testing.assert_close(b["reward"][j], torch.tensor([code(k, c), code(k + 1, c)]) / 10)
+        torch.testing.assert_close(b["logp"][j, :, 0], torch.tensor([code(k, c), code(k + 1, c)]) / 1000)
+        assert bool(b["terminal"][j]) == (ended.get((last, c)) == "term")
+        final = (last, c) in ended
+        nxt = -code(last, c) if final else code(last + 1, c)
+        assert b["next_state"][j, 0] == nxt and b["next_obs"][0][j, 0] == nxt
+        after = (last if final else last + 1) + c
+        assert b["next_avail"][0][j].tolist() == ([(after % 2) != 0, False] if final else [after % 2 == 0, True])
+    assert len(seen) == 2 * E   # the two slots whose two steps are all written, of every copy
+
+
 def test_n_step_targets_include_intermediate_entropy_terms_and_stop_at_episode_ends():
     g = 0.9
     rewards = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
