@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from gymnasium.spaces import Box, Discrete, MultiDiscrete
 
 from deep.envs.base import EnvSpec
@@ -138,6 +139,41 @@ def _buffer_with(rewards, logps, terms, truncs, gamma_shape=(1,)):
                 np.array([rewards[t]], np.float32), np.array([terms[t]]), np.array([truncs[t]]),
                 st + 100.0, [st + 100.0, st + 100.0], [None, None])
     return buf
+
+
+def test_replay_windows_follow_their_copy_across_the_end_of_the_ring():
+    """Windows of 2 steps from 3 copies in a ring of 4 slots that 7 vector steps wrapped: every field is that
+    of the sampled copy at the sampled slot (values encode step and copy), and the bootstrap fields are the
+    next step's or, where the chain's last step ended an episode, the final ones."""
+    E, steps = 3, 2
+    buf = ReplayBuffer(12, E, 1, [1], [()], [np.int64], [2])
+    ended = {(4, 1): "term", (5, 2): "trunc", (6, 0): "term"}
+    code = lambda k, c: 100.0 * k + c                                                         # noqa: E731
+    for k in range(7):
+        v = np.array([[code(k, c)] for c in range(E)], np.float32)
+        avail = np.array([[(k + c) % 2 == 0, True] for c in range(E)])
+        buf.add(v, [v], [avail], [np.array([10 * k + c for c in range(E)])], v / 1000, v[:, 0] / 10,
+                np.array([ended.get((k, c)) == "term" for c in range(E)]),
+                np.array([ended.get((k, c)) == "trunc" for c in range(E)]), -v, [-v], [~avail])
+    b = buf.sample(500, steps, np.random.default_rng(0))
+    seen = set()
+    for j in range(500):
+        k, c = divmod(int(b["state"][j, 0]), 100)
+        seen.add((k, c))
+        assert k in (3, 4) and b["obs"][0][j, 0] == code(k, c) and b["act"][0][j] == 10 * k + c
+        assert b["avail"][0][j].tolist() == [(k + c) % 2 == 0, True]
+        m = 1 if (k, c) in ended else 2
+        last = k + m - 1
+        assert b["alive"][j].tolist() == [True, m == 2]
+        torch.testing.assert_close(b["reward"][j], torch.tensor([code(k, c), code(k + 1, c)]) / 10)
+        torch.testing.assert_close(b["logp"][j, :, 0], torch.tensor([code(k, c), code(k + 1, c)]) / 1000)
+        assert bool(b["terminal"][j]) == (ended.get((last, c)) == "term")
+        final = (last, c) in ended
+        nxt = -code(last, c) if final else code(last + 1, c)
+        assert b["next_state"][j, 0] == nxt and b["next_obs"][0][j, 0] == nxt
+        after = (last if final else last + 1) + c
+        assert b["next_avail"][0][j].tolist() == ([(after % 2) != 0, False] if final else [after % 2 == 0, True])
+    assert len(seen) == 2 * E   # the two slots whose two steps are all written, of every copy
 
 
 def test_n_step_targets_include_intermediate_entropy_terms_and_stop_at_episode_ends():
@@ -367,22 +403,25 @@ def test_mixed_action_spaces_update_and_masked_expected_loss():
     assert torch.all(h.actors[1].log_probs(batch["obs"][1], m).exp()[:, 3] == 0)
 
 
-@pytest.mark.parametrize("loss, value_norm, share", [("expected", False, False), ("expected", True, False),
-                                                    ("gumbel", False, False), ("expected", False, True)])
-def test_update_equals_the_former_update_on_identical_batches(loss, value_norm, share):
+@pytest.mark.parametrize("loss, value_norm, share, masks", [
+    ("expected", False, False, "random"), ("expected", True, False, "random"), ("gumbel", False, False, "random"),
+    ("expected", False, True, "random"), ("expected", False, False, "none"), ("expected", True, True, "full")])
+def test_update_equals_the_former_update_on_identical_batches(loss, value_norm, share, masks):
     """The incremental actors' phase (each agent's share of the critic's first layer computed once, the
-    expectation over available actions only, the sample's log-probabilities reused) against the former
-    update (benchmarks/hasac_reference.py) from the same state, batches and random numbers, for three
-    updates: the same losses, gradients and parameters.  Tolerance: float32 sums of the first layer taken in
-    another order (relative rounding ~1e-7 per value), carried through a few layers and three Adam steps."""
+    expectation over available actions only, or over every action at once where all are available, the
+    sample's log-probabilities reused) against the former update (benchmarks/hasac_reference.py) from the
+    same state, batches and random numbers, for three updates: the same losses, gradients and parameters.
+    ``masks``: the Discrete agents' availability masks, random, none, or all actions available.  Tolerance:
+    float32 sums of the first layer taken in another order (relative rounding ~1e-7 per value), carried
+    through a few layers and three Adam steps."""
     from benchmarks import hasac_reference
 
     spaces = [Discrete(4)] * 3 if share else [Discrete(5), MultiDiscrete([3, 2]), Discrete(4), Box(-1, 2, (2,))]
     h, batch = _agent_and_batch(spaces, loss, B=64, share=share, value_norm=value_norm)
     g = torch.Generator().manual_seed(5)
     for i, sp in enumerate(spaces):
-        if isinstance(sp, Discrete):   # random masks, at least one available action per row
-            m = torch.rand(64, sp.n, generator=g) < 0.5
+        if isinstance(sp, Discrete) and masks != "none":   # at least one available action per row
+            m = torch.rand(64, sp.n, generator=g) < (0.5 if masks == "random" else 2.0)
             m[torch.arange(64), torch.randint(0, sp.n, (64,), generator=g)] = True
             batch["avail"][i] = batch["next_avail"][i] = m
             batch["act"][i] = torch.multinomial(m.float(), 1, generator=g).squeeze(1)
@@ -422,6 +461,21 @@ def test_frozen_min_q_matches_autograd_through_min_q(hidden):
     torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
     torch.testing.assert_close(g, g_ref, rtol=0, atol=1e-12)
     assert all(p.grad is None for p in c.parameters())
+
+
+def test_min_q_each_action_is_min_q_at_every_one_hot_action():
+    """The exact expectation's critic values: min(Q1, Q2) with one agent's block (columns 2:5 of the joint
+    action) set to each one-hot action, the other blocks given, as autograd's ``min_q`` computes them."""
+    torch.manual_seed(0)
+    c = TwinCritic(7, 6, (16, 16)).double()
+    s, a = torch.randn(300, 7, dtype=torch.float64), torch.randn(300, 6, dtype=torch.float64)
+    features = tuple(f + g + h for f, g, h in zip(c.state_features(s), c.action_features(a[:, :2], 0),
+                                                  c.action_features(a[:, 5:], 5)))
+    q = c.min_q_each_action(features, 2, 3)
+    for k in range(3):
+        joint = a.clone()
+        joint[:, 2:5] = F.one_hot(torch.full((300,), k), 3)
+        torch.testing.assert_close(q[:, k], c.min_q(s, joint), rtol=0, atol=1e-12)
 
 
 def test_bf16_mlp_rounds_its_hidden_layers_only():

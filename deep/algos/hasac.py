@@ -229,12 +229,15 @@ class HASAC(OffPolicyAlgorithm):
             context = self._context(_add(self.critic.state_features(batch["state"]), *parts), parts[i])
         if self._expected(i):
             lp = actor.log_probs(o, m) if own is None else own.log_probs
-            # the sum over i's actions needs the critic at the available ones only: the others have
-            # probability exactly 0 (their logits are masked), so their terms are 0 whatever Q there
-            rows, acts = (torch.ones_like(lp, dtype=torch.bool) if m is None else m).nonzero(as_tuple=True)
-            q = torch.zeros_like(lp)
-            q[rows, acts] = self.in_return_units(self.critic.frozen_min_q(
-                [c[rows] for c in context], F.one_hot(acts, lp.shape[1]).to(lp.dtype), self.offsets[i]))
+            if m is None or bool(m.all()):
+                q = self.in_return_units(self.critic.min_q_each_action(context, self.offsets[i], lp.shape[1]))
+            else:
+                # the sum over i's actions needs the critic at the available ones only: the others have
+                # probability exactly 0 (their logits are masked), so their terms are 0 whatever Q there
+                rows, acts = m.nonzero(as_tuple=True)
+                q = torch.zeros_like(lp)
+                q[rows, acts] = self.in_return_units(self.critic.frozen_min_q(
+                    [c[rows] for c in context], F.one_hot(acts, lp.shape[1]).to(lp.dtype), self.offsets[i]))
             p = lp.exp()
             loss = (p * (alpha * lp - q)).sum(-1).mean()
             return loss, (p * lp).sum(-1).mean()

@@ -24,7 +24,7 @@ class TwinCritic(Autocastable, nn.Module):
 
     ``precision="bf16"`` runs the hidden layers' matrix products under bf16 autocast (:class:`~.mlp.MLP`):
     the forward passes, their autograd backward and ``frozen_min_q``'s hand-written backward; the output
-    layer, weights, gradients and Q values stay float32.
+    layer, weights, gradients, Q values and the first layer's state and action parts stay float32.
     The two networks stay separate modules: stacking them as ``(2, in, out)`` weights evaluated by
     ``torch.baddbmm`` was slower per update on a CPU (benchmarks/README.md, "Deep algorithms").
     """
@@ -61,10 +61,9 @@ class TwinCritic(Autocastable, nn.Module):
 
     @torch.no_grad()
     def state_features(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each network's first-layer pre-activation without the action part: ``W_s s + b`` (no gradient)."""
-        with self.autocast(state):
-            return tuple(torch.addmm(l[0].bias, state, l[0].weight[:, :self.state_dim].t())
-                         for l in self._linears())
+        """Each network's first-layer pre-activation without the action part: ``W_s s + b`` (no gradient; float32
+        like :meth:`action_features`, which are added to it: one product per update, and sums of one dtype)."""
+        return tuple(torch.addmm(l[0].bias, state, l[0].weight[:, :self.state_dim].t()) for l in self._linears())
 
     @torch.no_grad()
     def action_features(self, action: torch.Tensor, start: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,6 +83,20 @@ class TwinCritic(Autocastable, nn.Module):
         """
         return _FrozenMinQ.apply(action, features[0], features[1], self._linears(), self.state_dim + start,
                                  self.bf16)
+
+    @torch.no_grad()
+    def min_q_each_action(self, features, start: int, n: int) -> torch.Tensor:
+        """``min(Q1, Q2)`` with the block of ``n`` columns at ``start`` of the joint action set to each one-hot
+        action in turn, (B, n), from ``features`` as for :meth:`frozen_min_q` (no gradient).
+
+        A one-hot action adds one column of the first layer's weights to the features, so the first layer is a
+        sum, without a matrix product or a copy of the features per action; one action at a time, the
+        activations of its B rows stay in the cache through the layers."""
+        qs = []
+        for f, lins in zip(features, self._linears()):
+            w = lins[0].weight[:, self.state_dim + start:self.state_dim + start + n]
+            qs.append(torch.stack([_rest((f + w[:, k]).relu_(), lins, self.autocast(f))[0] for k in range(n)], -1))
+        return torch.minimum(*qs)
 
 
 class ValueCritic(nn.Module):
@@ -107,6 +120,18 @@ def polyak_(target: nn.Module, source: nn.Module, rate: float) -> None:
     torch._foreach_add_(tp, list(source.parameters()), alpha=rate)
 
 
+def _rest(h: torch.Tensor, lins, autocast) -> tuple[torch.Tensor, list]:
+    """A Q network's value (B,) from its first layer's activation ``h``, and its hidden layers' activations
+    (``h`` first): the hidden layers under ``autocast`` (MLP's precision), the output layer in float32."""
+    hs = [h]
+    with autocast:
+        for lin in lins[1:-1]:
+            h = torch.addmm(lin.bias, h, lin.weight.t()).relu_()
+            hs.append(h)
+    out = lins[-1]
+    return torch.addmm(out.bias, h.to(out.weight.dtype), out.weight.t()).squeeze(-1), hs
+
+
 class _FrozenMinQ(torch.autograd.Function):
     @staticmethod
     def forward(ctx, action, f1, f2, nets, start, bf16):
@@ -114,14 +139,10 @@ class _FrozenMinQ(torch.autograd.Function):
         cols = slice(start, start + action.shape[1])        # the action's columns of the first layer
         qs, hidden = [], []
         for f, lins in zip((f1, f2), nets):
-            with autocast:                                  # the hidden layers (MLP's precision)
+            with autocast:
                 h = torch.addmm(f, action, lins[0].weight[:, cols].t()).relu_()
-                hs = [h]
-                for lin in lins[1:-1]:
-                    h = torch.addmm(lin.bias, h, lin.weight.t()).relu_()
-                    hs.append(h)
-            out = lins[-1]
-            qs.append(torch.addmm(out.bias, h.to(out.weight.dtype), out.weight.t()).squeeze(-1))
+            q, hs = _rest(h, lins, autocast)
+            qs.append(q)
             hidden.append(hs)
         first = qs[0] <= qs[1]
         ctx.nets, ctx.hidden, ctx.first, ctx.cols, ctx.autocast = nets, hidden, first, cols, autocast

@@ -43,7 +43,9 @@ class MLP(Autocastable, nn.Sequential):
     """A ReLU MLP.  With ``bf16`` set its hidden layers' matrix products (and so their autograd backward) run
     under bf16 autocast; the output layer (a few columns, a negligible share of the arithmetic) runs in the
     weights' dtype, so the output is not rounded to bf16's 8 significant bits and what follows it
-    (log-probabilities, entropies, losses) is float32.  Weights, gradients and optimiser state stay float32."""
+    (log-probabilities, entropies, losses) is float32.  Weights, gradients and optimiser state stay float32.
+    A tanh takes float32 (its input converted; it ends a trunk, whose output the output layer takes in
+    float32 anyway): torch's CPU tanh and its backward are several times slower in bf16 than in float32."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.bf16:
@@ -51,7 +53,7 @@ class MLP(Autocastable, nn.Sequential):
         *hidden, out = self
         with self.autocast(x):
             for layer in hidden:
-                x = layer(x)
+                x = layer(x.to(out.weight.dtype) if isinstance(layer, nn.Tanh) else x)
         return out(x.to(out.weight.dtype))
 
 

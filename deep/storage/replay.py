@@ -26,6 +26,12 @@ class ReplaySpec(NamedTuple):
     steps: int
 
 
+def _rows(arr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``arr`` (T, E, ...) at flat rows ``slot * E + copy`` (any index shape): one gather, faster than indexing
+    with a slot array and a copy array."""
+    return np.take(arr.reshape(-1, *arr.shape[2:]), rows, axis=0)
+
+
 class ReplayBuffer:
     def __init__(self, capacity: int, num_envs: int, state_dim: int, obs_dims, action_shapes, action_dtypes,
                  avail_dims):
@@ -120,26 +126,28 @@ class ReplayBuffer:
         age = steps + rng.integers(0, self.size - steps, size=batch)
         t = (self.ptr - 1 - age) % self.T
         e = rng.integers(0, self.E, size=batch)
-        tk = (t[:, None] + np.arange(steps)) % self.T      # (batch, n): the chain's slots
-        ek = e[:, None]
-        done = self.done[tk, ek]
+        # (slot, copy) pairs as flat row numbers slot * E + copy: one np.take per array and index set
+        chain = (t[:, None] + np.arange(steps)) % self.T * self.E + e[:, None]   # (batch, n): the chain's rows
+        done = _rows(self.done, chain)
         alive = np.ones((batch, steps), bool)             # step k belongs to the chain: no episode end before it
         alive[:, 1:] = ~np.logical_or.accumulate(done[:, :-1], axis=1)
-        m = alive.sum(1)                                  # chain length
-        last = tk[np.arange(batch), m - 1]                # slot of the chain's last step
-        ended = self.done[last, e]
-        nxt = (last + 1) % self.T
+        last = chain[np.arange(batch), alive.sum(1) - 1]  # row of the chain's last step
+        ended = _rows(self.done, last)
+        nxt = (last + self.E) % (self.T * self.E)         # the row of the same copy at the next slot
+        start, cut = t * self.E + e, last[ended]
 
         def pick(arr, final):
-            return np.where(ended.reshape(-1, *([1] * (arr.ndim - 2))), final[last, e], arr[nxt, e])
+            out = _rows(arr, nxt)
+            out[ended] = _rows(final, cut)
+            return out
 
         f = torch.from_numpy
-        return {"state": f(self.state[t, e]), "reward": f(self.reward[tk, ek]), "logp": f(self.logp[tk, ek]),
-                "alive": f(alive), "terminal": f(self.term[last, e]),
+        return {"state": f(_rows(self.state, start)), "reward": f(_rows(self.reward, chain)),
+                "logp": f(_rows(self.logp, chain)), "alive": f(alive), "terminal": f(_rows(self.term, last)),
                 "next_state": f(pick(self.state, self.final_state)),
-                "obs": [f(o[t, e]) for o in self.obs], "act": [f(a[t, e]) for a in self.act],
+                "obs": [f(_rows(o, start)) for o in self.obs], "act": [f(_rows(a, start)) for a in self.act],
                 "next_obs": [f(pick(o, fo)) for o, fo in zip(self.obs, self.final_obs)],
-                "avail": [None if a is None else f(a[t, e]) for a in self.avail],
+                "avail": [None if a is None else f(_rows(a, start)) for a in self.avail],
                 "next_avail": [None if a is None else f(pick(a, fa)) for a, fa in zip(self.avail, self.final_avail)]}
 
     # -------------------------------------------------------------- checkpoints
