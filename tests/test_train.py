@@ -247,6 +247,30 @@ def test_a_signal_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path,
     assert [int(r["env_steps"]) for r in _rows(run_dir / "eval.csv")] == list(range(800, TOTAL + 1, 800))
 
 
+
+def test_a_signal_while_the_run_is_built_stops_it_at_step_0_with_a_checkpoint(tmp_path, uninterrupted, monkeypatch,
+                                                                             capsys):
+    """Ctrl-C while the environment is built (SMAX compiles for minutes) is not lost: a KeyboardInterrupt
+    raised then can be swallowed by a library's callback, so the signal is only recorded, and the run stops
+    before its first step with a checkpoint that `meharl resume` continues into the uninterrupted run."""
+    import deep.run
+
+    def start_then_signal(*args, **kwargs):
+        built = start(*args, **kwargs)
+        signal.raise_signal(signal.SIGINT)  # delivered before start returns, as during a compile
+        return built
+    monkeypatch.setattr(deep.run, "start", start_then_signal)
+    run_dir = tmp_path / "stopped"
+    assert main(["train", "--env", "tabular", "--task", "paper-matrix", "--seed", "0", "--run-dir", str(run_dir),
+                 "--set", *QUIET, "train.warmup_steps=160", "train.eval_interval=800", *INTERRUPT]) == 130
+    assert "SIGINT: stopped at 0 env steps; checkpoint saved" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are given back
+    resumed = resume(run_dir)
+    resumed.run()
+    _assert_same(_params(uninterrupted), _params(resumed))
+    for name in ("progress.csv", "eval.csv"):
+        assert _rows(run_dir / name) == _rows(uninterrupted.dir / name), f"{name} differs"
+
 def test_cli_train_eval_resume_plot(tmp_path, capsys):
     runs = []
     for seed in (0, 1):

@@ -16,6 +16,7 @@ resume restarts their episodes).  Environment steps count every transition, warm
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import threading
@@ -35,6 +36,24 @@ from .evaluate import OUTCOMES, episode_outcomes, evaluate, qre_gap
 from .logger import RunLogger
 from .rundir import CHECKPOINT_FORMAT, MISFIT, RunDir, build_env, from_plain, to_plain
 from .seeding import seeds
+
+
+@contextlib.contextmanager
+def stop_signals():
+    """Within the block, SIGINT and SIGTERM are appended to the list it yields instead of raising: the loop
+    stops at its next step and saves a checkpoint.  Open it before building a run too, because a
+    KeyboardInterrupt raised while a library compiles (JAX, in a garbage-collector callback) can be swallowed.
+    Signals reach the main thread only; elsewhere the block changes nothing."""
+    stop: list[int] = []
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {sig: signal.signal(sig, lambda signum, frame: stop.append(signum))
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, h in handlers.items():
+            signal.signal(sig, h)
 
 
 @dataclass(frozen=True)
@@ -233,19 +252,18 @@ class Run:
         return self.log.log_eval(self.run_evaluation(), self.counters["env_steps"])
 
     # ---------------------------------------------------------------- the loop
-    def run(self, stop_after: int | None = None) -> dict:
+    def run(self, stop_after: int | None = None, stop: list | None = None) -> dict:
         """Train until ``train.total_steps`` (or ``stop_after`` more :meth:`collect` calls); returns the last
         progress and evaluation rows, and ``interrupted``: the name of the signal (SIGINT, SIGTERM) that
-        stopped the run, after a checkpoint was saved (``meharl resume`` continues it), or None."""
+        stopped the run, after a checkpoint was saved (``meharl resume`` continues it), or None.  ``stop``: the
+        list of a :func:`stop_signals` block opened by the caller (one opened here otherwise)."""
+        if stop is None:
+            with stop_signals() as stop:
+                return self.run(stop_after, stop)
         t, c = self.train_cfg, self.counters
         last = {"progress": None, "eval": None, "interrupted": None}
         bar = self.log.bar(t.total_steps, c["env_steps"],
                            f"{self.cfg['algo_name']} {self.cfg['env']}:{self.cfg['task']}")
-        stop: list[int] = []
-        handlers = {}
-        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
-            handlers = {sig: signal.signal(sig, lambda signum, frame: stop.append(signum))
-                        for sig in (signal.SIGINT, signal.SIGTERM)}
         done = 0
         try:
             while c["env_steps"] < t.total_steps and (stop_after is None or done < stop_after) and not stop:
@@ -256,8 +274,6 @@ class Run:
                 self._after_collect(last, bar)
             self._finish(last, stop, done)
         finally:
-            for sig, h in handlers.items():
-                signal.signal(sig, h)
             bar.close()
             self.log.flush()
         return last

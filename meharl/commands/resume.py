@@ -12,17 +12,19 @@ def add_arguments(p):
 
 def run(args) -> int:
     from deep.run import resume
+    from deep.run.loop import stop_signals
 
     from .train import report_interrupted
     if args.total_steps is not None and args.total_steps < 1:
         raise ValueError(f"--total-steps must be >= 1, got {args.total_steps}")
-    tr = resume(args.run_dir, args.total_steps)
-    start = tr.counters["env_steps"]
-    print(f"run directory: {args.run_dir} (resuming at {start} env steps)", flush=True)
-    try:
-        last = tr.run()
-    finally:
-        tr.close()
+    with stop_signals() as stop:  # a signal while the run is rebuilt stops it where it was, checkpoint kept
+        tr = resume(args.run_dir, args.total_steps)
+        start = tr.counters["env_steps"]
+        print(f"run directory: {args.run_dir} (resuming at {start} env steps)", flush=True)
+        try:
+            last = tr.run(stop=stop)
+        finally:
+            tr.close()
     if last["interrupted"]:
         return report_interrupted(tr, last)
     ev = last["eval"]

@@ -29,16 +29,18 @@ def add_arguments(p):
 def run(args) -> int:
     from deep.configure import resolve
     from deep.run import start
+    from deep.run.loop import stop_signals
     cfg = resolve(args.env, args.task, args.seed, args.overrides, args.config, algo=args.algo)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     safe_task = Path(args.task).stem if args.env == "tabular" and Path(args.task).suffix else args.task
     run_dir = args.run_dir or f"runs/{args.env}_{safe_task}_{args.algo}_seed{cfg['seed']}_{stamp}"
-    tr = start(cfg, run_dir, overwrite=args.overwrite)
-    print(f"run directory: {run_dir}", flush=True)
-    try:
-        last = tr.run()
-    finally:
-        tr.close()
+    with stop_signals() as stop:  # a signal while the run is built stops it at step 0, with its checkpoint
+        tr = start(cfg, run_dir, overwrite=args.overwrite)
+        print(f"run directory: {run_dir}", flush=True)
+        try:
+            last = tr.run(stop=stop)
+        finally:
+            tr.close()
     if last["interrupted"]:
         return report_interrupted(tr, last)
     ev = last["eval"]
