@@ -1,7 +1,8 @@
 """Greedy win rate of each run at equal environment steps (the evaluation nearest to each step).
 
-    PYTHONPATH=. python benchmarks/learning_runs/smax_2026-12-06/summary.py
+    PYTHONPATH=. python benchmarks/learning_runs/smax_2026-12-06/summary.py [--tasks 3m 2s3z] [--steps 100000 ...]
 """
+import argparse
 import csv
 from pathlib import Path
 
@@ -24,14 +25,18 @@ def at(points: list, step: int):
 
 
 def main():
-    for task in sorted(p.name for p in HERE.iterdir() if p.is_dir()):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tasks", nargs="+", default=sorted(d.name for d in HERE.iterdir() if d.is_dir()))
+    p.add_argument("--steps", nargs="+", type=int, default=STEPS)
+    args = p.parse_args()
+    for task in args.tasks:
         print(f"\n{task}: greedy win rate per seed (mean)\n")
-        print("| algorithm | " + " | ".join(f"{s // 1000}k" for s in STEPS) + " |")
-        print("|---|" + "---|" * len(STEPS))
+        print("| algorithm | " + " | ".join(f"{s // 1000}k" for s in args.steps) + " |")
+        print("|---|" + "---|" * len(args.steps))
         for algo_dir in sorted((HERE / task).iterdir()):
-            runs = [curve(d) for d in sorted(algo_dir.glob("seed*")) if (d / "eval.csv").exists()]
+            runs = [c for d in sorted(algo_dir.glob("seed*")) if (d / "eval.csv").exists() and (c := curve(d))]
             cells = []
-            for s in STEPS:
+            for s in args.steps:
                 w = [at(c, s) for c in runs]
                 w = [x for x in w if x is not None]
                 cells.append(f"{', '.join(f'{x:.2f}' for x in w)} ({np.mean(w):.2f})" if w else "-")
