@@ -247,7 +247,6 @@ def test_a_signal_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path,
     assert [int(r["env_steps"]) for r in _rows(run_dir / "eval.csv")] == list(range(800, TOTAL + 1, 800))
 
 
-
 def test_a_signal_while_the_run_is_built_stops_it_at_step_0_with_a_checkpoint(tmp_path, uninterrupted, monkeypatch,
                                                                              capsys):
     """Ctrl-C while the environment is built (SMAX compiles for minutes) is not lost: a KeyboardInterrupt
@@ -270,6 +269,7 @@ def test_a_signal_while_the_run_is_built_stops_it_at_step_0_with_a_checkpoint(tm
     _assert_same(_params(uninterrupted), _params(resumed))
     for name in ("progress.csv", "eval.csv"):
         assert _rows(run_dir / name) == _rows(uninterrupted.dir / name), f"{name} differs"
+
 
 def test_cli_train_eval_resume_plot(tmp_path, capsys):
     runs = []

@@ -3,8 +3,9 @@ which each run won at least a quarter of its evaluation battles.
 
     PYTHONPATH=. python benchmarks/learning_runs/smax_explore/summary.py
 """
-import csv
 from pathlib import Path
+
+from meharl.report import find_runs
 
 HERE = Path(__file__).parent
 ARMS = {  # folder prefix -> what the arm changes (each run: `meharl train --algo hasac --env smax --task 3m`)
@@ -20,17 +21,14 @@ ARMS = {  # folder prefix -> what the arm changes (each run: `meharl train --alg
 STEPS = (30_000, 50_000, 100_000, 150_000)
 
 
-def win_rates(run: Path) -> dict:
-    with open(run / "eval.csv") as f:
-        return {int(r["env_steps"]): float(r["eval_win_rate"]) for r in csv.DictReader(f)}
-
-
 def main():
+    runs = {r.path.name: r for r in find_runs(HERE)[0]}
     print("| arm | seed | " + " | ".join(f"{s // 1000}k" for s in STEPS) + " | first step >= 0.25 |")
     print("|---|---|" + "---|" * (len(STEPS) + 1))
     for arm, what in ARMS.items():
         for seed in range(3):
-            w = win_rates(HERE / f"{arm}_s{seed}")
+            r = runs[f"{arm}_s{seed}"]
+            w = dict(zip(r.steps.astype(int).tolist(), r.win_rate.tolist()))
             first = next((s for s in sorted(w) if w[s] >= 0.25), None)
             cells = [f"{w[s]:.2f}" if s in w else "-" for s in STEPS]
             print(f"| {what if seed == 0 else ''} | {seed} | " + " | ".join(cells)
