@@ -1,7 +1,6 @@
-"""The command line of the claim checks, shared by ``python -m proofs_check`` and ``meharl prove``."""
+"""The command line of the claim checks, shared by ``python -m proofs_check`` and ``meharl prove``: its help and
+options cost no import (``meharl`` builds every command's parser); :func:`run` loads the claims."""
 import sys
-
-from . import format_table, run_all, select, to_json
 
 HELP = ("check each lemma and theorem of the paper (symbolic with sympy, numeric on hypothesis-drawn games), "
         "each also on deliberately broken variants that must be caught; exit status 1 if any claim fails")
@@ -16,6 +15,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     """List the selected claims (``--list``) or check them and print the table or JSON; 1 if any fails."""
+    from . import format_table, run_all, select, to_json
     claims = select(args.claim)
     if args.list:
         for c in claims:
