@@ -63,29 +63,13 @@ def _meharl(*args: str) -> None:
         raise SystemExit(f"meharl {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
 
 
-def _tensors(x, prefix=""):
-    import numpy as np
-    import torch
-    if isinstance(x, torch.Tensor):
-        return {prefix: x.detach().cpu().contiguous()}
-    if isinstance(x, np.ndarray):
-        return {prefix: torch.from_numpy(np.ascontiguousarray(x))}
-    out = {}
-    if isinstance(x, dict):
-        for k, v in x.items():
-            out.update(_tensors(v, f"{prefix}/{k}"))
-    elif isinstance(x, (list, tuple)):
-        for i, v in enumerate(x):
-            out.update(_tensors(v, f"{prefix}/{i}"))
-    return out
-
-
 def fingerprint(run_dir: Path) -> dict:
     """SHA-256 of the checkpoint's tensors (by path; integer counters included) and of each log."""
     import torch
+    from deep.algos._checkpoint import state_tensors
     state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
     h = hashlib.sha256()
-    tensors = _tensors(state)
+    tensors = {k: t.contiguous() for k, t in state_tensors(state).items()}
     for k in sorted(tensors):
         t = tensors[k]
         h.update(f"{k}:{t.dtype}:{tuple(t.shape)}".encode())

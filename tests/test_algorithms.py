@@ -17,7 +17,6 @@ batch format is needed here.
 """
 import copy
 import csv
-import dataclasses
 import os
 import signal
 import subprocess
@@ -29,6 +28,7 @@ import pytest
 import torch
 
 from deep.algos import algo_class, algo_names
+from deep.algos._checkpoint import state_tensors
 from deep.config import fields
 from deep.configure import resolve
 from deep.nets.mlp import Autocastable
@@ -88,26 +88,8 @@ def _cfg(name, kind, extra=()):
     return resolve(env, task, 0, _overrides(name, kind, extra), algo=name)
 
 
-def _tensors(x, prefix=""):
-    """Every tensor / array in a nested state, by path."""
-    if isinstance(x, torch.Tensor):
-        return {prefix: x}
-    if isinstance(x, np.ndarray):
-        return {prefix: torch.from_numpy(x)}
-    if dataclasses.is_dataclass(x):  # e.g. an on-policy RolloutBatch
-        x = vars(x)
-    out = {}
-    if isinstance(x, dict):
-        for k, v in x.items():
-            out.update(_tensors(v, f"{prefix}/{k}"))
-    elif isinstance(x, (list, tuple)):
-        for i, v in enumerate(x):
-            out.update(_tensors(v, f"{prefix}/{i}"))
-    return out
-
-
 def _assert_same_state(a, b):
-    ta, tb = _tensors(a), _tensors(b)
+    ta, tb = state_tensors(a), state_tensors(b)
     assert ta.keys() == tb.keys()
     for k in ta:
         assert torch.equal(ta[k], tb[k]), f"{k} differs"
@@ -215,7 +197,7 @@ def test_same_seed_twice_and_sigkill_then_resume_give_the_same_run(name, kind, v
         assert _rows(runs[0].dir / log) == _rows(runs[1].dir / log)
     assert runs[0].counters["updates"] > 3
     if "algo.value_norm=true" in variant:  # its running statistics are checkpointed state, compared below
-        assert float(_tensors(runs[0].algo.state_dict())["/value_norm/debias"]) > 0
+        assert float(state_tensors(runs[0].algo.state_dict())["/value_norm/debias"]) > 0
 
     env, task, _ = _task(kind)
     killed = tmp_path / "killed"
@@ -275,8 +257,8 @@ def test_bf16_precision_keeps_float32_numbers_and_own_gradients_and_repeats_its_
         runs.append(_until_updates(run))
     assert dtypes == {torch.float32}, dtypes
     # what the loop stored from acting (log-probabilities, values, returns, rewards) is float32
-    assert {t.dtype for t in _tensors(first[0]).values() if t.is_floating_point()} == {torch.float32}
-    state = _tensors(runs[0].algo.state_dict())
+    assert {t.dtype for t in state_tensors(first[0]).values() if t.is_floating_point()} == {torch.float32}
+    state = state_tensors(runs[0].algo.state_dict())
     for k, t in state.items():  # weights and optimiser state float32 and finite (ValueNorm keeps float64)
         if t.is_floating_point():
             assert t.dtype == (torch.float64 if "value_norm" in k else torch.float32), k

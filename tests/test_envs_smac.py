@@ -8,6 +8,7 @@ import pytest
 import torch
 from gymnasium.spaces import Discrete
 
+from deep.algos._checkpoint import state_tensors
 from deep.envs import env_tasks, make_env
 from deep.envs.smac import MAPS, TASKS, UNIT_TYPES, smax_env
 
@@ -402,15 +403,6 @@ def test_configs_validate_under_both_names():
     assert {**old, "env": None} == {**new, "env": None}
 
 
-def _tensors(sd, prefix="") -> dict:
-    """The tensors of a nested state dict by dotted name."""
-    out = {}
-    items = sd.items() if isinstance(sd, dict) else enumerate(sd) if isinstance(sd, (list, tuple)) else ()
-    for k, v in items:
-        out.update({f"{prefix}{k}": v} if isinstance(v, torch.Tensor) else _tensors(v, f"{prefix}{k}."))
-    return out
-
-
 def test_a_run_under_either_name_is_the_same_run(tmp_path, env):
     from deep.config import CONFIG_DIR
     from deep.configure import resolve
@@ -424,7 +416,7 @@ def test_a_run_under_either_name_is_the_same_run(tmp_path, env):
     for name in ("smac", "smax"):
         tr = start(resolve(name, "3m", 0, tiny, config_file=task), tmp_path / name)
         tr.run()
-        trained[name] = _tensors(tr.algo.state_dict())
+        trained[name] = state_tensors(tr.algo.state_dict())
         tr.close()
     assert trained["smac"].keys() == trained["smax"].keys()
     assert all(torch.equal(t, trained["smax"][k]) for k, t in trained["smac"].items())

@@ -56,3 +56,22 @@ def _loaded(current, saved):
         return current if all(a is b for a, b in zip(loaded, current)) else loaded
     current.load_state_dict(saved)
     return current
+
+
+def state_tensors(state, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Every tensor (and NumPy array, as a tensor) of a nested state, by path: dict keys and list indices joined
+    by ``/``, dataclasses by their fields.  What two runs' states or batches are compared by, key by key."""
+    import dataclasses
+
+    import numpy as np
+    if isinstance(state, torch.Tensor):
+        return {prefix: state.detach()}
+    if isinstance(state, np.ndarray):
+        return {prefix: torch.from_numpy(np.ascontiguousarray(state))}
+    if dataclasses.is_dataclass(state) and not isinstance(state, type):
+        state = vars(state)
+    items = state.items() if isinstance(state, dict) else enumerate(state) if isinstance(state, (list, tuple)) else ()
+    out = {}
+    for key, value in items:
+        out.update(state_tensors(value, f"{prefix}/{key}"))
+    return out
