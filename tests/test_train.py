@@ -328,6 +328,28 @@ def test_smoke_run_with_the_real_simulator(tmp_path, env, task, extra):
     assert np.isfinite(last["eval"]["eval_return"]) and np.isfinite(last["progress"]["critic_loss"])
 
 
+def test_a_run_rebuilt_to_evaluate_leaves_its_replay_memory_on_disk_and_cannot_train(tmp_path):
+    """``resume(..., truncate_logs=False)`` (what ``meharl eval`` does) restores the policy but not the replay
+    buffer, which on a long SMAX run is gigabytes: the evaluation equals a fully resumed run's, and training
+    such a run is refused rather than continued from an empty buffer."""
+    d = tmp_path / "run"
+    tr = start(resolve("mpe", "simple_spread_v3", 0, [*QUIET, "num_envs=2", "eval_num_envs=2", "train.total_steps=200",
+                                                      "train.warmup_steps=100", "train.eval_interval=0",
+                                                      "algo.hidden=[16]", "algo.batch_size=8"]), d)
+    tr.run()
+    tr.close()
+    full, bare = resume(d), resume(d, truncate_logs=False)
+    try:
+        assert full.buffer.size > 0 and bare.buffer.size == 0
+        _assert_same(_params(full), _params(bare))
+        assert full.run_evaluation(2)["eval_return"] == bare.run_evaluation(2)["eval_return"]
+        with pytest.raises(RuntimeError, match="rebuilt only to evaluate"):
+            bare.run()
+    finally:
+        full.close()
+        bare.close()
+
+
 def test_resume_is_exact_with_a_real_simulator_mid_episode(tmp_path):
     """MPE's batch saves and restores its simulators, so a run resumed mid-episode is the same run."""
     pytest.importorskip("mpe2")

@@ -83,6 +83,7 @@ class Run:
     Train: ClassVar[type] = TrainSettings
     #: the loop's own timing columns of progress.csv (seconds per logging window)
     time_fields: ClassVar[tuple[str, ...]] = ("time_env", "time_act")
+    evaluation_only = False  #: rebuilt by ``resume(..., truncate_logs=False)``: its loop memory was not loaded
 
     def __init__(self, cfg: dict, run_dir, *, overwrite: bool = False, _resuming: bool = False):
         validate(cfg)
@@ -173,7 +174,9 @@ class Run:
     def resume(cls, run_dir, total_steps: int | None = None, *, truncate_logs: bool = True) -> "Run":
         """Rebuild the run of ``run_dir`` from its checkpoint to continue it: the directory is locked (see
         :func:`.rundir.lock_run_dir`) and log rows written after the checkpoint are dropped.
-        ``truncate_logs=False`` rebuilds it only to evaluate it (nothing is written, nothing locked)."""
+        ``truncate_logs=False`` rebuilds it only to evaluate it: nothing is written, nothing locked, and the
+        loop's memory (replay buffer, episode store) is not restored, so that evaluating a long run does not
+        need its buffer's size in RAM; :meth:`run` refuses to train such a run."""
         files = RunDir.open(run_dir, lock=truncate_logs)
         try:
             cfg = files.read_config()
@@ -182,11 +185,12 @@ class Run:
                 cfg = {**cfg, "train": {**cfg["train"], "total_steps": int(total_steps)}}
             run = cls(cfg, run_dir, _resuming=True)
             run.files, files = files, None
+            run.evaluation_only = not truncate_logs
         finally:
             if files is not None:
                 files.release()
         try:
-            run.load_state_dict(sd)
+            run.load_state_dict(sd, memory=truncate_logs)
             fits = None
         except MISFIT as exc:
             fits = run.files.misfit(exc)
@@ -213,9 +217,12 @@ class Run:
                 "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                 "env": to_plain(env_state), "obs": to_plain(vars(obs)), "ep_ret": to_plain(self.ep_ret)}
 
-    def load_state_dict(self, sd: dict) -> None:
+    def load_state_dict(self, sd: dict, memory: bool = True) -> None:
+        """Restore the run from a checkpoint's contents; ``memory=False`` leaves out the loop's memory (see
+        :meth:`resume`)."""
         self.algo.load_state_dict(sd["algo"])
-        self.load_loop_state(sd["loop"])
+        if memory:
+            self.load_loop_state(sd["loop"])
         self.counters = dict(sd["counters"])
         self.log.start = time.time() - float(self.counters["wall_time"])
         self.log.load_window(sd["window"])
@@ -257,6 +264,9 @@ class Run:
         progress and evaluation rows, and ``interrupted``: the name of the signal (SIGINT, SIGTERM) that
         stopped the run, after a checkpoint was saved (``meharl resume`` continues it), or None.  ``stop``: the
         list of a :func:`stop_signals` block opened by the caller (one opened here otherwise)."""
+        if self.evaluation_only:
+            raise RuntimeError(f"{self.dir} was rebuilt only to evaluate it (its replay memory was not loaded); "
+                               f"resume it with truncate_logs=True to train it further")
         if stop is None:
             with stop_signals() as stop:
                 return self.run(stop_after, stop)

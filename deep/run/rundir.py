@@ -101,9 +101,13 @@ def csv_truncate(path: Path, max_steps: int) -> None:
 
 def load_checkpoint(path: Path) -> dict:
     """A checkpoint's contents, loaded weights-only (a run directory from elsewhere cannot run code);
-    ValueError naming the problem if the file is truncated, corrupted or not of this format."""
+    ValueError naming the problem if the file is truncated, corrupted or not of this format.
+
+    The tensors are memory-mapped from the file, not read into memory: the replay buffer they mostly hold is
+    copied once, into the run's own buffer, instead of being held twice while it is (or not at all, for a run
+    rebuilt only to evaluate it)."""
     try:
-        sd = torch.load(path, weights_only=True)
+        sd = torch.load(path, weights_only=True, mmap=True)
     except pickle.UnpicklingError as exc:
         if "Unsupported global" in str(exc):  # a pickled object, not damage
             raise ValueError(f"{path} holds objects other than plain tensors and containers: it was written "

@@ -17,6 +17,7 @@ ARMS = {  # folder prefix -> what the arm changes (each run: `meharl train --alg
     "a05te1": "`algo.alpha=0.05` (the shipped config now)",
     "a01te5": "`algo.alpha=0.01 algo.target_entropy_fraction=0.5`",
     "a05te3": "`algo.alpha=0.05 algo.target_entropy_fraction=0.3`",
+    "ex": "`algo.discrete_actor_loss=expected` (seed 0 only)",
 }
 STEPS = (30_000, 50_000, 100_000, 150_000)
 
@@ -26,7 +27,7 @@ def main():
     print("| arm | seed | " + " | ".join(f"{s // 1000}k" for s in STEPS) + " | first step >= 0.25 |")
     print("|---|---|" + "---|" * (len(STEPS) + 1))
     for arm, what in ARMS.items():
-        for seed in range(3):
+        for seed in (s for s in range(3) if f"{arm}_s{s}" in runs):
             r = runs[f"{arm}_s{seed}"]
             w = dict(zip(r.steps.astype(int).tolist(), r.win_rate.tolist()))
             first = next((s for s in sorted(w) if w[s] >= 0.25), None)
