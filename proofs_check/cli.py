@@ -14,8 +14,14 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    """List the selected claims (``--list``) or check them and print the table or JSON; 1 if any fails."""
-    from . import format_table, run_all, select, to_json
+    """List the selected claims (``--list``) or check them and print the table or JSON; 1 if any fails.
+    ValueError naming the package if sympy or hypothesis, which the claims need, is not installed."""
+    try:
+        from . import format_table, run_all, select, to_json
+    except ModuleNotFoundError as exc:
+        if exc.name in ("hypothesis", "sympy"):
+            raise ValueError(f"the claim checks need {exc.name}: pip install {exc.name}") from None
+        raise
     claims = select(args.claim)
     if args.list:
         for c in claims:
