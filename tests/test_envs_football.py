@@ -258,6 +258,29 @@ def test_get_state_set_state_resumes_exactly(grf, tmp_path):
     env.close()
 
 
+def test_a_snapshot_taken_one_step_before_the_end_resumes(grf):
+    """The scoring play of the goal test, snapshotted one step before its goal and restored into a fresh
+    batch: the next step ends the episode as in the original (GRF crashed there, writing a trace it had
+    dropped, when the restore left its step count at 0), and the episode's length counts on."""
+    plays = [BOTTOM_RIGHT] * 20 + [SHOT] * 10 + [BOTTOM_RIGHT] * 30
+    env = make_env("football", RPS, 1, seed=1)
+    env.reset()
+    snaps, steps = [], []
+    for a in plays:
+        snaps.append(env.get_state())
+        steps.append(env.step([np.array([a])] * 2))
+        if steps[-1].done[0]:
+            break
+    env.close()
+    assert len(steps) > 2 and steps[-1].terminated[0]
+    fresh = make_env("football", RPS, 1)
+    fresh.set_state(snaps[-1])
+    s = fresh.step([np.array([plays[len(steps) - 1]])] * 2)
+    assert s.terminated[0] and tuple(s.info["score"][0]) == (1, 0)
+    assert s.reward[0] == steps[-1].reward[0] and s.info["episode_length"][0] == len(steps)
+    fresh.close()
+
+
 @pytest.mark.parametrize("corrupt,message", [
     ({}, "(?s)worker process 1 failed:.*KeyError"),                                  # a Python error
     ({"engine": np.arange(100, dtype=np.uint8)}, r"worker process 1 \(pid \d+\) died"),   # GRF's engine crashes

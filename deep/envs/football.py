@@ -171,6 +171,10 @@ class FootballCopy:
             int(v) for v in snapshot["core"])
         self._checkpoints._collected_checkpoints = {int(i): int(c) for i, c in snapshot["checkpoints"]}
         self._game._cached_observation = None
+        # GRF counts an episode's steps beside the engine, and at step 1 writes its trace, which it has already
+        # dropped if that step ends the episode: left at the restart's 0, a snapshot taken one step before an
+        # episode's end crashed GRF there.  The engine's steps_left gives the count back.
+        core._step_count = self._game._config.ScenarioConfig().game_duration + 1 - int(self._raw()["steps_left"])
         self._rng.bit_generator.state = snapshot["rng"]
         self._prev_mode, self._prev_owner = (int(v) for v in snapshot["prev"])
 
