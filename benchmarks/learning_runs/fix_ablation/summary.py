@@ -6,11 +6,10 @@ HASAC and the baseline it is measured against (their runs are those of the compa
 
 MPE Spread reports the team return, SMAX 3m the win rate (32 battles per evaluation).
 """
+import csv
 from pathlib import Path
 
 import numpy as np
-
-from meharl.report import find_runs
 
 HERE = Path(__file__).parent
 RUNS = HERE.parent
@@ -35,12 +34,25 @@ TABLES = {  # title -> (steps, metric, [(row label, folder of seed<k> or <arm>_s
 }
 
 
-def at(run, metric: str, step: int):
-    """The run's evaluation nearest to ``step`` (on-policy runs evaluate after whole rollouts), or None where
-    it has none within 10k steps."""
-    values = run.win_rate if metric == "win_rate" else run.returns
-    i = int(np.argmin(np.abs(run.steps - step)))
-    return float(values[i]) if abs(run.steps[i] - step) <= 10_000 else None
+def curves(folder: Path, prefix: str, metric: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(steps, values) of the greedy evaluations of each run ``folder/<prefix><seed>``, seed by seed.  Read from
+    ``eval.csv`` directly: the patched arms carry an ``EXCLUDE`` marker that keeps ``meharl report`` from mixing
+    them with the shipped runs, whose configs they share."""
+    column = "eval_win_rate" if metric == "win_rate" else "eval_return"
+    out = []
+    for run in sorted(folder.glob(f"{prefix}[0-9]*"), key=lambda d: int(d.name[len(prefix):])):
+        with open(run / "eval.csv", newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        out.append((np.array([float(r["env_steps"]) for r in rows]), np.array([float(r[column]) for r in rows])))
+    return out
+
+
+def at(curve: tuple[np.ndarray, np.ndarray], step: int):
+    """The evaluation nearest to ``step`` (on-policy runs evaluate after whole rollouts), or None where there is
+    none within 10k steps."""
+    steps, values = curve
+    i = int(np.argmin(np.abs(steps - step)))
+    return float(values[i]) if abs(steps[i] - step) <= 10_000 else None
 
 
 def main():
@@ -49,10 +61,10 @@ def main():
         print("| | " + " | ".join(f"{s // 1000}k" for s in steps) + " |")
         print("|---|" + "---|" * len(steps))
         for label, folder, prefix in rows:
-            runs = sorted((r for r in find_runs(folder)[0] if r.path.name.startswith(prefix)), key=lambda r: r.seed)
+            runs = curves(folder, prefix, metric)
             cells = []
             for s in steps:
-                v = [x for x in (at(r, metric, s) for r in runs) if x is not None]
+                v = [x for x in (at(c, s) for c in runs) if x is not None]
                 cells.append(f"{', '.join(f'{x:.2f}' for x in v)} ({np.mean(v):.2f} +- {np.std(v):.2f})" if v else "-")
             print(f"| {label} | " + " | ".join(cells) + " |")
 
