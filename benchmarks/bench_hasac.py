@@ -19,7 +19,10 @@ the first run's updates/s as a ratio to it (the figure a loaded machine leaves c
 (HASAC) times N updates of the former update (benchmarks/hasac_reference.py) against the present one on
 identical batches and random numbers, interleaved, and prints the speed-up and their largest difference.
 ``--profile`` names the largest costs (torch profiler, self time per operator) of one more phase of the first
-run.  OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE`` unless set): on a machine whose cores are
+run.  ``--flops`` counts the matrix products' floating-point operations of one update of the first run
+(``torch.utils.flop_counter``) and prints the updates/s they alone would allow at this machine's rate for a
+large product of the networks' width in the run's precision: a ceiling no reorganisation of the same
+arithmetic can pass.  OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE`` unless set): on a machine whose cores are
 shared with other busy processes, spinning OpenMP workers (libgomp's default) made every operator of a
 2-thread process wait for the scheduler, about 16 ms each, whatever its size.
 
@@ -84,6 +87,34 @@ def profile_phase(run, top: int = 12) -> None:
               f"  {e.count:6d} calls")
 
 
+def arithmetic_ceiling(run, measured: float) -> None:
+    """The matrix-product work of one HASAC update of ``run`` and
+    the updates/s it alone allows at the best rate this machine reaches on a (4 batch, width) x (width, width)
+    product in the run's precision, beside the ``measured`` updates/s."""
+    import numpy as np
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    tr = run["tr"]
+    algo = copy.deepcopy(tr.algo)              # the run itself goes on unchanged
+    batch = tr.sample(np.random.default_rng(0))
+    with FlopCounterMode(display=False) as counter:
+        algo.update(batch, np.random.default_rng(0))
+    flops = counter.get_total_flops()
+    a = run["cfg"]["algo"]
+    width, dtype = max(a["hidden"]), torch.bfloat16 if a["precision"] == "bf16" else torch.float32
+    x, w = torch.randn(4 * a["batch_size"], width, dtype=dtype), torch.randn(width, width, dtype=dtype)
+    best = float("inf")
+    for _ in range(30):
+        t0 = time.perf_counter()
+        x @ w
+        best = min(best, time.perf_counter() - t0)
+    rate = 2 * x.shape[0] * width * width / best
+    print(f"matrix products of one update: {flops / 1e9:.2f} GFLOP; this machine's best {dtype} rate "
+          f"{rate / 1e9:.0f} GFLOP/s ({x.shape[0]}x{width} @ {width}x{width}); ceiling {rate / flops:.1f} updates/s, "
+          f"measured {measured:.2f} ({measured * flops / rate:.0%} of the ceiling)")
+
+
 def compare_reference(run, n: int) -> None:
     """``n`` updates of HASAC's former update against the present one from the same state, on the same
     replay batches and random numbers, interleaved one by one: the speed-up and the largest differences."""
@@ -136,11 +167,15 @@ def main(argv=None) -> int:
     ap.add_argument("--reference", type=int, default=0, metavar="N",
                     help="HASAC: time N former updates against N present ones on identical batches")
     ap.add_argument("--profile", action="store_true", help="name the largest costs of one more phase")
+    ap.add_argument("--flops", action="store_true",
+                    help="count one update's matrix-product work and print the updates/s it alone allows here")
     args = ap.parse_args(argv)
     if args.versus and ":" not in args.versus:
         ap.error(f"--versus takes ENV:TASK, got {args.versus!r}")
     if args.reference and args.algo != "hasac":
         ap.error("--reference times HASAC's former update: it needs --algo hasac")
+    if args.flops and args.algo != "hasac":
+        ap.error("--flops counts HASAC's update: it needs --algo hasac")
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # before torch loads OpenMP: see the docstring
     import torch
@@ -209,6 +244,8 @@ def main(argv=None) -> int:
             profile_phase(runs[0])
         if args.reference:
             compare_reference(runs[0], args.reference)
+        if args.flops:
+            arithmetic_ceiling(runs[0], runs[0]["updates"] / runs[0]["wall"])
         for r in runs:
             r["tr"].close()
         print(f"  peak memory (RSS)  : {peak_rss_gb():8.3f} GB" + ("" if len(runs) == 1 else " (all variants together)")
