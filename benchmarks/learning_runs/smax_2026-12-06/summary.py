@@ -2,6 +2,9 @@
 
     PYTHONPATH=. python benchmarks/learning_runs/smax_2026-12-06/summary.py [--tasks 3m 2s3z] [--steps 100000 ...]
 
+``--metric return`` prints the greedy evaluation return instead (SMAX's dense reward, which moves before any
+battle is won).
+
 ``--mean-after STEP`` adds a column: each run's mean over its evaluations after STEP (less noisy than one
 evaluation of 32 battles), as mean +- standard deviation over seeds.
 """
@@ -16,11 +19,11 @@ HERE = Path(__file__).parent
 STEPS = (100_000, 200_000, 300_000, 400_000, 500_000)
 
 
-def at(run, step: int):
-    """The evaluation nearest to ``step`` (on-policy runs evaluate after whole rollouts, at 502k for 500k);
-    None where the run has none within 10k steps."""
+def at(run, step: int, values):
+    """``values`` (one per evaluation of ``run``) at the evaluation nearest to ``step`` (on-policy runs evaluate
+    after whole rollouts, at 502k for 500k); None where the run has none within 10k steps."""
     i = int(np.argmin(np.abs(run.steps - step)))
-    return run.win_rate[i] if abs(run.steps[i] - step) <= 10_000 else None
+    return values[i] if abs(run.steps[i] - step) <= 10_000 else None
 
 
 def main():
@@ -30,21 +33,24 @@ def main():
     p.add_argument("--tasks", nargs="+", choices=tasks, default=tasks)
     p.add_argument("--steps", nargs="+", type=int, default=STEPS)
     p.add_argument("--mean-after", type=int, default=None, metavar="STEP")
+    p.add_argument("--metric", choices=("win-rate", "return"), default="win-rate")
     args = p.parse_args()
+    name, fmt = ("greedy win rate", ".2f") if args.metric == "win-rate" else ("greedy evaluation return", ".1f")
     tail = [] if args.mean_after is None else [f"mean after {args.mean_after // 1000}k"]
     for task in args.tasks:
-        print(f"\n{task}: greedy win rate per seed (mean)\n")
+        print(f"\n{task}: {name} per seed (mean)\n")
         print("| algorithm | " + " | ".join([f"{s // 1000}k" for s in args.steps] + tail) + " |")
         print("|---|" + "---|" * (len(args.steps) + len(tail)))
         for algo in sorted({r.algo for r in runs if r.task == task}):
             seeds = sorted((r for r in runs if r.task == task and r.algo == algo), key=lambda r: r.seed)
+            values = [r.win_rate if args.metric == "win-rate" else r.returns for r in seeds]
             cells = []
             for s in args.steps:
-                w = [x for x in (at(r, s) for r in seeds) if x is not None]
-                cells.append(f"{', '.join(f'{x:.2f}' for x in w)} ({np.mean(w):.2f})" if w else "-")
+                w = [x for x in (at(r, s, v) for r, v in zip(seeds, values)) if x is not None]
+                cells.append(f"{', '.join(f'{x:{fmt}}' for x in w)} ({np.mean(w):{fmt}})" if w else "-")
             if tail:
-                m = [r.win_rate[r.steps > args.mean_after].mean() for r in seeds if (r.steps > args.mean_after).any()]
-                cells.append(f"{np.mean(m):.2f} +- {np.std(m):.2f}" if m else "-")
+                m = [v[r.steps > args.mean_after].mean() for r, v in zip(seeds, values) if (r.steps > args.mean_after).any()]
+                cells.append(f"{np.mean(m):{fmt}} +- {np.std(m):{fmt}}" if m else "-")
             print(f"| {algo} | " + " | ".join(cells) + " |")
 
 
