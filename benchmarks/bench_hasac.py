@@ -22,9 +22,9 @@ identical batches and random numbers, interleaved, and prints the speed-up and t
 run.  ``--flops`` counts the matrix products' floating-point operations of one update of the first run
 (``torch.utils.flop_counter``) and prints the updates/s they alone would allow at this machine's rate for a
 large product of the networks' width in the run's precision: a ceiling no reorganisation of the same
-arithmetic can pass.  OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE`` unless set): on a machine whose cores are
-shared with other busy processes, spinning OpenMP workers (libgomp's default) made every operator of a
-2-thread process wait for the scheduler, about 16 ms each, whatever its size.
+arithmetic can pass.  OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE`` unless set): on a machine
+whose cores are shared with other busy processes, spinning OpenMP workers (libgomp's default) made every
+operator of a 2-thread process wait for the scheduler, about 16 ms each, whatever its size.
 
 ``--learn STEPS``: also train to STEPS environment steps and print the evaluation returns (40 deterministic
 episodes) at every evaluation with the wall time.  Example:
@@ -88,9 +88,9 @@ def profile_phase(run, top: int = 12) -> None:
 
 
 def arithmetic_ceiling(run, measured: float) -> None:
-    """The matrix-product work of one HASAC update of ``run`` and
-    the updates/s it alone allows at the best rate this machine reaches on a (4 batch, width) x (width, width)
-    product in the run's precision, beside the ``measured`` updates/s."""
+    """The matrix-product work of one HASAC update of ``run`` and the updates/s it alone allows at the best rate
+    this machine reaches on a (4 batch, width) x (width, width) product in the run's precision, beside the
+    ``measured`` updates/s."""
     import numpy as np
     import torch
     from torch.utils.flop_counter import FlopCounterMode

@@ -11,14 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.learning_runs.equal_steps import nearest
+
 HERE = Path(__file__).parent
 RUNS = HERE.parent
 TABLES = {  # title -> (steps, metric, [(row label, folder of seed<k> or <arm>_s<k> runs, name prefix)])
     "MPE Spread (continuous actions)": ((100_000, 200_000, 300_000, 400_000), "return", [
         ("HASAC, shipped (every fix on)", RUNS / "compare_2026-12-06/mpe_simple_spread_v3/hasac", "seed"),
         ("HATD3 (the goal's baseline)", RUNS / "compare/mpe_simple_spread_v3/hatd3", "seed"),
-        ("fix 1 off: target entropy -dim in environment units (`te_env_units.patch`)", HERE / "mpe_spread", "te_env_s"),
-        ("fix 3 off: the actor's trunk ends in ReLU, not tanh (`relu_trunk.patch`)", HERE / "mpe_spread", "relu_trunk_s"),
+        ("fix 1 off: target entropy -dim in environment units (`te_env_units.patch`)", HERE / "mpe_spread",
+         "te_env_s"),
+        ("fix 3 off: the actor's trunk ends in ReLU, not tanh (`relu_trunk.patch`)", HERE / "mpe_spread",
+         "relu_trunk_s"),
     ]),
     "SMAX 3m": ((100_000, 200_000, 300_000, 400_000, 500_000), "win_rate", [
         ("HASAC, shipped (every fix on)", RUNS / "smax_2026-12-06/3m/hasac", "seed"),
@@ -47,14 +51,6 @@ def curves(folder: Path, prefix: str, metric: str) -> list[tuple[np.ndarray, np.
     return out
 
 
-def at(curve: tuple[np.ndarray, np.ndarray], step: int):
-    """The evaluation nearest to ``step`` (on-policy runs evaluate after whole rollouts), or None where there is
-    none within 10k steps."""
-    steps, values = curve
-    i = int(np.argmin(np.abs(steps - step)))
-    return float(values[i]) if abs(steps[i] - step) <= 10_000 else None
-
-
 def main():
     for title, (steps, metric, rows) in TABLES.items():
         print(f"\n{title}: greedy {metric.replace('_', ' ')} per seed (mean +- std over seeds)\n")
@@ -64,7 +60,7 @@ def main():
             runs = curves(folder, prefix, metric)
             cells = []
             for s in steps:
-                v = [x for x in (at(c, s) for c in runs) if x is not None]
+                v = [x for x in (nearest(*c, s) for c in runs) if x is not None]
                 cells.append(f"{', '.join(f'{x:.2f}' for x in v)} ({np.mean(v):.2f} +- {np.std(v):.2f})" if v else "-")
             print(f"| {label} | " + " | ".join(cells) + " |")
 

@@ -13,17 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.learning_runs.equal_steps import nearest
 from meharl.report import find_runs
 
 HERE = Path(__file__).parent
 STEPS = (100_000, 200_000, 300_000, 400_000, 500_000)
-
-
-def at(run, step: int, values):
-    """``values`` (one per evaluation of ``run``) at the evaluation nearest to ``step`` (on-policy runs evaluate
-    after whole rollouts, at 502k for 500k); None where the run has none within 10k steps."""
-    i = int(np.argmin(np.abs(run.steps - step)))
-    return values[i] if abs(run.steps[i] - step) <= 10_000 else None
 
 
 def main():
@@ -46,10 +40,11 @@ def main():
             values = [r.win_rate if args.metric == "win-rate" else r.returns for r in seeds]
             cells = []
             for s in args.steps:
-                w = [x for x in (at(r, s, v) for r, v in zip(seeds, values)) if x is not None]
+                w = [x for x in (nearest(r.steps, v, s) for r, v in zip(seeds, values)) if x is not None]
                 cells.append(f"{', '.join(f'{x:{fmt}}' for x in w)} ({np.mean(w):{fmt}})" if w else "-")
             if tail:
-                m = [v[r.steps > args.mean_after].mean() for r, v in zip(seeds, values) if (r.steps > args.mean_after).any()]
+                m = [v[r.steps > args.mean_after].mean() for r, v in zip(seeds, values)
+                     if (r.steps > args.mean_after).any()]
                 cells.append(f"{np.mean(m):{fmt}} +- {np.std(m):{fmt}}" if m else "-")
             print(f"| {algo} | " + " | ".join(cells) + " |")
 
